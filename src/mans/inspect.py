@@ -1,0 +1,34 @@
+"""``mans inspect``: a JSON summary of one skeleton file, for checking data before preparing it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .formats import detect_format, read_sequence
+
+
+def inspect_file(path: str | Path, fmt: str | None = None) -> dict:
+    """Read ``path`` and summarise it: format, frames, bodies-per-frame histogram, joints, the
+    fields parsed from its name, and the coordinate range (metres for 3D data)."""
+    fmt = fmt or detect_format(path)
+    seq = read_sequence(path, fmt)
+    bodies = Counter(int(b) for b in seq.bodies_per_frame())
+    present = seq.joints[np.any(seq.joints != 0, axis=-1)]
+    summary = {
+        "file": str(path),
+        "format": fmt,
+        "frames": seq.num_frames,
+        "body_slots": int(seq.joints.shape[1]),
+        "bodies_per_frame": {str(k): v for k, v in sorted(bodies.items())},
+        "joints": int(seq.joints.shape[2]),
+        "channels": int(seq.joints.shape[3]),
+        "layout": seq.layout,
+        **{k: v for k, v in seq.metadata().items() if k not in ("frames", "layout", "source")},
+    }
+    if present.size:
+        summary["coord_min"] = [round(float(v), 4) for v in present.min(axis=0)]
+        summary["coord_max"] = [round(float(v), 4) for v in present.max(axis=0)]
+    return summary

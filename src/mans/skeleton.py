@@ -1,0 +1,231 @@
+"""The in-memory skeleton sequence and the named joint layouts.
+
+Every reader in :mod:`mans.formats` returns a :class:`Sequence`; every transform in
+:mod:`mans.transforms` looks joints up through the sequence's :class:`Layout`, never through
+hard-coded indices, so one pipeline serves Kinect v2 (NTU), Kinect v1 (UT-Kinect), HDM05 mocap and
+user layouts alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError
+
+# Roles a layout may name. The paper's view transform needs the hips, the torso joints and the
+# sign-disambiguation joints; the GCN-style normalisation needs the spine joints.
+ROLES = (
+    "spine_base",  # centre used by the GCN-style normalisation
+    "spine_top",  # neck / shoulder centre: with spine_base gives the GCN-style vertical axis
+    "left_hip",
+    "right_hip",
+    "left_shoulder",
+    "right_shoulder",
+    "left_ankle",
+    "right_ankle",
+    "left_foot",
+    "right_foot",
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A named joint layout.
+
+    Attributes:
+        name: registry key, e.g. ``"ntu25"``.
+        joints: joint names, in the order of the ``V`` axis.
+        parents: index of each joint's parent joint (``-1`` for the root); bones are
+            ``(j, parents[j])`` for every non-root joint.
+        roles: role name (see :data:`ROLES`) -> joint index. Optional roles may be absent;
+            a transform that needs a missing role raises :class:`~mans.errors.ConfigError`.
+        torso: joint indices whose PCA gives the paper's body axis (the authors use spine base,
+            spine mid, both shoulders, both hips and the shoulder centre).
+    """
+
+    name: str
+    joints: tuple[str, ...]
+    parents: tuple[int, ...]
+    roles: dict[str, int] = field(default_factory=dict)
+    torso: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        v = len(self.joints)
+        if len(self.parents) != v:
+            raise ConfigError(f"layout {self.name!r}: {v} joints but {len(self.parents)} parents")
+        for j, p in enumerate(self.parents):
+            if not (p == -1 or 0 <= p < v) or p == j:
+                raise ConfigError(f"layout {self.name!r}: joint {j} has invalid parent {p}")
+        for role, j in self.roles.items():
+            if role not in ROLES:
+                raise ConfigError(f"layout {self.name!r}: unknown role {role!r}; known: {ROLES}")
+            if not 0 <= j < v:
+                raise ConfigError(f"layout {self.name!r}: role {role!r} -> {j} out of range")
+        if any(not 0 <= j < v for j in self.torso):
+            raise ConfigError(f"layout {self.name!r}: torso index out of range")
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    @property
+    def bones(self) -> list[tuple[int, int]]:
+        """(child, parent) pairs, one per non-root joint."""
+        return [(j, p) for j, p in enumerate(self.parents) if p >= 0]
+
+    def role(self, name: str) -> int:
+        """Index of the joint playing ``name``; raises ConfigError naming the layout if absent."""
+        try:
+            return self.roles[name]
+        except KeyError:
+            raise ConfigError(
+                f"layout {self.name!r} does not define the joint role {name!r}, which this "
+                f"transform needs; choose another view normalisation (e.g. 'none')"
+            ) from None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "joints": list(self.joints),
+            "parents": list(self.parents),
+            "roles": dict(self.roles),
+            "torso": list(self.torso),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Layout":
+        return cls(
+            name=str(d["name"]),
+            joints=tuple(d["joints"]),
+            parents=tuple(int(p) for p in d["parents"]),
+            roles={k: int(v) for k, v in d.get("roles", {}).items()},
+            torso=tuple(int(j) for j in d.get("torso", ())),
+        )
+
+
+_LAYOUTS: dict[str, Layout] = {}
+
+
+def register_layout(layout: Layout, *, overwrite: bool = False) -> Layout:
+    """Add ``layout`` to the registry under ``layout.name`` and return it."""
+    if layout.name in _LAYOUTS and not overwrite and _LAYOUTS[layout.name] != layout:
+        raise ConfigError(f"a different layout named {layout.name!r} is already registered")
+    _LAYOUTS[layout.name] = layout
+    return layout
+
+
+def get_layout(name: str) -> Layout:
+    """The registered layout called ``name``."""
+    try:
+        return _LAYOUTS[name]
+    except KeyError:
+        raise ConfigError(f"unknown layout {name!r}; registered: {sorted(_LAYOUTS)}") from None
+
+
+def layout_names() -> list[str]:
+    return sorted(_LAYOUTS)
+
+
+# --- Kinect v2 / NTU RGB+D: 25 joints (NTU readme order, 0-based) --------------------------------
+NTU25 = register_layout(
+    Layout(
+        name="ntu25",
+        joints=(
+            "spine_base", "spine_mid", "neck", "head",
+            "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+            "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+            "left_hip", "left_knee", "left_ankle", "left_foot",
+            "right_hip", "right_knee", "right_ankle", "right_foot",
+            "spine_shoulder", "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb",
+        ),
+        # Kinect SDK v2 hierarchy: hand tip hangs from the hand, thumb from the wrist.
+        parents=(-1, 0, 20, 2, 20, 4, 5, 6, 20, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18, 1,
+                 7, 6, 11, 10),
+        roles={
+            "spine_base": 0, "spine_top": 20, "left_hip": 12, "right_hip": 16,
+            "left_shoulder": 4, "right_shoulder": 8, "left_ankle": 14, "right_ankle": 18,
+            "left_foot": 15, "right_foot": 19,
+        },
+        torso=(0, 1, 4, 8, 12, 16, 20),  # authors' process_data.py: index = [0,1,4,8,12,16,20]
+    )
+)
+
+# --- Kinect v1 / UT-Kinect: 20 joints (UT-Kinect readme order, 0-based) --------------------------
+KINECT20 = register_layout(
+    Layout(
+        name="kinect20",
+        joints=(
+            "hip_center", "spine", "shoulder_center", "head",
+            "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+            "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+            "left_hip", "left_knee", "left_ankle", "left_foot",
+            "right_hip", "right_knee", "right_ankle", "right_foot",
+        ),
+        parents=(-1, 0, 1, 2, 2, 4, 5, 6, 2, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18),
+        roles={
+            "spine_base": 0, "spine_top": 2, "left_hip": 12, "right_hip": 16,
+            "left_shoulder": 4, "right_shoulder": 8, "left_ankle": 14, "right_ankle": 18,
+            "left_foot": 15, "right_foot": 19,
+        },
+        torso=(0, 1, 4, 8, 12, 16, 2),  # the NTU torso set mapped to Kinect v1 joints
+    )
+)
+
+# --- HDM05 (Acclaim ASF): registered by mans.formats.acclaim ---------------------------------------
+
+
+@dataclass
+class Sequence:
+    """One skeleton sequence as read from a file, before any preprocessing.
+
+    Attributes:
+        joints: ``(T, M, V, C)`` float32: T frames, M body slots, V joints, C = 3 (x, y, z in
+            metres) or 2 (pixels or normalised image units). Slot ``m`` of frame ``t`` holds the
+            ``m``-th body listed in that frame; an absent body is all zeros. M is the largest
+            number of bodies in any frame (0-body frames are all zeros).
+        layout: name of the registered :class:`Layout` (``V == layout.num_joints``).
+        name: sample name, unique within its dataset (e.g. ``S001C001P001R001A011``).
+        label: 0-based class index, or None when unknown.
+        subject, camera, setup, replication: 1-based ids parsed from the name, None if unknown.
+        fps: frames per second of the recording, if known.
+        source: path of the file it was read from (for error messages).
+    """
+
+    joints: np.ndarray
+    layout: str
+    name: str
+    label: int | None = None
+    subject: int | None = None
+    camera: int | None = None
+    setup: int | None = None
+    replication: int | None = None
+    fps: float | None = None
+    source: str = ""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+    def bodies_per_frame(self) -> np.ndarray:
+        """``(T,)`` int: number of non-empty body slots in each frame."""
+        if self.joints.size == 0:
+            return np.zeros(self.joints.shape[0], dtype=np.int64)
+        present = np.any(self.joints != 0, axis=(2, 3))  # (T, M)
+        return present.sum(axis=1)
+
+    def metadata(self) -> dict:
+        """The JSON-serialisable fields other than the joints."""
+        return {
+            "name": self.name,
+            "layout": self.layout,
+            "label": self.label,
+            "subject": self.subject,
+            "camera": self.camera,
+            "setup": self.setup,
+            "replication": self.replication,
+            "fps": self.fps,
+            "source": self.source,
+            "frames": self.num_frames,
+        }
