@@ -33,10 +33,12 @@ class Item:
 class Discovery:
     """What :meth:`DatasetSpec.discover` found: items to read, plus samples already known to be
     unusable (``skipped``: list of ``{"file": ..., "reason": ...}``), so that
-    ``found == len(items) + len(skipped)`` before reading starts."""
+    ``found == len(items) + len(skipped)`` before reading starts. ``layout`` names the joint layout
+    when it depends on the files (custom data) rather than on the dataset (``DatasetSpec.layout``)."""
 
     items: list[Item]
     skipped: list[dict] = field(default_factory=list)
+    layout: str | None = None
 
 
 @dataclass(frozen=True)

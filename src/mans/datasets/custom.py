@@ -1,0 +1,252 @@
+"""A folder of custom ``.npz`` sequences plus ``labels.csv`` as a dataset (see docs/formats.md).
+
+Raw folder::
+
+    labels.csv          file,label[,subject][,split]   (header line required; any column order)
+    classes.txt         optional: one class name per line, in label order
+    *.npz / sub/*.npz   one sequence per file (mans.formats.custom), paths relative to the folder
+
+Class names: ``classes.txt`` if present, else the sorted unique ``label`` values (numerically
+when all are integers, so ``"10"`` follows ``"9"``).
+
+Protocols (always also one named ``default``, which the spec's default protocol points to):
+
+* ``given``: the ``split`` column (train / test / val), when the CSV has one;
+* ``xsub``: when subjects are known, the sorted subject ids alternate train, test, train, ...;
+* ``holdout``: always; a file is in the test split when the first 8 hex digits of the SHA-1 of
+  its key (path without ``.npz``) modulo 100 are below 20 (about 80/20, stable under reordering).
+
+``default`` is ``given`` if present, else ``xsub``, else ``holdout``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FormatError
+from ..formats.custom import read_npz_layout, read_npz_with_label
+from ..skeleton import Sequence
+from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
+
+LABELS_CSV = "labels.csv"
+CLASSES_TXT = "classes.txt"
+SPLITS = ("train", "test", "val")
+HOLDOUT_TEST_PERCENT = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    line: int  # 1-based line in labels.csv
+    file: str
+    label: str
+    subject: int | None
+    split: str | None
+
+
+def read_labels_csv(path: Path) -> list[Row]:
+    """Parse ``labels.csv``; raises :class:`FormatError` naming the line for any bad row."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise FormatError(path, f"cannot read file: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise FormatError(path, "not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise FormatError(path, "empty file: expected a header line 'file,label[,subject]"
+                          "[,split]'", 1) from None
+    except csv.Error as e:
+        raise FormatError(path, f"CSV syntax: {e}", 1) from None
+    for col in ("file", "label"):
+        if col not in header:
+            raise FormatError(path, f"header has no '{col}' column; expected "
+                              f"'file,label[,subject][,split]'", 1)
+    unknown = [h for h in header if h not in ("file", "label", "subject", "split")]
+    if unknown or len(set(header)) != len(header):
+        raise FormatError(path, f"header columns must be distinct names among file, label, "
+                          f"subject, split; found {header}", 1)
+    col = {h: i for i, h in enumerate(header)}
+    rows: list[Row] = []
+    seen: dict[str, int] = {}
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise FormatError(path, f"CSV syntax: {e}", reader.line_num) from None
+        line = reader.line_num
+        if not any(c.strip() for c in rec):
+            continue
+        if len(rec) != len(header):
+            raise FormatError(path, f"expected {len(header)} columns ({','.join(header)}), "
+                              f"found {len(rec)}", line)
+        rec = [c.strip() for c in rec]
+        file, label = rec[col["file"]], rec[col["label"]]
+        if not file or not label:
+            raise FormatError(path, "empty 'file' or 'label' value", line)
+        if file in seen:
+            raise FormatError(path, f"file {file!r} already listed on line {seen[file]}", line)
+        seen[file] = line
+        subject = None
+        if "subject" in col:
+            s = rec[col["subject"]]
+            if not s.isdigit() or int(s) < 1:
+                raise FormatError(path, f"subject {s[:20]!r}: expected a 1-based integer id",
+                                  line)
+            subject = int(s)
+        split = None
+        if "split" in col:
+            split = rec[col["split"]].lower()
+            if split not in SPLITS:
+                raise FormatError(path, f"split {split[:20]!r}: expected one of {SPLITS}", line)
+        rows.append(Row(line=line, file=file, label=label, subject=subject, split=split))
+    if not rows:
+        raise FormatError(path, "no rows after the header")
+    return rows
+
+
+def _sort_labels(labels: set[str]) -> list[str]:
+    if all(s.lstrip("-").isdigit() for s in labels):
+        return sorted(labels, key=int)
+    return sorted(labels)
+
+
+def class_names(raw_dir: Path) -> list[str]:
+    """``classes.txt`` lines if present, else the sorted unique labels of ``labels.csv``."""
+    raw_dir = Path(raw_dir)
+    classes = raw_dir / CLASSES_TXT
+    if classes.is_file():
+        names: list[str] = []
+        try:
+            text = classes.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise FormatError(classes, f"cannot read as UTF-8 text: {e}") from None
+        for i, line in enumerate(text.splitlines(), start=1):
+            name = line.strip()
+            if not name:
+                continue
+            if name in names:
+                raise FormatError(classes, f"class {name!r} listed twice", i)
+            names.append(name)
+        if not names:
+            raise FormatError(classes, "empty file: expected one class name per line")
+        return names
+    return _sort_labels({r.label for r in read_labels_csv(_csv(raw_dir))})
+
+
+def _csv(raw_dir: Path) -> Path:
+    path = Path(raw_dir) / LABELS_CSV
+    if not path.is_file():
+        raise FormatError(path, f"not found: a custom dataset folder needs {LABELS_CSV} with "
+                          f"columns file,label[,subject][,split]")
+    return path
+
+
+def _key(file: str) -> str:
+    return file[:-4] if file.lower().endswith(".npz") else file
+
+
+def discover(raw_dir: Path, options: dict | None = None) -> Discovery:
+    """One :class:`Item` per CSV row (key = file path without ``.npz``); ``info["layout"]`` is
+    the files' common layout. A row naming a missing file, an unknown class or a file with
+    another layout than the first raises :class:`FormatError` with the CSV line."""
+    raw_dir = Path(raw_dir)
+    csv_path = _csv(raw_dir)
+    rows = read_labels_csv(csv_path)
+    names = class_names(raw_dir)
+    items = []
+    for r in rows:
+        if r.label not in names:
+            raise FormatError(csv_path, f"label {r.label!r} is not in {CLASSES_TXT}", r.line)
+        path = raw_dir / r.file
+        if not path.is_file():
+            raise FormatError(csv_path, f"file {r.file!r} not found in {raw_dir}", r.line)
+        layout = read_npz_layout(path)
+        if items and layout != items[0].info["layout"]:
+            raise FormatError(csv_path, f"{r.file} has layout {layout!r} but {rows[0].file} has "
+                              f"{items[0].info['layout']!r}; one dataset needs one layout", r.line)
+        info = {"label": names.index(r.label), "class_name": r.label, "subject": r.subject,
+                "split": r.split, "csv_line": r.line, "layout": layout}
+        items.append(Item(key=_key(r.file), path=path, info=info))
+    return Discovery(items=items, layout=items[0].info["layout"] if items else None)
+
+
+def read(item: Item) -> Sequence:
+    """Read the item's ``.npz``; label and subject come from the CSV, which must agree with a
+    label stored in the file."""
+    seq, own = read_npz_with_label(item.path)
+    label, cls = int(item.info["label"]), item.info["class_name"]
+    if own is not None and own != cls and own != label:
+        raise FormatError(item.path, f"its 'label' {own!r} contradicts labels.csv line "
+                          f"{item.info['csv_line']} ({cls!r}, index {label})")
+    subject = item.info.get("subject") or seq.subject
+    return dataclasses.replace(seq, name=item.key, label=label, subject=subject)
+
+
+def _splits_from_csv(meta: list[dict]) -> list[str | None]:
+    """Each sample's CSV split: from ``meta["split"]`` when the caller kept it, else looked up
+    in the ``labels.csv`` of the raw folder found from ``source`` and ``name`` (the key)."""
+    if all("split" in m for m in meta):
+        return [m["split"] for m in meta]
+    cache: dict[Path, dict[str, str | None]] = {}
+    out = []
+    for m in meta:
+        key_parts = len(Path(m["name"]).parts)
+        source = Path(m.get("source") or "")
+        if key_parts == 0 or len(source.parents) < key_parts:
+            out.append(None)  # cannot locate the CSV: no "given" protocol
+            continue
+        root = source.parents[key_parts - 1]
+        if root not in cache:
+            path = root / LABELS_CSV
+            cache[root] = {_key(r.file): r.split for r in read_labels_csv(path)} \
+                if path.is_file() else {}
+        out.append(cache[root].get(m["name"]))
+    return out
+
+
+def holdout_is_test(key: str) -> bool:
+    digest = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16)
+    return digest % 100 < HOLDOUT_TEST_PERCENT
+
+
+def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
+    """``given`` / ``xsub`` / ``holdout`` as available, plus ``default`` (see module doc)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    splits = _splits_from_csv(meta)
+    if meta and all(s is not None for s in splits):
+        arr = np.array(splits)
+        out["given"] = {s: np.flatnonzero(arr == s).astype(np.int64) for s in SPLITS
+                        if (arr == s).any() or s != "val"}
+    subjects = [m.get("subject") for m in meta]
+    if meta and all(s is not None for s in subjects):
+        order = sorted(set(subjects))
+        train_subjects = set(order[0::2])
+        out["xsub"] = split_indices(np.array([s in train_subjects for s in subjects]))
+    out["holdout"] = split_indices(np.array([not holdout_is_test(m["name"]) for m in meta],
+                                            dtype=bool))
+    out["default"] = out.get("given") or out.get("xsub") or out["holdout"]
+    return out
+
+
+SPEC = register_dataset(
+    DatasetSpec(
+        name="custom",
+        layout="",  # depends on the files: Discovery.layout says which
+        max_bodies=2,
+        class_names=class_names,
+        discover=discover,
+        read=read,
+        protocols=protocols,
+        default_protocol="default",
+    )
+)

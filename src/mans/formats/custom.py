@@ -1,0 +1,207 @@
+"""The custom ``.npz`` format: bring your own skeletons without writing a reader.
+
+One ``.npz`` per sequence (``numpy.savez``), read without pickle. Keys:
+
+``joints`` (required)
+    ``(T, V, C)`` or ``(T, M, V, C)`` numbers, C = 3 (x, y, z; metres recommended) or 2 (image
+    coordinates); T frames, M body slots (absent bodies all zeros), V joints. Finite values only.
+``layout``
+    name of a registered layout (``ntu25``, ``kinect20``, ``hdm05``, ...); together with
+    ``joint_names`` it is instead the name under which the new layout is registered.
+``joint_names`` + ``parents``
+    ``(V,)`` strings and ``(V,)`` ints (``-1`` for the root) defining a layout on the fly,
+    registered as ``layout`` if given, else as ``npz-<hash of the definition>`` (files defining the
+    same skeleton share one name). Optional ``roles``: ``(R,)`` strings ``"role=joint_name"``
+    (roles of :data:`mans.skeleton.ROLES`, needed by the view normalisations); optional ``torso``:
+    ``(K,)`` joint indices.
+``label``
+    0-d int (0-based class index) or str (class name, mapped through ``class_names``).
+``subject``
+    0-d int, 1-based. ``name``: 0-d str (default: the file stem). ``fps``: 0-d number.
+
+Other keys are ignored. See docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence as Seq
+
+import numpy as np
+
+from ..errors import ConfigError, FormatError
+from ..skeleton import ROLES, Layout, Sequence, get_layout, register_layout
+
+KEYS = ("joints", "layout", "joint_names", "parents", "roles", "torso", "label", "subject",
+        "name", "fps")
+
+
+def _load(path: Path, keys: Seq[str] = KEYS) -> dict[str, np.ndarray]:
+    """The archive's arrays among ``keys`` (no pickle); any decoding failure -> FormatError."""
+    if not path.is_file():
+        raise FormatError(path, "no such file")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as e:  # corrupt zip / npy header: numpy raises many exception types
+        raise FormatError(path, f"not a readable .npz archive ({type(e).__name__}: "
+                          f"{str(e)[:120]}); expected numpy.savez output") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise FormatError(path, "expected an .npz archive (numpy.savez), found a single array")
+    try:
+        with archive:
+            return {k: np.asarray(archive[k]) for k in archive.files if k in keys}
+    except Exception as e:  # corrupt member, object arrays (pickle refused), bad CRC, ...
+        raise FormatError(path, f"not a readable .npz archive ({type(e).__name__}: "
+                          f"{str(e)[:120]}); expected numpy.savez output without objects") from None
+
+
+def _scalar(path: Path, d: dict, key: str, kind: str):
+    """The 0-d value of ``key`` as int/float/str (``kind`` = "i", "f", "s", or "is"), or None."""
+    if key not in d:
+        return None
+    a = d[key]
+    if a.ndim != 0 and a.size != 1:
+        raise FormatError(path, f"key {key!r}: expected a single value, found shape {a.shape}")
+    v = a.reshape(()).item() if a.ndim else a.item()
+    if "s" in kind and isinstance(v, str):
+        return v
+    if "i" in kind and isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v)
+    if "f" in kind and isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+            v, bool):
+        return float(v)
+    want = {"i": "an integer", "f": "a number", "s": "a string", "is": "an integer or string"}
+    raise FormatError(path, f"key {key!r}: expected {want[kind]}, found {a.dtype} {v!r:.40}")
+
+
+def define_layout(path: Path, d: dict, name: str | None) -> str:
+    """Register the layout given by ``joint_names`` + ``parents`` (+ ``roles``, ``torso``)."""
+    if "parents" not in d or "joint_names" not in d:
+        missing = "parents" if "parents" not in d else "joint_names"
+        raise FormatError(path, f"key {missing!r} missing: 'joint_names' and 'parents' define a "
+                          f"layout together")
+    names, parents = d["joint_names"], d["parents"]
+    if names.ndim != 1 or names.dtype.kind != "U":
+        raise FormatError(path, "key 'joint_names': expected a 1-D array of strings")
+    if parents.ndim != 1 or parents.dtype.kind not in "iu" or parents.shape != names.shape:
+        raise FormatError(path, f"key 'parents': expected {names.shape[0]} integers (one per "
+                          f"joint name, -1 for the root)")
+    joints = tuple(str(n) for n in names)
+    if len(set(joints)) != len(joints):
+        raise FormatError(path, "key 'joint_names': names must be unique")
+    roles: dict[str, int] = {}
+    if "roles" in d:
+        if d["roles"].ndim != 1 or d["roles"].dtype.kind != "U":
+            raise FormatError(path, "key 'roles': expected a 1-D array of 'role=joint_name'")
+        for entry in d["roles"]:
+            role, _, joint = str(entry).partition("=")
+            if role not in ROLES or joint not in joints:
+                raise FormatError(path, f"key 'roles': {str(entry)[:40]!r} is not "
+                                  f"'role=joint_name' with a role of {ROLES} and a joint name")
+            roles[role] = joints.index(joint)
+    torso: tuple[int, ...] = ()
+    if "torso" in d:
+        if d["torso"].ndim != 1 or d["torso"].dtype.kind not in "iu":
+            raise FormatError(path, "key 'torso': expected a 1-D array of joint indices")
+        torso = tuple(int(j) for j in d["torso"])
+    spec = (joints, tuple(int(p) for p in parents), tuple(sorted(roles.items())), torso)
+    name = name or "npz-" + hashlib.sha1(repr(spec).encode()).hexdigest()[:10]
+    try:
+        layout = Layout(name=name, joints=joints, parents=spec[1], roles=roles, torso=torso)
+        register_layout(layout)
+    except ConfigError as e:
+        raise FormatError(path, f"layout definition: {e}") from None
+    return name
+
+
+def _resolve_layout(path: Path, d: dict, default: str | None) -> Layout:
+    layout_key = _scalar(path, d, "layout", "s")
+    if "joint_names" in d or "parents" in d:
+        name = define_layout(path, d, layout_key)
+    elif layout_key or default:
+        name = layout_key or default
+    else:
+        raise FormatError(path, "no layout: give 'layout' (a registered name) or 'joint_names' "
+                          "+ 'parents'")
+    try:
+        return get_layout(name)  # type: ignore[arg-type]
+    except ConfigError as e:
+        raise FormatError(path, f"key 'layout': {e}") from None
+
+
+def read_npz_layout(path: str | Path, layout: str | None = None) -> str:
+    """The layout name of an ``.npz`` (registering one defined in the file), reading only the
+    layout keys, not the joints: cheap enough to check a whole folder before preparing it."""
+    path = Path(path)
+    keys = ("layout", "joint_names", "parents", "roles", "torso")
+    return _resolve_layout(path, _load(path, keys), layout).name
+
+
+def read_npz(path: str | Path, layout: str | None = None,
+             class_names: Seq[str] | None = None) -> Sequence:
+    """Read one custom ``.npz`` sequence (keys in the module docstring).
+
+    Args:
+        path: the file.
+        layout: layout name to use when the file names none.
+        class_names: maps a string ``label`` to its index (a string label without it -> None).
+
+    Returns:
+        :class:`Sequence` with joints ``(T, M, V, C)`` float32 (a 3-D ``joints`` gets M = 1).
+
+    Raises:
+        FormatError: naming the file and the offending key.
+    """
+    return read_npz_with_label(path, layout, class_names)[0]
+
+
+def read_npz_with_label(path: str | Path, layout: str | None = None,
+                        class_names: Seq[str] | None = None) -> tuple[Sequence, int | str | None]:
+    """:func:`read_npz` plus the file's ``label`` exactly as stored (int, str or None)."""
+    path = Path(path)
+    d = _load(path)
+    if "joints" not in d:
+        raise FormatError(path, f"no 'joints' array; keys found: {sorted(d)}; expected 'joints' "
+                          f"(T, V, C) or (T, M, V, C)")
+    joints = d["joints"]
+    if joints.dtype.kind not in "iuf":
+        raise FormatError(path, f"key 'joints': expected numbers, found dtype {joints.dtype}")
+    if joints.ndim == 3:
+        joints = joints[:, None]  # (T, 1, V, C)
+    if joints.ndim != 4 or joints.shape[-1] not in (2, 3) or 0 in joints.shape:
+        raise FormatError(path, f"key 'joints': expected shape (T, V, C) or (T, M, V, C) with "
+                          f"C in (2, 3) and no empty axis, found {d['joints'].shape}")
+    ok = np.abs(joints.astype(np.float64)) <= np.finfo(np.float32).max  # False for NaN too
+    if not ok.all():
+        t = int(np.flatnonzero(~ok.reshape(joints.shape[0], -1).all(1))[0])
+        raise FormatError(path, f"key 'joints': NaN/inf (or beyond float32) at frame {t}; "
+                          f"expected finite coordinates (absent bodies are zeros)")
+    joints = joints.astype(np.float32)  # (T, M, V, C)
+
+    lay = _resolve_layout(path, d, layout)
+    if lay.num_joints != joints.shape[2]:
+        raise FormatError(path, f"key 'joints' has {joints.shape[2]} joints but layout "
+                          f"{lay.name!r} has {lay.num_joints}")
+
+    stored = label = _scalar(path, d, "label", "is")
+    if isinstance(label, str):
+        if class_names is None:
+            label = None
+        elif label not in class_names:
+            raise FormatError(path, f"key 'label': {label!r} is not a known class")
+        else:
+            label = list(class_names).index(label)
+    elif label is not None and (label < 0 or (class_names is not None
+                                              and label >= len(class_names))):
+        raise FormatError(path, f"key 'label': class index {label} out of range")
+    subject = _scalar(path, d, "subject", "i")
+    if subject is not None and subject < 1:
+        raise FormatError(path, f"key 'subject': expected a 1-based id, found {subject}")
+    fps = _scalar(path, d, "fps", "f")
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise FormatError(path, f"key 'fps': expected a positive number, found {fps}")
+    name = _scalar(path, d, "name", "s") or path.stem
+    seq = Sequence(joints=joints, layout=lay.name, name=name, label=label, subject=subject,
+                   fps=fps, source=str(path))
+    return seq, stored

@@ -1,0 +1,314 @@
+"""``mans prepare``: read a raw dataset once, normalise every sample, and write a prepared store.
+
+Reading and :func:`~mans.transforms.prepare_sequence` run in a process pool; the main process
+receives the results in item order (so the store is identical whatever the number of workers) and
+streams each one straight into the output files, so memory stays bounded by a few samples in
+flight, not by the dataset. A sample that cannot be read or prepared is recorded in the manifest's
+``skipped`` list with its reason and never stops the run.
+
+Store layout (a folder; written to a temporary sibling folder and renamed into place at the end)::
+
+    frames.npy      (total_T, C, J) float32  all kept frames of all samples, sample after sample
+    offsets.npy     (N + 1,) int64            sample i is frames[offsets[i]:offsets[i + 1]]
+    labels.npy      (N,) int64                0-based class, -1 if the reader gave none
+    samples.jsonl   N lines                   {"key", Sequence.metadata()..., "kept_frames"}
+    protocols.json  {protocol: {split: [sample indices]}}
+    manifest.json   format, version, dataset, counts, skipped list, per-protocol split sizes,
+                    prep settings (view, max_bodies, layout), class names, mans version
+
+The arrays are byte-identical across re-runs on the same input; ``manifest.json`` differs only in
+its ``created`` time stamp (and in ``raw`` if the raw folder moved).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import struct
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from . import __version__
+from .datasets import DatasetSpec, Item, get_dataset
+from .errors import ConfigError, FormatError
+from .skeleton import get_layout
+from .transforms import PrepConfig, check_view, prepare_sequence
+
+STORE_FORMAT = "mans-prepared-store"
+STORE_VERSION = 1
+FRAMES, OFFSETS, LABELS = "frames.npy", "offsets.npy", "labels.npy"
+SAMPLES, PROTOCOLS, MANIFEST = "samples.jsonl", "protocols.json", "manifest.json"
+_NPY_HEADER_BYTES = 128  # fixed-size .npy header, rewritten with the final shape at the end
+
+
+def _json_default(o):
+    """JSON for NumPy scalars (a reader may hand back ``np.int64`` ids) and paths."""
+    return o.item() if isinstance(o, np.generic) else str(o)
+
+
+def is_store(path: str | Path) -> bool:
+    """True if ``path`` is a folder holding a prepared store's manifest."""
+    try:
+        manifest = json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == STORE_FORMAT
+
+
+# --- streaming .npy writer ------------------------------------------------------------------------
+
+
+def _npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
+    """A version 1.0 ``.npy`` header of exactly :data:`_NPY_HEADER_BYTES` bytes (space padded,
+    which the format allows), so the final shape can be written over the placeholder."""
+    d = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+         "shape": tuple(int(s) for s in shape)}
+    text = repr(d).ljust(_NPY_HEADER_BYTES - 10 - 1) + "\n"
+    assert len(text) == _NPY_HEADER_BYTES - 10, "shape too long for the fixed .npy header"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
+
+
+class _FramesWriter:
+    """Appends ``(T_i, C, J)`` float32 blocks to one ``.npy`` file of shape ``(sum T_i, C, J)``."""
+
+    def __init__(self, path: Path, joints: int):
+        self.path, self.joints = path, joints
+        self.channels: int | None = None  # fixed by the first block
+        self.rows = 0
+        self._f = open(path, "wb", buffering=1 << 20)
+        self._f.write(_npy_header((0, 0, joints), np.float32))  # placeholder
+
+    def append(self, block: np.ndarray) -> None:
+        """``block``: ``(T, C, J)`` float32, C-contiguous."""
+        self._f.write(memoryview(np.ascontiguousarray(block, dtype="<f4")).cast("B"))
+        self.rows += block.shape[0]
+
+    def close(self) -> tuple[int, int, int]:
+        """Write the final header and close; returns the array's shape."""
+        shape = (self.rows, self.channels or 0, self.joints)
+        self._f.seek(0)
+        self._f.write(_npy_header(shape, np.float32))
+        self._f.close()
+        return shape
+
+    def __enter__(self) -> "_FramesWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._f.close()  # on an error path: the file is discarded with its folder
+
+
+# --- worker side ----------------------------------------------------------------------------------
+
+_worker_state: dict = {}
+
+
+def _init_worker(spec: DatasetSpec, cfg: PrepConfig) -> None:
+    _worker_state["spec"], _worker_state["cfg"] = spec, cfg
+
+
+def _skip_reason(e: BaseException) -> str:
+    if isinstance(e, FormatError):
+        return f"line {e.line}: {e.reason}" if e.line is not None else e.reason
+    return f"{type(e).__name__}: {e}"
+
+
+def _process(item: Item) -> tuple[np.ndarray | None, dict | str]:
+    """Read and prepare one item: ``(frames (T', C, J) float32, metadata)`` or
+    ``(None, reason)``. Every exception becomes a skip reason: one bad file never stops a run."""
+    try:
+        seq = _worker_state["spec"].read(item)
+        x = prepare_sequence(seq, _worker_state["cfg"])  # (C, T', J)
+        return np.ascontiguousarray(x.transpose(1, 0, 2)), seq.metadata()  # (T', C, J)
+    except Exception as e:  # noqa: BLE001 - recorded, see docstring
+        return None, _skip_reason(e)
+
+
+@contextlib.contextmanager
+def _results(spec: DatasetSpec, cfg: PrepConfig, items: list[Item],
+             workers: int) -> Iterator[Iterator[tuple[np.ndarray | None, dict | str]]]:
+    """Context giving :func:`_process` of every item, in item order, computed by ``workers``
+    processes (in this process when 1). Enter it before starting any thread (e.g. a progress
+    bar's): the pool forks on entry."""
+    if workers <= 1 or len(items) <= 1:
+        _init_worker(spec, cfg)
+        yield map(_process, items)
+        return
+    # Chunks amortise the IPC round trips; small enough that a chunk is never a long stall and
+    # that there are many more chunks than workers (load balance).
+    chunksize = max(1, min(32, len(items) // (workers * 8)))
+    with mp.get_context().Pool(min(workers, len(items)), initializer=_init_worker,
+                               initargs=(spec, cfg)) as pool:
+        yield pool.imap(_process, items, chunksize=chunksize)
+
+
+# --- output folder --------------------------------------------------------------------------------
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not is_store(out):
+        raise ConfigError(f"--out {out} is a non-empty folder that is not a prepared store "
+                          f"(no {MANIFEST} of format {STORE_FORMAT!r}); refusing to overwrite it")
+
+
+def _install(tmp: Path, out: Path) -> None:
+    """Move the finished ``tmp`` folder to ``out``, replacing an old store (or empty folder)."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.replace(out, old / "store")
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def prepare(dataset: str, raw: str | Path, out: str | Path, *, view: str = "authors",
+            workers: int | None = None, missing_list: str | Path | None = None,
+            progress: bool = True) -> dict:
+    """Prepare the raw folder of ``dataset`` into a store at ``out`` (see module docstring).
+
+    Args:
+        dataset: registered dataset name (``ntu60``, ``ntu120``, ``utkinect``, ``hdm05``, ...).
+        raw: folder with the raw files.
+        out: store folder to create; an existing store there is replaced, any other non-empty
+            folder is refused.
+        view: view normalisation (``authors``, ``gcn``, ``none``).
+        workers: reader processes (default ``os.cpu_count()``; ``1`` runs in this process).
+        missing_list: passed to the dataset's discovery as ``options["missing_list"]`` (NTU's
+            official list of samples with missing skeletons; listed samples are skipped).
+        progress: show a progress bar.
+
+    Returns:
+        The manifest dict (also written to ``out/manifest.json``); ``found == prepared +
+        len(skipped)``.
+    """
+    spec = get_dataset(dataset)
+    raw, out = Path(raw), Path(out)
+    if not raw.is_dir():
+        raise ConfigError(f"--raw {raw} is not a folder")
+    cfg = PrepConfig(view=view, max_bodies=spec.max_bodies)
+    _check_out(out)
+    workers = max(1, int(workers or os.cpu_count() or 1))
+
+    class_names = [str(c) for c in spec.class_names(raw)]
+    options = {"missing_list": Path(missing_list)} if missing_list is not None else {}
+    found_items = spec.discover(raw, options)
+    items, skipped = list(found_items.items), [dict(s) for s in found_items.skipped]
+    found = len(items) + len(skipped)
+    if found == 0:
+        raise ConfigError(f"no {dataset} samples found in {raw}")
+    layout = get_layout(found_items.layout or spec.layout)  # custom data: layout from the files
+    check_view(layout, view)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        manifest = _write_store(tmp, spec, cfg, layout.num_joints, items, skipped, class_names,
+                                 workers, progress)
+        manifest.update(found=found, raw=str(raw.resolve()))
+        assert manifest["found"] == manifest["prepared"] + len(manifest["skipped"])
+        if manifest["prepared"] == 0:
+            reasons = "; ".join(f"{s.get('file')}: {s['reason']}"
+                                for s in manifest["skipped"][:3])
+            raise ConfigError(f"none of the {found} {dataset} samples in {raw} could be "
+                              f"prepared; first reasons: {reasons}")
+        manifest = _finish_manifest(tmp, manifest, dataset, spec, cfg, layout)
+        _install(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _write_store(tmp: Path, spec: DatasetSpec, cfg: PrepConfig, num_joints: int,
+                 items: list[Item], skipped: list[dict], class_names: list[str], workers: int,
+                 progress: bool) -> dict:
+    """Stream every item's result into ``tmp``; returns the partial manifest."""
+    joints = cfg.max_bodies * num_joints
+    offsets, labels, meta = [0], [], []
+    k = len(class_names)
+    with _results(spec, cfg, items, workers) as results, \
+            _FramesWriter(tmp / FRAMES, joints) as frames, \
+            open(tmp / SAMPLES, "w", encoding="utf-8") as samples:
+        bar = tqdm(total=len(items), desc=f"prepare {spec.name}", unit="file",
+                   disable=not progress, dynamic_ncols=True)
+        for item, (x, info) in zip(items, results):
+            bar.update()
+            if x is not None:
+                reason = _check_sample(x, info, frames.channels, k)
+                if reason is None:
+                    frames.channels = frames.channels or x.shape[1]
+                    frames.append(x)
+                    offsets.append(frames.rows)
+                    labels.append(-1 if info["label"] is None else int(info["label"]))
+                    row = {"key": item.key, **info, "kept_frames": int(x.shape[0])}
+                    meta.append(row)
+                    samples.write(json.dumps(row, default=_json_default) + "\n")
+                    continue
+                info = reason
+            skipped.append({"file": str(item.path), "key": item.key, "reason": info})
+            bar.set_postfix(skipped=len(skipped), refresh=False)
+        bar.close()
+        shape = frames.close()
+    np.save(tmp / OFFSETS, np.asarray(offsets, dtype=np.int64))
+    np.save(tmp / LABELS, np.asarray(labels, dtype=np.int64))
+    return {"prepared": len(meta), "skipped": skipped, "frames_shape": list(shape),
+            "class_names": class_names, "num_classes": k, "_meta": meta}
+
+
+def _check_sample(x: np.ndarray, meta: dict, channels: int | None, k: int) -> str | None:
+    """Why a prepared sample cannot join the store, or None."""
+    if channels is not None and x.shape[1] != channels:
+        return f"{x.shape[1]}-D coordinates, but the store holds {channels}-D ones"
+    label = meta.get("label")
+    if label is not None and not 0 <= int(label) < k:
+        return f"label {label} outside 0..{k - 1} ({k} classes)"
+    if not np.isfinite(x).all():
+        return "non-finite coordinates (NaN or inf) after preprocessing"
+    return None
+
+
+def _finish_manifest(tmp: Path, manifest: dict, dataset: str, spec: DatasetSpec,
+                     cfg: PrepConfig, layout) -> dict:
+    """Protocol splits (protocols.json) and manifest.json; returns the manifest."""
+    meta = manifest.pop("_meta")
+    splits = spec.protocols(meta)
+    with open(tmp / PROTOCOLS, "w", encoding="utf-8") as f:
+        json.dump({p: {s: np.asarray(idx, dtype=np.int64).tolist() for s, idx in d.items()}
+                   for p, d in splits.items()}, f, separators=(",", ":"))
+    if spec.default_protocol not in splits:
+        raise ConfigError(f"dataset {dataset!r}: default protocol {spec.default_protocol!r} "
+                          f"not among the computed protocols {sorted(splits)[:10]}")
+    manifest = {
+        "format": STORE_FORMAT,
+        "version": STORE_VERSION,
+        "dataset": dataset,
+        "found": manifest["found"],
+        "prepared": manifest["prepared"],
+        "skipped": manifest["skipped"],
+        "protocols": {p: {s: int(len(idx)) for s, idx in d.items()} for p, d in splits.items()},
+        "default_protocol": spec.default_protocol,
+        "class_names": manifest["class_names"],
+        "num_classes": manifest["num_classes"],
+        "prep": {**cfg.to_dict(), "layout": layout.name, "layout_def": layout.to_dict(),
+                 "channels": manifest["frames_shape"][1], "joints": manifest["frames_shape"][2]},
+        "frames_shape": manifest["frames_shape"],
+        "raw": manifest["raw"],
+        "mans_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n")
+    return manifest

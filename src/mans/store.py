@@ -1,0 +1,217 @@
+"""Reading a prepared store (written by :mod:`mans.prepare`) and serving it as a torch Dataset.
+
+The frames are memory-mapped, so opening a store costs only its small index files, each sample is
+read from disk (page cache) when it is used, and DataLoader worker processes share the pages.
+:class:`SkeletonDataset` turns a stored ``(C, T, J)`` sequence into the model's ``(C, S, S)`` image
+with :func:`mans.transforms.to_image` -- the same function ``predict`` uses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .errors import ConfigError, FormatError
+from .skeleton import Layout
+from .prepare import (FRAMES, LABELS, MANIFEST, OFFSETS, PROTOCOLS, SAMPLES, STORE_FORMAT,
+                      STORE_VERSION)
+from .transforms import to_image
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class PreparedStore:
+    """A prepared store folder, opened read-only. Use :meth:`open`.
+
+    Attributes:
+        path: the store folder.
+        manifest: ``manifest.json`` as a dict.
+        labels: ``(N,)`` int64 0-based class of each sample (-1: unknown).
+        offsets: ``(N + 1,)`` int64; sample ``i`` is rows ``offsets[i]:offsets[i+1]`` of the frames.
+        meta: per-sample metadata dicts (``key``, ``name``, ``subject``, ``camera``, ...).
+        protocols: ``{protocol: {split: (n,) int64 sample indices}}``.
+    """
+
+    def __init__(self, path: Path, manifest: dict, offsets: np.ndarray, labels: np.ndarray,
+                 meta: list[dict], protocols: dict[str, dict[str, np.ndarray]]):
+        self.path = path
+        self.manifest = manifest
+        self.offsets = offsets
+        self.labels = labels
+        self.meta = meta
+        self.protocols = protocols
+        self._frames: np.ndarray | None = None  # memmap, opened lazily (also after unpickling)
+
+    # --- opening ---------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path) -> "PreparedStore":
+        """Open the store at ``path``; raises :class:`ConfigError` if it is not one and
+        :class:`FormatError` if one of its files is damaged."""
+        path = Path(path)
+        mpath = path / MANIFEST
+        if not mpath.is_file():
+            raise ConfigError(f"{path} is not a prepared store (no {MANIFEST}); create one with "
+                              f"`mans prepare DATASET --raw RAW --out {path}`")
+        try:
+            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise FormatError(mpath, f"unreadable manifest: {e}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
+            raise ConfigError(f"{path} is not a prepared store ({MANIFEST} lacks "
+                              f"format {STORE_FORMAT!r})")
+        if manifest.get("version") != STORE_VERSION:
+            raise ConfigError(f"{path}: store version {manifest.get('version')!r} is not "
+                              f"supported (expected {STORE_VERSION}); prepare it again")
+        for name in (FRAMES, OFFSETS, LABELS, SAMPLES, PROTOCOLS):
+            if not (path / name).is_file():
+                raise FormatError(path / name, "missing: the store is incomplete; prepare again")
+        offsets = np.load(path / OFFSETS)
+        labels = np.load(path / LABELS)
+        with open(path / SAMPLES, encoding="utf-8") as f:
+            meta = [json.loads(line) for line in f if line.strip()]
+        with open(path / PROTOCOLS, encoding="utf-8") as f:
+            protocols = {p: {s: np.asarray(idx, dtype=np.int64) for s, idx in d.items()}
+                         for p, d in json.load(f).items()}
+        store = cls(path, manifest, offsets, labels, meta, protocols)
+        store._validate()
+        return store
+
+    def _validate(self) -> None:
+        n = len(self.labels)
+        frames = self.frames
+        if (self.offsets.shape != (n + 1,) or len(self.meta) != n or self.offsets[0] != 0
+                or np.any(np.diff(self.offsets) < 0) or self.offsets[-1] != frames.shape[0]):
+            raise FormatError(self.path, f"inconsistent store: {n} labels, {len(self.meta)} "
+                              f"samples, {self.offsets.shape[0]} offsets ending at "
+                              f"{self.offsets[-1] if self.offsets.size else None}, "
+                              f"{frames.shape[0]} frames; prepare it again")
+        for p, d in self.protocols.items():
+            for s, idx in d.items():
+                if idx.size and (idx.min() < 0 or idx.max() >= n):
+                    raise FormatError(self.path / PROTOCOLS, f"{p}/{s}: index out of 0..{n - 1}")
+
+    # --- contents ---------------------------------------------------------------------------------
+
+    @property
+    def frames(self) -> np.ndarray:
+        """``(total_T, C, J)`` float32 memory map of all frames."""
+        if self._frames is None:
+            self._frames = np.load(self.path / FRAMES, mmap_mode="r")
+        return self._frames
+
+    def __getstate__(self) -> dict:
+        # A memmap pickles as a full copy of its data; DataLoader workers (spawn) reopen it instead.
+        return {**self.__dict__, "_frames": None}
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def dataset(self) -> str | None:
+        return self.manifest.get("dataset")
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.manifest["class_names"])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.manifest["num_classes"])
+
+    @property
+    def default_protocol(self) -> str:
+        return str(self.manifest["default_protocol"])
+
+    @property
+    def prep(self) -> dict:
+        """How the samples were prepared: ``view``, ``max_bodies``, ``layout`` (name),
+        ``layout_def`` (:meth:`Layout.to_dict`), ``channels``, ``joints``."""
+        return dict(self.manifest["prep"])
+
+    @property
+    def layout(self) -> Layout:
+        """The joint layout of the stored samples, as saved in the manifest (works even when the
+        module that registers it, e.g. the HDM05 reader, has not been imported)."""
+        return Layout.from_dict(self.manifest["prep"]["layout_def"])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """``(N,)`` int64 stored frames per sample."""
+        return np.diff(self.offsets)
+
+    def sequence(self, i: int) -> np.ndarray:
+        """Sample ``i`` as a read-only ``(C, T_i, J)`` view of the memory map (no copy)."""
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"sample {i} out of range for a store of {len(self)}")
+        i = int(i) % len(self)
+        return self.frames[self.offsets[i]:self.offsets[i + 1]].transpose(1, 0, 2)
+
+    def split(self, protocol: str | None = None, split: str = "train") -> np.ndarray:
+        """``(n,)`` int64 sample indices of ``split`` under ``protocol`` (None: the default)."""
+        protocol = protocol or self.default_protocol
+        if protocol not in self.protocols:
+            names = sorted(self.protocols)
+            shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12
+                                             else "")
+            raise ConfigError(f"protocol {protocol!r} is not defined for the "
+                              f"{self.dataset} store at {self.path}; available: {shown}")
+        splits = self.protocols[protocol]
+        if split not in splits:
+            raise ConfigError(f"protocol {protocol!r} has no split {split!r}; available: "
+                              f"{sorted(splits)}")
+        return splits[split]
+
+
+class SkeletonDataset(Dataset):
+    """Samples of a store as ``(image (C, size, size) float32 tensor, label int)``.
+
+    Args:
+        store: an open :class:`PreparedStore`.
+        indices: store indices of the samples (e.g. ``store.split("xsub", "train")``).
+        size: image side ``S`` (50 for the ResNet variant, 224 for DenseNet-161).
+        augment: optional ``(x (C, T, J) ndarray, rng) -> x``, applied before
+            :func:`~mans.transforms.to_image`; receives a private copy of the sample.
+        seed: base seed of the augmentation RNG.
+
+    The augmentation RNG of a sample is ``np.random.default_rng((seed, epoch, store_index))``:
+    the same sample gets the same augmentation in the same epoch whatever the worker, batch
+    order or number of workers, and a new one after :meth:`set_epoch`. With a DataLoader,
+    call ``set_epoch`` before iterating (workers receive a copy of the dataset when the iterator
+    starts, so use ``persistent_workers=False`` or the epoch will not reach them).
+    """
+
+    def __init__(self, store: PreparedStore, indices, size: int, augment: Augment | None = None,
+                 seed: int = 0):
+        self.store = store
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= len(store)):
+            raise ConfigError(f"sample indices outside 0..{len(store) - 1}")
+        self.size = int(size)
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    @property
+    def labels(self) -> np.ndarray:
+        """``(len(self),)`` int64 labels, in dataset order (for samplers and class counts)."""
+        return self.store.labels[self.indices]
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
+        i = int(self.indices[k])
+        x = self.store.sequence(i)  # (C, T, J) memmap view
+        if self.augment is not None:
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            x = self.augment(np.array(x, dtype=np.float32), rng)
+        return torch.from_numpy(to_image(x, self.size)), int(self.store.labels[i])  # (C, S, S)

@@ -1,0 +1,435 @@
+"""Preprocessing: one raw :class:`~mans.skeleton.Sequence` -> a view-normalised ``(C, T', J)`` array
+(prepare time), and ``(C, T, J)`` -> the ``(C, S, S)`` image the network sees (load time).
+
+Prepare time (:func:`prepare_sequence`), following the authors' ``process_data.py``
+(github.com/memory-attention-networks/MANs):
+
+1. :func:`select_bodies` -- frames with more than ``max_bodies`` bodies are **dropped** (the authors
+   leave them as zero rows, and drop the whole sample when its *last* frame has 3+ bodies, a bug);
+   the present bodies of each frame are packed to the front of the body axis in listed order and
+   the body axis is cut / zero-padded to ``max_bodies`` slots. Frames with no body stay (zeros).
+2. View normalisation, one of
+   - ``"authors"`` (:func:`view_authors`): for each body slot, an origin (hip centre) and a
+     rotation (PCA of the torso + hip vector) are computed once, from the first frame in which
+     that slot is occupied, and applied to all its frames; then :func:`disambiguate_signs` flips
+     whole axes so that the subject stands up (+z), faces +y and has its right hip on +x.
+   - ``"gcn"`` (:func:`view_gcn`): one rigid transform for the whole sequence (all bodies), from
+     body 0 in its first frame: origin at the spine base, +z along spine base -> spine top, +x
+     along left hip -> right hip (made orthogonal to z), +y = z x x. This is the SGN / CTR-GCN
+     translation (one origin per sequence, so global motion such as walking survives) combined
+     with the 2s-AGCN style rotation, but with the hips (not the shoulders) defining x, so that
+     the axes agree with the authors' convention.
+   - ``"none"``: coordinates as read.
+   Absent bodies (all-zero slots) are never transformed: they stay exactly ``0.0``.
+3. :func:`to_channels_first`: ``(T', M, V, C)`` -> ``(C, T', M*V)``, the bodies of a frame side by
+   side (NTU: ``3 x T' x 50``).
+
+Load time (:func:`to_image`, also used by ``predict``): :func:`resize_frames` to ``S`` rows (centre
+zero-padding when ``T <= S``, otherwise rows ``floor(linspace(0, T-1, S))`` as the authors'
+``np.linspace(..., dtype=int)``), then :func:`pad_joints` centres the ``J`` joint columns in ``S``
+columns (``(S - J) // 2`` zeros before, as the authors' ``pad3``).
+
+Everything here is vectorised NumPy (no per-frame or per-joint Python loops) and deterministic.
+Layouts are always accessed through joint roles (``layout.role("left_hip")``, ``layout.torso``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .errors import ConfigError, FormatError
+from .skeleton import Layout, Sequence, get_layout
+
+VIEWS = ("authors", "gcn", "none")
+# Joint roles each view normalisation needs (checked up front by :func:`check_view`).
+VIEW_ROLES = {
+    "authors": ("left_hip", "right_hip", "left_shoulder", "left_ankle", "right_ankle",
+                "left_foot", "right_foot"),
+    "gcn": ("spine_base", "spine_top", "left_hip", "right_hip"),
+    "none": (),
+}
+_EPS = 1e-8  # below this an axis length (metres) is degenerate -> that body keeps identity rotation
+
+
+@dataclass(frozen=True)
+class PrepConfig:
+    """Prepare-time settings, saved in the store manifest and in checkpoints.
+
+    Attributes:
+        view: ``"authors"`` (paper's per-body PCA frame), ``"gcn"`` (spine-centred rigid
+            transform) or ``"none"``.
+        max_bodies: body slots kept (2 for NTU; 1 for single-person data). ``J = max_bodies * V``.
+    """
+
+    view: str = "authors"
+    max_bodies: int = 2
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise ConfigError(f"prep.view: unknown view normalisation {self.view!r}; "
+                              f"choose one of {VIEWS}")
+        if not isinstance(self.max_bodies, int) or isinstance(self.max_bodies, bool) \
+                or self.max_bodies < 1:
+            raise ConfigError(f"prep.max_bodies: expected an integer >= 1, got {self.max_bodies!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PrepConfig":
+        """Build from a dict holding at least ``view`` and ``max_bodies``; other keys (e.g. the
+        layout a store manifest keeps beside them) are ignored."""
+        missing = [k for k in ("view", "max_bodies") if k not in d]
+        if missing:
+            raise ConfigError(f"prep settings lack {missing}; got keys {sorted(d)}")
+        return cls(view=str(d["view"]), max_bodies=d["max_bodies"])
+
+
+def check_view(layout: Layout, view: str, channels: int | None = None) -> None:
+    """Raise :class:`ConfigError` if ``view`` cannot run on ``layout`` (missing joint roles or
+    torso) or on ``channels``-dimensional coordinates (the view transforms need 3-D)."""
+    if view not in VIEWS:
+        raise ConfigError(f"unknown view normalisation {view!r}; choose one of {VIEWS}")
+    for role in VIEW_ROLES[view]:
+        layout.role(role)  # raises ConfigError naming the layout and role
+    if view == "authors" and len(layout.torso) < 3:
+        raise ConfigError(f"layout {layout.name!r} defines {len(layout.torso)} torso joints; the "
+                          f"'authors' view normalisation needs at least 3 (use view 'none')")
+    if view != "none" and channels is not None and channels != 3:
+        raise ConfigError(f"view normalisation {view!r} needs 3-D joints, got {channels}-D "
+                          f"coordinates; use view 'none'")
+
+
+# --- body selection ------------------------------------------------------------------------------
+
+
+def body_presence(joints: np.ndarray) -> np.ndarray:
+    """``(T, M)`` bool: slot ``m`` of frame ``t`` holds a body (any coordinate non-zero).
+
+    Args:
+        joints: ``(T, M, V, C)``.
+    """
+    t, m, v, c = joints.shape
+    return (joints != 0).reshape(t, m, v * c).any(axis=2)  # reshape: ~2x faster than axis=(2, 3)
+
+
+def select_bodies(joints: np.ndarray, max_bodies: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drop frames with more than ``max_bodies`` bodies and fix the body axis to ``max_bodies``.
+
+    Within each kept frame the present bodies are moved to the front slots in their listed order
+    (a reader's all-zero body in slot 0 would otherwise shift a real body out of the kept slots).
+
+    Args:
+        joints: ``(T, M, V, C)`` float.
+        max_bodies: slots to keep.
+
+    Returns:
+        ``(joints (T', max_bodies, V, C), kept (T,) bool)``: the kept frames and which input frames
+        they are.
+    """
+    t, m, v, c = joints.shape
+    present = body_presence(joints)  # (T, M)
+    kept = present.sum(axis=1) <= max_bodies  # (T,)
+    if not kept.all():
+        joints, present = joints[kept], present[kept]
+    if np.any(present[:, 1:] & ~present[:, :-1]):  # a body after an empty slot: pack the frame
+        # Stable sort of "absent" (False first) moves present bodies forward, order preserved.
+        order = np.argsort(~present, axis=1, kind="stable")  # (T', M)
+        joints = joints[np.arange(joints.shape[0])[:, None], order]
+    if m >= max_bodies:
+        joints = joints[:, :max_bodies]
+    else:
+        pad = np.zeros((joints.shape[0], max_bodies - m, v, c), dtype=joints.dtype)
+        joints = np.concatenate([joints, pad], axis=1)
+    return joints, kept
+
+
+# --- view normalisation ---------------------------------------------------------------------------
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross product of ``(B, 3)`` arrays (``np.cross`` has ~3x the call overhead,
+    which matters at a few vectors per sample)."""
+    i, j = [1, 2, 0], [2, 0, 1]
+    return a[:, i] * b[:, j] - a[:, j] * b[:, i]
+
+
+def principal_axis(points: np.ndarray) -> np.ndarray:
+    """First principal component of each point set, as sklearn's ``PCA(...).components_[0]``:
+    the points are centred on their own mean and the first right-singular vector is taken.
+
+    Args:
+        points: ``(B, K, 3)``.
+
+    Returns:
+        ``(B, 3)`` unit vectors. The sign is whatever LAPACK returns; callers fix it.
+    """
+    centred = points - points.mean(axis=1, keepdims=True)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)  # vt (B, 3, 3), rows = components
+    return vt[:, 0, :]
+
+
+def authors_frames(bodies: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """The authors' per-body origin and rotation, from one frame of each body.
+
+    origin ``o`` = mid-point of the hips; ``u = v3`` = first principal axis of the torso joints;
+    ``v`` = left hip - right hip; ``v2 = v x u``; ``v1 = v2 x v3``; ``R = [v1, v2, v3] / norms``
+    (columns), so ``p' = R^T (p - o)`` puts +x from the left towards the right hip, +z along the
+    torso and +y = z x x in front of the body (up to the signs :func:`disambiguate_signs` fixes).
+
+    Sign of ``v3``: a principal axis has no intrinsic sign (sklearn's, via ``svd_flip``, depends on
+    the data's coordinates and its version). We point ``v3`` from the hip centre towards the
+    torso's centroid, i.e. up the spine. For body 0 this choice cannot change the output (flipping
+    ``v3`` negates y and z, which :func:`disambiguate_signs` undoes); for body 1 it makes the
+    output view invariant and upright like body 0, whereas the authors' body 1 may end up mirrored.
+
+    A body whose axes are degenerate (``|v1|`` or ``|v2|`` < 1e-8, e.g. all joints at one point)
+    keeps the identity rotation (it is still translated to its hip centre).
+
+    Args:
+        bodies: ``(B, V, 3)`` one frame of each body.
+        layout: gives the hip roles and torso joints.
+
+    Returns:
+        ``(origin (B, 3), R (B, 3, 3))`` with ``R[b]`` columns ``v1, v2, v3``.
+    """
+    lh, rh = bodies[:, layout.role("left_hip")], bodies[:, layout.role("right_hip")]  # (B, 3)
+    origin = 0.5 * (lh + rh)
+    torso = bodies[:, list(layout.torso)] - origin[:, None]  # (B, K, 3)
+    v3 = principal_axis(torso)  # (B, 3)
+    up = (v3 * torso.mean(axis=1)).sum(axis=1)  # (B,)
+    v3 = np.where(up[:, None] < 0, -v3, v3)
+    v2 = _cross(lh - rh, v3)
+    v1 = _cross(v2, v3)
+    axes = np.stack([v1, v2, v3], axis=2)  # (B, 3, 3), columns v1, v2, v3
+    norms = np.sqrt((axes * axes).sum(axis=1, keepdims=True))  # (B, 1, 3)
+    ok = np.all(norms[:, 0] > _EPS, axis=1)  # (B,)
+    rot = np.where(ok[:, None, None], axes / np.where(norms > _EPS, norms, 1.0), np.eye(3))
+    return origin, rot
+
+
+def view_authors(joints: np.ndarray, layout: Layout,
+                 present: np.ndarray | None = None) -> np.ndarray:
+    """The authors' view normalisation of each body slot (before sign disambiguation).
+
+    Args:
+        joints: ``(T, M, V, 3)``; all-zero slots are absent bodies.
+        present: ``(T, M)`` bool body presence (default: the non-zero slots of ``joints``).
+
+    Returns:
+        ``(T, M, V, 3)`` float64: ``R_m^T (p - o_m)`` for present bodies, exact zeros elsewhere.
+    """
+    present = body_presence(joints) if present is None else present  # (T, M)
+    first = present.argmax(axis=0)  # (M,) first frame of each slot (0 if never occupied)
+    m = joints.shape[1]
+    ref = joints[first, np.arange(m)].astype(np.float64)  # (M, V, 3) each slot's first frame
+    origin, rot = authors_frames(ref, layout)
+    # p' = R^T (p - o), written for row vectors: (p - o) @ R; (T, M, V, 3) @ (1, M, 3, 3).
+    out = (joints - origin[None, :, None, :]) @ rot[None]
+    out[~present] = 0.0  # absent bodies are never transformed
+    return out
+
+
+def disambiguate_signs(joints: np.ndarray, layout: Layout,
+                       present: np.ndarray | None = None) -> np.ndarray:
+    """The authors' whole-axis sign flips, decided on body 0 and applied to all bodies.
+
+    - z: negated if body 0's left shoulder has z < 0 in the first frame where body 0 is present;
+    - y: negated if the mean over frames of ``y[left_foot] - y[left_ankle]`` or of
+      ``y[right_foot] - y[right_ankle]`` is negative (the feet point forward, +y);
+    - x: negated if the mean of ``x[right_hip] - x[left_hip]`` is negative.
+
+    Difference from the authors, who test these on their frame array that still holds zero rows
+    (0-body and 3+-body frames): the z test uses the first frame *with* body 0 (the authors'
+    frame 0 may be an empty row, which silently skips the test); the means run over the frames
+    with body 0. Zero rows add zero to both terms of a mean, so the y and x decisions are the
+    same as the authors'.
+
+    Args:
+        joints: ``(T, M, V, 3)`` view-normalised, absent slots zero.
+        present: ``(T, M)`` bool body presence (default: the non-zero slots of ``joints``).
+
+    Returns:
+        ``(T, M, V, 3)``: a copy with the flipped axes, or ``joints`` itself when no axis flips;
+        absent slots stay exactly ``+0.0``.
+    """
+    present = body_presence(joints) if present is None else present  # (T, M)
+    rows = present[:, 0]
+    if not rows.any():
+        return joints
+    role = layout.role
+    cols = [role("left_shoulder"), role("left_foot"), role("left_ankle"), role("right_foot"),
+            role("right_ankle"), role("right_hip"), role("left_hip")]
+    ls, lf, la, rf, ra, rh, lh = joints[:, 0, cols][rows].transpose(1, 0, 2)  # each (T0, 3)
+    sign = np.ones(3)
+    if ls[0, 2] < 0:
+        sign[2] = -1
+    if np.mean(lf[:, 1] - la[:, 1]) < 0 or np.mean(rf[:, 1] - ra[:, 1]) < 0:
+        sign[1] = -1
+    if np.mean(rh[:, 0] - lh[:, 0]) < 0:
+        sign[0] = -1
+    if np.all(sign > 0):
+        return joints
+    out = joints * sign.astype(joints.dtype)
+    out[~present] = 0.0  # -1 * 0.0 is -0.0: keep absent bodies bit-exact +0.0
+    return out
+
+
+def gcn_frame(body: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Origin and rotation of the GCN-style normalisation from one frame of one body.
+
+    origin = spine base; ``e3 = (spine_top - spine_base)/|.|``; ``e1`` = (right hip - left hip)
+    minus its component along ``e3``, normalised; ``e2 = e3 x e1``. ``R = [e1, e2, e3]`` (columns,
+    a proper rotation), so ``p' = R^T (p - o)``. Degenerate axes -> identity rotation.
+
+    Args:
+        body: ``(V, 3)``.
+
+    Returns:
+        ``(origin (3,), R (3, 3))``.
+    """
+    origin = body[layout.role("spine_base")]
+    up = body[layout.role("spine_top")] - origin
+    side = body[layout.role("right_hip")] - body[layout.role("left_hip")]
+    n_up = np.linalg.norm(up)
+    if n_up <= _EPS:
+        return origin, np.eye(3)
+    e3 = up / n_up
+    side = side - np.dot(side, e3) * e3
+    n_side = np.linalg.norm(side)
+    if n_side <= _EPS:
+        return origin, np.eye(3)
+    e1 = side / n_side
+    e2 = np.cross(e3, e1)
+    return origin, np.stack([e1, e2, e3], axis=1)
+
+
+def view_gcn(joints: np.ndarray, layout: Layout, present: np.ndarray | None = None) -> np.ndarray:
+    """GCN-style normalisation: one rigid transform from body 0's first frame, applied to all
+    present bodies of all frames (keeps the bodies' relative placement and global motion).
+
+    Args:
+        joints: ``(T, M, V, 3)``.
+        present: ``(T, M)`` bool body presence (default: the non-zero slots of ``joints``).
+
+    Returns:
+        ``(T, M, V, 3)`` float64, absent slots exactly zero.
+    """
+    present = body_presence(joints) if present is None else present  # (T, M)
+    rows = np.flatnonzero(present[:, 0])
+    if rows.size == 0:
+        return np.zeros(joints.shape, dtype=np.float64)
+    origin, rot = gcn_frame(joints[rows[0], 0].astype(np.float64), layout)
+    out = (joints - origin) @ rot  # (T, M, V, 3)
+    out[~present] = 0.0
+    return out
+
+
+# --- layout of the stored array -------------------------------------------------------------------
+
+
+def to_channels_first(joints: np.ndarray) -> np.ndarray:
+    """``(T, M, V, C)`` -> ``(C, T, M*V)``: the bodies of a frame side by side (body 0's joints in
+    columns ``0..V-1``, body 1's in ``V..2V-1``, ...)."""
+    t, m, v, c = joints.shape
+    return np.ascontiguousarray(joints.reshape(t, m * v, c).transpose(2, 0, 1))
+
+
+def prepare_sequence(seq: Sequence, cfg: PrepConfig) -> np.ndarray:
+    """Body selection, view normalisation and channel-first layout of one sequence.
+
+    Args:
+        seq: as read; ``seq.joints`` ``(T, M, V, C)``.
+        cfg: view and body count.
+
+    Returns:
+        ``(C, T', cfg.max_bodies * V)`` float32, ``T'`` = frames with at most ``max_bodies``
+        bodies.
+
+    Raises:
+        FormatError: no frame has a body, or every frame has too many bodies (nothing to keep).
+        ConfigError: the view needs joint roles the layout lacks, or 3-D coordinates.
+    """
+    layout = get_layout(seq.layout)
+    joints = np.asarray(seq.joints)
+    if joints.ndim != 4 or joints.shape[2] != layout.num_joints:
+        raise FormatError(seq.source or seq.name, f"joints of shape {joints.shape}; expected "
+                          f"(T, M, {layout.num_joints}, C) for layout {layout.name!r}")
+    check_view(layout, cfg.view, joints.shape[3])
+    bodies, kept = select_bodies(joints, cfg.max_bodies)  # (T', M', V, C)
+    present = body_presence(bodies)  # (T', M')
+    if not present.any():
+        why = ("no frame holds a body" if kept.all() else
+               f"every frame with a body has more than {cfg.max_bodies} bodies")
+        raise FormatError(seq.source or seq.name, f"nothing to prepare: {why}")
+    if cfg.view == "authors":
+        bodies = disambiguate_signs(view_authors(bodies, layout, present), layout, present)
+    elif cfg.view == "gcn":
+        bodies = view_gcn(bodies, layout, present)
+    return to_channels_first(bodies.astype(np.float32, copy=False))
+
+
+# --- load time: the (C, S, S) image ---------------------------------------------------------------
+
+
+def frame_indices(t: int, size: int) -> np.ndarray:
+    """``(size,)`` rows sampled from ``t > size`` frames: ``floor(linspace(0, t-1, size))``."""
+    return np.linspace(0, t - 1, size).astype(np.int64)
+
+
+def resize_frames(x: np.ndarray, size: int) -> np.ndarray:
+    """Time axis to ``size`` rows: centre zero-padding if ``T <= size`` (``(size - T) // 2`` rows
+    before, the rest after), else :func:`frame_indices` sub-sampling.
+
+    Args:
+        x: ``(C, T, J)``.
+
+    Returns:
+        ``(C, size, J)`` float32.
+    """
+    c, t, j = x.shape
+    if t > size:
+        return np.ascontiguousarray(x[:, frame_indices(t, size)], dtype=np.float32)
+    out = np.zeros((c, size, j), dtype=np.float32)
+    before = (size - t) // 2
+    out[:, before:before + t] = x
+    return out
+
+
+def pad_joints(x: np.ndarray, size: int) -> np.ndarray:
+    """Joint axis to ``size`` columns, centred: ``(size - J) // 2`` zero columns before, the rest
+    after (the authors' ``pad3``/``pad4``).
+
+    Args:
+        x: ``(C, T, J)`` with ``J <= size``.
+
+    Returns:
+        ``(C, T, size)`` float32.
+    """
+    c, t, j = x.shape
+    if j > size:
+        raise ConfigError(f"image size {size} is smaller than the {j} joint columns of a sample; "
+                          f"use a size of at least {j}")
+    out = np.zeros((c, t, size), dtype=np.float32)
+    before = (size - j) // 2
+    out[:, :, before:before + j] = x
+    return out
+
+
+def to_image(x: np.ndarray, size: int) -> np.ndarray:
+    """``(C, T, J)`` -> ``(C, size, size)`` float32: :func:`resize_frames` then :func:`pad_joints`
+    in one allocation (this runs once per sample per epoch, so it avoids the intermediate)."""
+    c, t, j = x.shape
+    if j > size:
+        raise ConfigError(f"image size {size} is smaller than the {j} joint columns of a sample; "
+                          f"use a size of at least {j}")
+    out = np.zeros((c, size, size), dtype=np.float32)
+    j0 = (size - j) // 2
+    if t > size:
+        out[:, :, j0:j0 + j] = x[:, frame_indices(t, size)]
+    else:
+        t0 = (size - t) // 2
+        out[:, t0:t0 + t, j0:j0 + j] = x
+    return out
