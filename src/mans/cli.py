@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.config, data=args.data, out=args.out, overrides=args.set, resume=args.resume,
         device=args.device, deterministic=args.deterministic, progress=not args.quiet,
     )
-    _print_json({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))})
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary (rank 0's)
+        _print_json({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))})
     return 0
 
 
@@ -150,8 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("eval", cmd_eval, "evaluate a run folder or checkpoint on a prepared store")
     sp.add_argument("target", type=Path, help="run folder or checkpoint file")
     sp.add_argument("--data", type=Path, required=True)
-    sp.add_argument("--split", default="test", help="split of the run's protocol (default test)")
-    sp.add_argument("--out", type=Path, default=None, help="write metrics.json here")
+    sp.add_argument("--split", default="test", choices=["test", "train", "val"],
+                    help="split of the run's protocol (default test; val is re-derived from the "
+                         "run's config)")
+    sp.add_argument("--out", type=Path, default=None,
+                    help="folder for metrics.json and the confusion matrix (or a .json path)")
     sp.add_argument("--device", default="auto")
 
     sp = add("predict", cmd_predict, "classify raw skeleton files with a checkpoint")

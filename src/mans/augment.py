@@ -1,0 +1,125 @@
+"""Training-time augmentation of prepared sequences, before they become images.
+
+Every function takes a ``(C, T, J)`` float32 array (C coordinates, T frames, J joint columns, as
+stored by :mod:`mans.store`) and an :class:`numpy.random.Generator`, and returns a new array; the
+input is never modified. A joint that is absent in a frame (all C coordinates exactly zero: a
+missing second body, a dropped frame) stays exactly zero, so augmentation never invents joints.
+
+:func:`build_augment` composes the enabled steps from an
+:class:`~mans.engine.config.AugmentConfig`; with the default config every step is the identity and
+it returns None (augmentation is OFF unless asked for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import numpy as np
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def present_mask(x: np.ndarray) -> np.ndarray:
+    """``(T, J)`` bool: True where a joint has any non-zero coordinate."""
+    return np.any(x != 0, axis=0)
+
+
+def rotation_matrix(ax: float, ay: float, az: float) -> np.ndarray:
+    """``(3, 3)`` rotation by ``ax``, ``ay``, ``az`` radians about x, then y, then z:
+    ``Rz @ Ry @ Rx``."""
+    cx, sx, cy, sy, cz, sz = np.cos(ax), np.sin(ax), np.cos(ay), np.sin(ay), np.cos(az), np.sin(az)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def rotate(x: np.ndarray, rng: np.random.Generator,
+           max_deg: tuple[float, float, float]) -> np.ndarray:
+    """Rotate every joint about the origin by angles drawn uniformly in ``[-max, +max]`` degrees
+    about x, y and z (one rotation per sequence).
+
+    y is the vertical axis of the Kinect camera frame and of the view-normalised frames, so
+    ``max_deg = (a, b, c)`` with a large ``b`` mimics viewpoint changes around the performer and
+    small ``a``, ``c`` mimic camera tilt. 2-D data (C = 2) is rotated in-plane by the z angle.
+    Zero joints stay zero because a rotation maps the origin to itself.
+    """
+    angles = np.deg2rad([rng.uniform(-m, m) if m > 0 else 0.0 for m in max_deg])
+    r = rotation_matrix(*angles)  # (3, 3)
+    if x.shape[0] == 2:
+        r = rotation_matrix(0.0, 0.0, angles[2])[:2, :2]  # in-plane: about the (absent) z axis
+    elif x.shape[0] != 3:
+        raise ValueError(f"rotate expects 2 or 3 coordinate channels, got {x.shape[0]}")
+    return np.einsum("ij,jtv->itv", r, x).astype(np.float32)  # (C, T, J)
+
+
+def scale(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    """Multiply all coordinates by one factor drawn uniformly in ``[low, high]``."""
+    return (x * np.float32(rng.uniform(low, high))).astype(np.float32)
+
+
+def add_noise(x: np.ndarray, rng: np.random.Generator, std: float) -> np.ndarray:
+    """Add i.i.d. Gaussian noise of standard deviation ``std`` to present joints only."""
+    noise = rng.normal(0.0, std, size=x.shape).astype(np.float32)  # (C, T, J)
+    return x + noise * present_mask(x)[None]
+
+
+def temporal_crop(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    """Keep a random contiguous window of ``round(f * T)`` frames (at least 1), ``f`` uniform in
+    ``[low, high]``; the window start is uniform over the valid positions."""
+    t = x.shape[1]
+    keep = int(np.clip(round(rng.uniform(low, high) * t), 1, t))
+    start = int(rng.integers(0, t - keep + 1))
+    return x[:, start:start + keep].copy()
+
+
+def resample(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    """Change the playback speed by a factor ``s`` uniform in ``[low, high]``: the output has
+    ``max(1, round(T / s))`` frames sampled at evenly spaced positions of the input.
+
+    Between two frames where a joint is present in both, positions are linearly interpolated;
+    where it is absent in either neighbour the nearest frame is copied, so absent joints stay
+    exactly zero and are never blended with present ones.
+    """
+    t = x.shape[1]
+    new_t = max(1, int(round(t / rng.uniform(low, high))))
+    pos = np.linspace(0.0, t - 1, new_t)  # (T',) fractional source frame of each output frame
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, t - 1)
+    w = (pos - lo).astype(np.float32)[None, :, None]  # (1, T', 1)
+    linear = (1 - w) * x[:, lo] + w * x[:, hi]  # (C, T', J)
+    nearest = x[:, np.where(w[0, :, 0] < 0.5, lo, hi)]  # (C, T', J)
+    present = present_mask(x)  # (T, J)
+    both = (present[lo] & present[hi])[None]  # (1, T', J)
+    return np.where(both, linear, nearest).astype(np.float32)
+
+
+@dataclass
+class Compose:
+    """Apply ``steps`` in order; picklable (DataLoader workers receive a copy)."""
+
+    steps: tuple[Augment, ...]
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        for step in self.steps:
+            x = step(x, rng)
+        return x
+
+
+def build_augment(cfg) -> Compose | None:
+    """Compose the enabled steps of an ``AugmentConfig`` (temporal crop, resampling, rotation,
+    scaling, noise, in that order), or None when every step is the identity."""
+    steps: list[Augment] = []
+    if tuple(cfg.crop) != (1.0, 1.0):
+        steps.append(partial(temporal_crop, low=cfg.crop[0], high=cfg.crop[1]))
+    if tuple(cfg.resample) != (1.0, 1.0):
+        steps.append(partial(resample, low=cfg.resample[0], high=cfg.resample[1]))
+    if any(a > 0 for a in cfg.rotation_deg):
+        steps.append(partial(rotate, max_deg=tuple(cfg.rotation_deg)))
+    if tuple(cfg.scale) != (1.0, 1.0):
+        steps.append(partial(scale, low=cfg.scale[0], high=cfg.scale[1]))
+    if cfg.noise_std > 0:
+        steps.append(partial(add_noise, std=cfg.noise_std))
+    return Compose(tuple(steps)) if steps else None

@@ -1,0 +1,146 @@
+"""Checkpoint files: one ``.pt`` file per checkpoint, written atomically, loaded without unpickling
+arbitrary objects.
+
+A checkpoint is a plain dict (only tensors, str, int, float, bool, None, lists and dicts), so that
+:func:`load_checkpoint` can use ``torch.load(weights_only=True)``, which refuses any pickled class
+or callable: opening a checkpoint from an untrusted source cannot run code.
+
+Layout of the dict (``version`` 1)::
+
+    format      "mans-checkpoint"
+    version     1
+    model       {"name": registry name, e.g. "mans_resnet",
+                 "config": MANsConfig.to_dict()}      # pretrained=None: weights are below
+    state_dict  {parameter/buffer name: tensor}        # weights, on the CPU
+    data        {"dataset": str | None,                # store's dataset name
+                 "protocol": str,                      # protocol the run trained on
+                 "prep": dict,                         # store.prep: how raw files were prepared
+                 "size": int,                          # S: image side fed to the model
+                 "layout": str | None,                 # joint layout name
+                 "class_names": [str, ...],            # index = label
+                 "num_classes": int}
+    train       {"epoch": int,                         # completed epochs (1-based count)
+                 "selection": "val" | "test" | "last",
+                 "best_metric": float | None,          # best selection accuracy so far
+                 "best_epoch": int | None,
+                 "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict() | None,
+                 "rng": {"python": list, "numpy": list, "torch": uint8 tensor,
+                         "cuda": [uint8 tensor, ...]},
+                 "history": [{metrics.csv row}, ...],   # one per completed epoch
+                 "config": RunConfig.to_dict(),
+                 "split_sizes": {"train": n, "val": n, "test": n}}
+
+``mans predict`` needs only ``model``, ``state_dict`` and ``data``; ``--resume`` needs ``train``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import FormatError
+
+FORMAT = "mans-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, state: dict) -> Path:
+    """Write ``state`` to ``path`` atomically and return the path.
+
+    The dict is first written to ``path.tmp`` in the same folder, flushed to disk, then renamed over
+    ``path`` with :func:`os.replace`, so a crash mid-write leaves the previous file intact.
+    ``format``/``version`` keys are added when absent.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"format": FORMAT, "version": VERSION, **state}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Uses ``torch.load(weights_only=True)``: a file whose pickle stream references anything but
+    tensors and plain containers (a class, a function such as ``os.system``) is refused with
+    :class:`~mans.errors.FormatError` before any of it runs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(path, "no such checkpoint file")
+    if not zipfile.is_zipfile(path):  # torch.save's format since PyTorch 1.6
+        raise FormatError(path, "not a readable PyTorch checkpoint (not a torch.save zip file)")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch's message is a paragraph; keep the line that names the offending object.
+        lines = [ln for ln in str(e).splitlines() if "GLOBAL" in ln or "global" in ln]
+        why = lines[0].strip() if lines else type(e).__name__
+        raise FormatError(
+            path, f"refusing to load: the file holds pickled objects other than tensors and plain "
+            f"containers, which could run code when unpickled ({why})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise FormatError(path, f"not a readable PyTorch checkpoint ({e})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise FormatError(path, f"not a mans checkpoint (expected a dict with format={FORMAT!r})")
+    if int(state.get("version", -1)) > VERSION:
+        raise FormatError(path, f"checkpoint version {state['version']} is newer than this mans "
+                                f"(reads up to {VERSION}); upgrade mans")
+    for key in ("model", "state_dict", "data"):
+        if key not in state:
+            raise FormatError(path, f"checkpoint lacks the {key!r} entry")
+    return state
+
+
+def build_model_from_checkpoint(state: dict, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The network described by ``state["model"]`` with ``state["state_dict"]`` loaded, in eval
+    mode on ``device``."""
+    from ..models import model_from_config
+
+    model = model_from_config(state["model"]["config"])
+    model.load_state_dict(state["state_dict"])
+    return model.to(device).eval()
+
+
+# --- RNG states as plain containers ---------------------------------------------------------------
+
+
+def rng_state() -> dict:
+    """Python, NumPy (legacy global) and torch (CPU + CUDA) RNG states, converted to lists and
+    tensors so that they survive ``weights_only`` loading."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": [int(version), [int(v) for v in mt], gauss],
+        "numpy": [str(kind), torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos),
+                  int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Inverse of :func:`rng_state`."""
+    version, mt, gauss = state["python"]
+    random.setstate((int(version), tuple(int(v) for v in mt), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), int(pos), int(has_gauss),
+                         float(cached)))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,453 @@
+"""The run configuration: typed dataclasses, YAML files that extend each other, ``a.b=value``
+overrides.
+
+A config file is YAML with the sections ``model``, ``data`` and ``train`` (see the dataclasses
+below for every key and its default) and an optional ``base:`` naming a file (relative to this
+one) or a built-in config (``src/mans/configs/NAME.yaml``) that it extends; dicts are merged
+recursively, everything else replaces. Overrides (``--set train.lr=0.1``) are parsed with
+``yaml.safe_load`` and applied last. Unknown keys and values of the wrong type raise
+:class:`~mans.errors.ConfigError` naming the key, the file it came from and, for a misspelt key,
+the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import yaml
+
+from ..errors import ConfigError
+
+# --- the schema ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelConfig:
+    """Which network (``mans_resnet`` | ``mans_densenet161``), plus overrides of its
+    :class:`~mans.models.MANsConfig` fields (None: the model's default; ``num_classes`` None: the
+    store's number of classes)."""
+
+    name: str = "mans_resnet"
+    num_classes: Optional[int] = None
+    size: Optional[int] = None  # S: the (S, S) image side; 50 for ResNet, 224 for DenseNet-161
+    hidden: Optional[int] = None  # TARM embedding / GRU width H
+    reduction: Optional[int] = None  # attention MLP squeeze factor
+    gru_dropout: Optional[float] = None
+    gru_recurrent_dropout: Optional[float] = None
+    use_tarm: Optional[bool] = None  # ablations: STCM only, no attention, no TARM skip
+    attention: Optional[bool] = None
+    residual: Optional[bool] = None
+    resnet_stages: Optional[tuple[int, ...]] = None
+    resnet_width: Optional[int] = None
+    densenet_drop_rate: Optional[float] = None
+    pretrained: Optional[str] = None  # local torchvision DenseNet-161 ImageNet weights file
+
+    def overrides(self) -> dict:
+        """The fields that are set, other than ``name``: keyword arguments of ``build_model``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "name" and getattr(self, f.name) is not None}
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentation of the (C, T, J) sequence before it becomes an image. Every
+    default is the identity: augmentation is OFF unless a config turns it on."""
+
+    rotation_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # max |angle| about x, y, z
+    scale: tuple[float, float] = (1.0, 1.0)  # uniform isotropic scale factor range
+    noise_std: float = 0.0  # Gaussian noise std, in the data's units (metres for 3D data)
+    crop: tuple[float, float] = (1.0, 1.0)  # fraction of frames kept by a random temporal crop
+    resample: tuple[float, float] = (1.0, 1.0)  # playback speed factor range (2 = twice as fast)
+
+
+@dataclass
+class DataConfig:
+    dataset: Optional[str] = None  # if set, the store must hold this dataset (a safety check)
+    protocol: Optional[str] = None  # None: the store's default protocol
+    val_fraction: float = 0.1  # share of the training split held out for validation
+    val_by_subject: bool = True  # hold out whole subjects when samples have subject ids
+    num_workers: int = 2  # DataLoader worker processes (0 with --deterministic)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class SchedulerConfig:
+    """Reduce-on-plateau of the monitored loss (validation loss; test loss with
+    ``selection: test``, as the authors), or ``none``."""
+
+    name: str = "plateau"
+    factor: float = 0.2
+    patience: int = 5
+    cooldown: int = 3
+    min_lr: float = 1e-4
+
+
+@dataclass
+class TrainConfig:
+    optimizer: str = "sgd"  # sgd | adam | adamw
+    lr: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    batch_size: int = 128  # global batch: split over processes under DDP
+    epochs: int = 50
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    # Checkpoint selection: "val" (best validation accuracy), "test" (the authors' protocol: the
+    # test split is monitored and selects the checkpoint; outputs are labelled test-selected), or
+    # "last" (the final epoch).
+    selection: str = "val"
+    seed: int = 0
+    amp: bool = True  # bf16 autocast on CUDA; no effect on the CPU
+    grad_clip: Optional[float] = None  # max global gradient L2 norm; None: no clipping
+    stop_after_epoch: Optional[int] = None  # stop early (resumable) after this epoch
+
+
+@dataclass
+class RunConfig:
+    description: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        """Plain nested dict (tuples as lists), fit for YAML and checkpoints."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "config") -> "RunConfig":
+        """Typed config from a nested dict; raises ConfigError on unknown keys or bad values."""
+        _check_keys(d, cls, source)
+        cfg = _build(cls, d, prefix="", sources={}, default_source=source)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Range and choice checks that types alone cannot express."""
+        m, d, t, a = self.model, self.data, self.train, self.data.augment
+        _choice("train.optimizer", t.optimizer, ("sgd", "adam", "adamw"))
+        _choice("train.selection", t.selection, ("val", "test", "last"))
+        _choice("train.scheduler.name", t.scheduler.name, ("plateau", "none"))
+        checks = [
+            ("model.name", bool(m.name), "a non-empty model name"),
+            ("model.num_classes", m.num_classes is None or m.num_classes >= 1, ">= 1"),
+            ("model.size", m.size is None or m.size >= 1, ">= 1"),
+            ("model.hidden", m.hidden is None or m.hidden >= 1, ">= 1"),
+            ("data.val_fraction", 0 <= d.val_fraction < 1, "in [0, 1)"),
+            ("data.num_workers", d.num_workers >= 0, ">= 0"),
+            ("data.augment.rotation_deg", all(0 <= v <= 180 for v in a.rotation_deg),
+             "three angles in [0, 180] degrees"),
+            ("data.augment.scale", 0 < a.scale[0] <= a.scale[1],
+             "[low, high] with 0 < low <= high"),
+            ("data.augment.noise_std", a.noise_std >= 0, ">= 0"),
+            ("data.augment.crop", 0 < a.crop[0] <= a.crop[1] <= 1,
+             "[low, high] with 0 < low <= high <= 1"),
+            ("data.augment.resample", 0 < a.resample[0] <= a.resample[1],
+             "[low, high] with 0 < low <= high"),
+            ("train.lr", t.lr > 0, "> 0"),
+            ("train.momentum", 0 <= t.momentum < 1, "in [0, 1)"),
+            ("train.weight_decay", t.weight_decay >= 0, ">= 0"),
+            ("train.batch_size", t.batch_size >= 1, ">= 1"),
+            ("train.epochs", t.epochs >= 1, ">= 1"),
+            ("train.scheduler.factor", 0 < t.scheduler.factor < 1, "in (0, 1)"),
+            ("train.scheduler.patience", t.scheduler.patience >= 0, ">= 0"),
+            ("train.scheduler.cooldown", t.scheduler.cooldown >= 0, ">= 0"),
+            ("train.scheduler.min_lr", t.scheduler.min_lr >= 0, ">= 0"),
+            ("train.grad_clip", t.grad_clip is None or t.grad_clip > 0, "> 0 or null"),
+            ("train.stop_after_epoch", t.stop_after_epoch is None or t.stop_after_epoch >= 1,
+             ">= 1 or null"),
+        ]
+        for key, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"config key {key!r} must be {expected}; got {_get(self, key)!r}")
+        if t.nesterov and t.optimizer == "sgd" and t.momentum == 0:
+            raise ConfigError("train.nesterov needs train.momentum > 0 "
+                              "(or set train.nesterov=false)")
+        if t.selection == "val" and d.val_fraction == 0:
+            raise ConfigError("train.selection=val needs a validation split: set data.val_fraction "
+                              "> 0, or choose train.selection=last (or test, the authors' rule)")
+
+
+# Keys that may differ between the original run and a --resume of it.
+RESUMABLE_KEYS = ("train.epochs", "train.stop_after_epoch", "train.grad_clip", "data.num_workers",
+                  "description")
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def builtin_config_names() -> list[str]:
+    """Names of the configs shipped in ``mans/configs``."""
+    folder = resources.files("mans") / "configs"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_config(path_or_name: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
+    """Load a config file or built-in config, follow its ``base:`` chain, apply ``overrides``
+    (``"section.key=value"`` strings, values parsed as YAML) and return the typed config."""
+    merged, sources = _load_chain(path_or_name, seen=())
+    for item in overrides:
+        key, value = _parse_override(item)
+        _check_key_path(key)
+        _set_dotted(merged, key, value)
+        sources[key] = f"--set {item}"
+    cfg = _build(RunConfig, merged, prefix="", sources=sources, default_source=str(path_or_name))
+    cfg.validate()
+    return cfg
+
+
+def resolve_config(config: str | Path | RunConfig | dict,
+                   overrides: Iterable[str] = ()) -> RunConfig:
+    """Accept what callers have at hand: a path, a built-in name, a dict or a RunConfig."""
+    overrides = list(overrides or ())
+    if isinstance(config, RunConfig):
+        if not overrides:
+            return config
+        config = config.to_dict()
+    if isinstance(config, dict):
+        merged = _plain(config)
+        _check_keys(merged, RunConfig, "config dict")
+        sources: dict[str, str] = {}
+        for item in overrides:
+            key, value = _parse_override(item)
+            _check_key_path(key)
+            _set_dotted(merged, key, value)
+            sources[key] = f"--set {item}"
+        cfg = _build(RunConfig, merged, prefix="", sources=sources, default_source="config dict")
+        cfg.validate()
+        return cfg
+    return load_config(config, overrides)
+
+
+def save_config(cfg: RunConfig, path: str | Path) -> None:
+    """Write the fully resolved config (every key, no ``base:``) as YAML."""
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def diff_configs(a: RunConfig, b: RunConfig) -> list[str]:
+    """Dotted keys whose values differ between ``a`` and ``b``."""
+    fa, fb = _flatten(a.to_dict()), _flatten(b.to_dict())
+    return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
+
+
+def _find_file(ref: str | Path, relative_to: Path | None) -> Path:
+    """A config reference -> file: an existing path (relative to the including file first), else
+    the built-in config of that name."""
+    p = Path(ref)
+    candidates = [relative_to / p] if relative_to is not None and not p.is_absolute() else []
+    candidates.append(p)
+    for c in candidates:
+        if c.is_file():
+            return c
+    name = str(ref)[:-5] if str(ref).endswith(".yaml") else str(ref)
+    builtin = resources.files("mans") / "configs" / f"{name}.yaml"
+    if "/" not in name and builtin.is_file():
+        return Path(str(builtin))
+    names = builtin_config_names()
+    near = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    raise ConfigError(f"config {str(ref)!r} is neither a file nor a built-in config{hint} "
+                      f"(built-in: {', '.join(names)})")
+
+
+def _load_chain(ref: str | Path, seen: tuple[Path, ...], relative_to: Path | None = None
+                ) -> tuple[dict, dict[str, str]]:
+    """Load ``ref`` and its bases; returns the merged dict and {dotted key: source file}."""
+    path = _find_file(ref, relative_to).resolve()
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ConfigError(f"config base chain loops: {chain}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    base = raw.pop("base", None)
+    _check_keys(raw, RunConfig, str(path))
+    if base is None:
+        merged, sources = {}, {}
+    else:
+        merged, sources = _load_chain(base, (*seen, path), relative_to=path.parent)
+    _merge(merged, raw)
+    sources.update({k: str(path) for k in _flatten(raw)})
+    return merged, sources
+
+
+def _merge(into: dict, new: dict) -> None:
+    """Recursive dict merge in place: dicts merge, other values replace."""
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form section.key=value")
+    key, text = item.split("=", 1)
+    key = key.strip()
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {item!r}: value is not valid YAML ({e})") from None
+    return key, value
+
+
+def _set_dotted(d: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    for p in parts[:-1]:
+        if not isinstance(d.get(p), dict):
+            d[p] = {}
+        d = d[p]
+    d[parts[-1]] = value
+
+
+# --- key and type checking -----------------------------------------------------------------------
+
+
+def _schema_keys(cls: type, prefix: str = "") -> dict[str, type]:
+    """{dotted key: type} of every field, sections included."""
+    out: dict[str, type] = {}
+    for name, typ in typing.get_type_hints(cls).items():
+        out[prefix + name] = typ
+        if dataclasses.is_dataclass(typ):
+            out.update(_schema_keys(typ, prefix + name + "."))
+    return out
+
+
+def _suggest(key: str) -> str:
+    """'; did you mean X?' for the nearest valid dotted key, or ''. Tried in order: the same key
+    name in another section, a similar name in the same section, a similar dotted key."""
+    valid = list(_schema_keys(RunConfig))
+    section, _, leaf = key.rpartition(".")
+    near = [k for k in valid if k.rpartition(".")[2] == leaf]
+    if not near:
+        siblings = {k.rpartition(".")[2]: k for k in valid if k.rpartition(".")[0] == section}
+        near = [siblings[m] for m in difflib.get_close_matches(leaf, list(siblings), n=1)]
+    if not near:
+        near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def _check_key_path(key: str) -> None:
+    if key not in _schema_keys(RunConfig):
+        raise ConfigError(f"unknown config key {key!r} in --set{_suggest(key)}")
+
+
+def _check_keys(d: dict, cls: type, source: str, prefix: str = "") -> None:
+    """Raise ConfigError for the first key of ``d`` that ``cls`` (recursively) does not define."""
+    hints = typing.get_type_hints(cls)
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if k not in hints:
+            raise ConfigError(f"{source}: unknown config key {key!r}{_suggest(key)}")
+        if dataclasses.is_dataclass(hints[k]) and isinstance(v, dict):
+            _check_keys(v, hints[k], source, key + ".")
+
+
+def _build(cls: type, d: Any, *, prefix: str, sources: dict[str, str], default_source: str):
+    """Instantiate dataclass ``cls`` from dict ``d``, coercing and type-checking each value."""
+    where = sources.get(prefix.rstrip("."), default_source)
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: config key {prefix.rstrip('.')!r} must be a mapping, got "
+                          f"{d!r}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, typ in hints.items():
+        if name not in d:
+            continue
+        key = prefix + name
+        if dataclasses.is_dataclass(typ):
+            kwargs[name] = _build(typ, d[name], prefix=key + ".", sources=sources,
+                                  default_source=default_source)
+        else:
+            kwargs[name] = _coerce(d[name], typ, key, sources.get(key, default_source))
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, typ: Any, key: str, where: str) -> Any:
+    """``value`` as type ``typ`` (int, float, bool, str, Optional[...], tuple[...]), or
+    ConfigError naming ``key`` and ``where`` it was set."""
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+
+    def fail(expected: str):
+        raise ConfigError(f"{where}: config key {key!r} must be {expected}; got {value!r}")
+
+    if origin is typing.Union:  # Optional[X]
+        if value is None:
+            return None
+        inner = [a for a in args if a is not type(None)][0]
+        return _coerce(value, inner, key, where)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]
+        if not isinstance(value, (list, tuple)) or not value:
+            fail("a non-empty list")
+        return tuple(_coerce(v, args[0], key, where) for v in value)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            fail(f"a list of {len(args)} numbers")
+        return tuple(_coerce(v, a, key, where) for v, a in zip(value, args))
+    if typ is bool:
+        if not isinstance(value, bool):
+            fail("true or false")
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail("an integer")
+        return value
+    if typ is float:
+        # PyYAML reads "1e-4" (no dot) as a string: accept any numeric text.
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                fail("a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail("a number")
+        return float(value)
+    if typ is str:
+        if not isinstance(value, str):
+            fail("a string")
+        return value
+    raise TypeError(f"unsupported config type {typ!r} for {key}")  # a bug in the schema
+
+
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        near = difflib.get_close_matches(value, choices, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ConfigError(f"config key {key!r} must be one of {', '.join(choices)}; "
+                          f"got {value!r}{hint}")
+
+
+def _get(cfg: RunConfig, key: str) -> Any:
+    obj: Any = cfg
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    """{dotted key: value} of the leaves of a nested dict."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, prefix + k + "."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _plain(obj: Any) -> Any:
+    """Tuples -> lists, recursively (YAML and weights_only-safe)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj

@@ -1,0 +1,184 @@
+"""``mans eval`` and the evaluation loop the trainer shares.
+
+The metric functions themselves are pure NumPy (:mod:`mans.engine.metrics`, re-exported here):
+top-1, top-k, mean class accuracy, per-class accuracy and the confusion matrix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..errors import ConfigError
+from ..store import PreparedStore, SkeletonDataset
+from .checkpoint import build_model_from_checkpoint, load_checkpoint
+from .distributed import DistInfo, all_reduce_sum, resolve_device
+from .metrics import (accuracy, confusion_matrix, mean_class_accuracy, per_class_accuracy,
+                      summarize, topk_correct)
+from .plots import plot_confusion
+
+__all__ = ["accuracy", "confusion_matrix", "mean_class_accuracy", "per_class_accuracy",
+           "summarize", "topk_correct", "evaluate_model", "final_metrics", "run_eval",
+           "write_eval_outputs"]
+
+TOPK = 5
+
+
+@torch.no_grad()
+def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_classes: int,
+                   amp_dtype: torch.dtype | None = None, dist: DistInfo | None = None,
+                   progress: bool = False, desc: str = "eval") -> dict:
+    """Run ``model`` (in eval mode) over ``loader`` and sum the sufficient statistics.
+
+    Under DDP each process evaluates its shard and the sums are all-reduced, so every process
+    returns the metrics of the whole split.
+
+    Returns:
+        ``{"loss": mean cross-entropy, "top1": accuracy, "cm": (K, K) int64 confusion matrix,
+        "topk_hits": samples with the true class among the top 5 logits, "n": samples}``.
+    """
+    model.eval()
+    cm = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
+    sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, top-k hits
+    for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress, dynamic_ncols=True):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
+                            enabled=amp_dtype is not None):
+            logits = model(x)  # (B, K)
+        logits = logits.float()
+        sums[0] += F.cross_entropy(logits, y, reduction="sum").double()
+        k = min(TOPK, num_classes)
+        sums[1] += (logits.topk(k, dim=1).indices == y[:, None]).any(dim=1).sum()
+        cm += torch.bincount(y * num_classes + logits.argmax(dim=1),
+                             minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    if dist is not None:
+        all_reduce_sum(cm, dist)
+        all_reduce_sum(sums, dist)
+    cm_np = cm.cpu().numpy()
+    n = int(cm_np.sum())
+    return {"loss": float(sums[0] / max(n, 1)), "top1": accuracy(cm_np), "cm": cm_np,
+            "topk_hits": int(sums[1].item()), "n": n}
+
+
+def final_metrics(result: dict, class_names: list[str], *, selection: str) -> dict:
+    """The metric dict of one evaluation: top1, top5, mean_class_acc, per_class, loss, n."""
+    m = summarize(result["cm"], result["topk_hits"], class_names, k=TOPK)
+    return {"selection": selection, "top1": m["top1"], "top5": m[f"top{TOPK}"],
+            "mean_class_acc": m["mean_class_acc"], "loss": result["loss"], "n": m["n"],
+            "per_class": m["per_class"]}
+
+
+def write_eval_outputs(metrics: dict, cm: np.ndarray, class_names: list[str], out: str | Path,
+                       *, title: str, selection: str, name: str = "metrics.json") -> dict:
+    """Write ``metrics`` as JSON and the confusion-matrix PNG into folder ``out``; returns the
+    metrics with ``confusion_png`` added. With selection ``test-selected`` the figure's file name
+    and title say so."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = "-test-selected" if selection == "test-selected" else ""
+    stem = Path(name).stem
+    png_name = f"confusion{suffix}.png" if stem == "metrics" else f"{stem}-confusion{suffix}.png"
+    how = {"val": "validation-selected", "last": "last-epoch"}.get(selection, selection)
+    png = plot_confusion(cm, class_names, out / png_name, title=f"{title}, {how} checkpoint")
+    metrics = {**metrics, "confusion_png": str(png)}
+    tmp = out / (name + ".tmp")
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    tmp.replace(out / name)
+    return metrics
+
+
+def find_checkpoint(target: str | Path) -> Path:
+    """A run folder -> its selected checkpoint (best.pt, best-test-selected.pt, else last.pt);
+    a file -> itself."""
+    target = Path(target)
+    if target.is_dir():
+        for name in ("best.pt", "best-test-selected.pt", "last.pt"):
+            if (target / name).is_file():
+                return target / name
+        raise ConfigError(f"{target} holds no checkpoint (best.pt, best-test-selected.pt or "
+                          f"last.pt)")
+    if not target.exists():
+        raise ConfigError(f"{target}: no such run folder or checkpoint file")
+    return target
+
+
+def check_store_matches(state: dict, store: PreparedStore, ckpt: Path) -> None:
+    """The store must have been prepared the way the checkpoint's training data was."""
+    d = state["data"]
+    if list(d["class_names"]) != store.class_names:
+        raise ConfigError(f"{ckpt} was trained on classes {d['class_names'][:5]}... but the store "
+                          f"at {store.path} has {store.class_names[:5]}...: a different dataset")
+    saved, now = d.get("prep", {}), store.prep
+    for key in ("view", "max_bodies", "layout", "channels", "joints"):
+        if key in saved and key in now and saved[key] != now[key]:
+            raise ConfigError(f"{ckpt} was trained on data prepared with {key}={saved[key]!r}, "
+                              f"but the store at {store.path} has {key}={now[key]!r}; prepare "
+                              f"the data again with the checkpoint's settings")
+
+
+def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = "auto",
+             out: str | Path | None = None, progress: bool = True) -> dict:
+    """Evaluate a run folder (its selected checkpoint) or a checkpoint file on a store split.
+
+    Args:
+        target: run folder or ``.pt`` checkpoint.
+        data: prepared store (same classes and preparation as at training time).
+        split: ``test``, ``train`` or ``val`` (the validation split is re-derived with the run's
+            config) of the checkpoint's protocol.
+        out: a folder (``metrics.json`` + confusion PNG are written there) or a ``.json`` file.
+
+    Returns:
+        ``selection``, ``top1``, ``top5``, ``mean_class_acc``, ``loss``, ``n``, ``per_class``,
+        plus ``checkpoint``, ``epoch``, ``protocol``, ``split``. Test metrics of a checkpoint
+        chosen on the test split are keyed ``test_selected_*``.
+    """
+    from .data import carve_validation, labelled  # local: keeps the import graph acyclic
+    from .train import _label_test_selected, selection_label
+
+    ckpt = find_checkpoint(target)
+    state = load_checkpoint(ckpt)
+    dev = resolve_device(device)
+    model = build_model_from_checkpoint(state, dev)
+    store = PreparedStore.open(data)
+    check_store_matches(state, store, ckpt)
+    d, tr = state["data"], state.get("train") or {}
+    protocol = d["protocol"]
+    if split == "val":
+        from .config import RunConfig
+
+        if "config" not in tr:
+            raise ConfigError(f"{ckpt} holds no training config to re-derive the validation split")
+        cfg = RunConfig.from_dict(tr["config"], source=str(ckpt))
+        fraction = 0.0 if cfg.train.selection == "test" else cfg.data.val_fraction
+        train_idx = labelled(store, store.split(protocol, "train"), "train")
+        _, idx, _ = carve_validation(train_idx, store.labels, store.meta, fraction,
+                                     cfg.data.val_by_subject)
+        if idx.size == 0:
+            raise ConfigError(f"the run of {ckpt} had no validation split")
+    else:
+        idx = labelled(store, store.split(protocol, split), split)
+    ds = SkeletonDataset(store, idx, int(d["size"]))
+    loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
+    result = evaluate_model(model, loader, dev, num_classes=int(state["model"]["config"]
+                                                                ["num_classes"]),
+                            amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
+                            progress=progress, desc=f"eval {split}")
+    sel = selection_label(tr.get("selection", "val"))
+    metrics = final_metrics(result, store.class_names, selection=sel)
+    metrics.update({"checkpoint": str(ckpt), "epoch": tr.get("epoch"), "protocol": protocol,
+                    "split": split, "dataset": store.dataset})
+    if sel == "test-selected" and split == "test":
+        metrics = _label_test_selected(metrics)
+    if out is not None:
+        out = Path(out)
+        folder, name = (out.parent, out.name) if out.suffix == ".json" else (out, "metrics.json")
+        metrics = write_eval_outputs(metrics, result["cm"], store.class_names, folder,
+                                     title=f"{state['model']['name']}, {store.dataset} "
+                                           f"{protocol} {split} split",
+                                     selection=sel, name=name)
+    return metrics
