@@ -1,0 +1,163 @@
+"""The MANs network: TARM (temporal attention recalibration) followed by an STCM (CNN).
+
+``x (B, 3, S, S)`` -- three coordinate planes of ``S`` frames by ``S`` joint columns -- is
+recalibrated by :class:`~mans.models.tarm.TARM` into an image of the same shape, which a CNN
+(:class:`~mans.models.resnet.ResNetSTCM` or :class:`~mans.models.densenet.DenseNet`) classifies
+into logits ``(B, K)``. Everything about the network is in :class:`MANsConfig`, which a checkpoint
+stores as a plain dict (:meth:`MANsConfig.to_dict`) and rebuilds from
+(:meth:`MANsConfig.from_dict`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from .densenet import DenseNet
+from .resnet import ResNetSTCM
+from .tarm import TARM
+
+VARIANTS = ("resnet", "densenet161")
+
+
+@dataclass
+class MANsConfig:
+    """Hyper-parameters of one MANs network.
+
+    Attributes:
+        variant: STCM backbone, ``"resnet"`` (authors' ``MANs_9.py``) or ``"densenet161"``.
+        num_classes: ``K``, number of action classes.
+        size: ``S``; the input is ``(B, in_channels, S, S)``: ``S`` frames by ``S`` columns.
+        hidden: ``H``, TARM embedding / GRU width.
+        reduction: attention MLP squeeze factor (hidden width ``int(S / reduction)``).
+        gru_dropout: dropout on the GRU input (training only).
+        gru_recurrent_dropout: dropout on the GRU state before the recurrent matmul.
+        use_tarm: False feeds ``x`` to the STCM unchanged (ablation "STCM only").
+        attention: False fixes the TARM attention to 1 (ablation).
+        residual: False removes the TARM's ``x +`` skip (ablation).
+        resnet_stages: blocks per ResNet stage (``[2, 2]`` in the authors' code).
+        resnet_width: filters of the ResNet stem and first stage (64).
+        densenet_drop_rate: dropout after each dense layer.
+        pretrained: optional path of a local torchvision DenseNet-161 ImageNet checkpoint
+            (``.pth`` or ``.safetensors``), loaded into the DenseNet STCM when the model is built.
+        in_channels: coordinate channels of the input (3).
+    """
+
+    variant: str = "resnet"
+    num_classes: int = 60
+    size: int = 50
+    hidden: int = 64
+    reduction: int = 16
+    gru_dropout: float = 0.5
+    gru_recurrent_dropout: float = 0.0
+    use_tarm: bool = True
+    attention: bool = True
+    residual: bool = True
+    resnet_stages: tuple[int, ...] = (2, 2)
+    resnet_width: int = 64
+    densenet_drop_rate: float = 0.0
+    pretrained: str | None = None
+    in_channels: int = 3
+
+    def __post_init__(self) -> None:
+        self.resnet_stages = tuple(self.resnet_stages) if isinstance(
+            self.resnet_stages, (list, tuple)) else self.resnet_stages
+        if self.pretrained is not None:
+            self.pretrained = str(self.pretrained)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first bad key."""
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"model.variant: expected one of {list(VARIANTS)}, "
+                              f"got {self.variant!r}")
+        for key in ("num_classes", "size", "hidden", "reduction", "resnet_width", "in_channels"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"model.{key}: expected a positive integer, got {v!r}")
+        for key in ("gru_dropout", "gru_recurrent_dropout", "densenet_drop_rate"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ConfigError(f"model.{key}: expected a number in [0, 1), got {v!r}")
+        for key in ("use_tarm", "attention", "residual"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"model.{key}: expected true or false, "
+                                  f"got {getattr(self, key)!r}")
+        st = self.resnet_stages
+        if not isinstance(st, tuple) or not st or any(
+                isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in st):
+            raise ConfigError(f"model.resnet_stages: expected a non-empty list of positive "
+                              f"integers, got {st!r}")
+        if self.pretrained is not None and self.variant != "densenet161":
+            raise ConfigError("model.pretrained: ImageNet weights exist only for variant "
+                              f"'densenet161', not {self.variant!r}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON/YAML-safe dict (tuples become lists)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["resnet_stages"] = list(self.resnet_stages)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MANsConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"model config: expected a mapping, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"model config: unknown key(s) {unknown}; "
+                              f"known keys: {sorted(known)}")
+        return cls(**d)
+
+    def replace(self, **overrides) -> MANsConfig:
+        """A copy with some fields changed (validated like :meth:`from_dict`)."""
+        return MANsConfig.from_dict({**self.to_dict(), **overrides})
+
+
+class MANs(nn.Module):
+    """Memory Attention Network built from a :class:`MANsConfig` (kept as ``.config``).
+
+    Submodules: ``tarm`` (:class:`TARM`, or None when ``use_tarm`` is False) and ``stcm`` (the CNN).
+    """
+
+    def __init__(self, config: MANsConfig) -> None:
+        super().__init__()
+        if not isinstance(config, MANsConfig):
+            raise TypeError(f"MANs needs a MANsConfig, got {type(config).__name__}")
+        self.config = config
+        c = config
+        self.tarm = TARM(frames=c.size, dims=c.size, hidden=c.hidden, channels=c.in_channels,
+                         reduction=c.reduction, dropout=c.gru_dropout,
+                         recurrent_dropout=c.gru_recurrent_dropout, attention=c.attention,
+                         residual=c.residual) if c.use_tarm else None
+        if c.variant == "resnet":
+            self.stcm = ResNetSTCM(c.num_classes, in_channels=c.in_channels,
+                                   stages=c.resnet_stages, width=c.resnet_width)
+        else:
+            self.stcm = DenseNet(c.num_classes, in_channels=c.in_channels,
+                                 drop_rate=c.densenet_drop_rate)
+            if c.pretrained is not None:
+                self.stcm.load_pretrained(c.pretrained)
+
+    def forward(self, x: Tensor, return_attention: bool = False):
+        """Classify ``x (B, C, S, S)``.
+
+        Returns:
+            logits ``(B, K)``; with ``return_attention=True`` the pair ``(logits, attention)``
+            where attention is ``(B, C, S)``, one weight in (0, 1) per channel and frame (all
+            ones when ``attention=False``; None when the model has no TARM).
+        """
+        c = self.config
+        if x.dim() != 4 or tuple(x.shape[1:]) != (c.in_channels, c.size, c.size):
+            raise ConfigError(f"model {c.variant!r} expects input (B, {c.in_channels}, {c.size}, "
+                              f"{c.size}), got {tuple(x.shape)}: does the data's image size match "
+                              f"model.size?")
+        attention = None
+        if self.tarm is not None:
+            x, attention = self.tarm(x)  # (B, C, S, S), (B, C, S)
+        logits = self.stcm(x)  # (B, K)
+        return (logits, attention) if return_attention else logits

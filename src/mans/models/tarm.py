@@ -1,0 +1,173 @@
+"""Temporal Attention Recalibration Module (TARM) of MANs, all channels in one batched pass.
+
+The input image ``x (B, C, T, D)`` holds, per coordinate channel ``c`` (x, y, z), a plane of ``T``
+frames by ``D`` joint columns. Each channel has its own, independent parameters (the authors build
+three copies of the same Keras sub-network); here they are stacked along a leading channel axis
+``C`` and applied with batched matmuls, so the three channels never run as separate code::
+
+    e   = x_c W_in + b_in                          (B, T, H)   per-frame embedding
+    h   = GRU_fwd(e) + GRU_bwd(e)                  (B, T, H)   bidirectional memory, summed
+    m   = mean_H(e)                                (B, T)      one number per frame
+    a   = sigmoid(W2 relu(W1 m + b1) + b2)         (B, T)      per-frame attention, W1: T -> T//r
+    y_c = x_c + (h * a) W_out + b_out              (B, T, D)   recalibrated plane (residual)
+
+As in the authors' code (``MANs_9.py``, ``MANs_densenet161.py``) the attention is computed from
+the embedding ``e``, not from the GRU output ``h``. Parameter layouts (``x @ W`` orientation):
+``in_weight (C, D, H)``, ``gru_w_ih (C, 2, H, 3H)``, ``gru_w_hh (C, 2, H, 3H)`` (direction 0 =
+forward, 1 = backward; gates r, z, n), ``se_w1 (C, T, R)``, ``se_w2 (C, R, T)``,
+``out_weight (C, H, D)``, and the matching biases.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from .gru import gru_scan
+
+
+def attention_width(frames: int, reduction: int) -> int:
+    """Hidden width of the attention MLP: ``int(T / r)`` as in the authors' code (3 for T = 50,
+    14 for T = 224), at least 1 so that short sequences still get a valid layer."""
+    return max(1, int(frames / reduction))
+
+
+class TARM(nn.Module):
+    """Per-channel BiGRU memory with per-frame attention, added back to the input.
+
+    Args:
+        frames: ``T``, rows of each plane (time).
+        dims: ``D``, columns of each plane (joint coordinates, zero-padded).
+        hidden: ``H``, width of the embedding and of each GRU direction.
+        channels: ``C``, number of independent planes (3 coordinate axes).
+        reduction: attention MLP squeeze factor ``r`` (hidden width ``int(T / r)``).
+        dropout: dropout on the GRU input ``e`` during training; one mask per sample, feature
+            and direction, shared over time (like Keras' ``GRU(dropout=...)``).
+        recurrent_dropout: dropout on ``h_{t-1}`` before the recurrent matmul, one mask per
+            sample, unit and direction shared over time (Keras' ``recurrent_dropout``).
+        attention: False fixes ``a = 1`` (ablation "TARM without attention"); the attention MLP
+            is then not created.
+        residual: False drops the ``x_c +`` skip (ablation).
+    """
+
+    def __init__(
+        self,
+        frames: int,
+        dims: int,
+        hidden: int,
+        channels: int = 3,
+        reduction: int = 16,
+        dropout: float = 0.5,
+        recurrent_dropout: float = 0.0,
+        attention: bool = True,
+        residual: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, v in (("frames", frames), ("dims", dims), ("hidden", hidden),
+                        ("channels", channels), ("reduction", reduction)):
+            if int(v) != v or v < 1:
+                raise ConfigError(f"TARM: {name} must be a positive integer, got {v!r}")
+        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ConfigError(f"TARM: {name} must be in [0, 1), got {p!r}")
+        self.frames, self.dims, self.hidden, self.channels = frames, dims, hidden, channels
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.use_attention, self.residual = bool(attention), bool(residual)
+        C, T, D, H = channels, frames, dims, hidden
+
+        self.in_weight = nn.Parameter(torch.empty(C, D, H))
+        self.in_bias = nn.Parameter(torch.empty(C, H))
+        self.gru_w_ih = nn.Parameter(torch.empty(C, 2, H, 3 * H))
+        self.gru_w_hh = nn.Parameter(torch.empty(C, 2, H, 3 * H))
+        self.gru_b_ih = nn.Parameter(torch.empty(C, 2, 3 * H))
+        self.gru_b_hh = nn.Parameter(torch.empty(C, 2, 3 * H))
+        if self.use_attention:
+            R = attention_width(T, reduction)
+            self.se_w1 = nn.Parameter(torch.empty(C, T, R))
+            self.se_b1 = nn.Parameter(torch.empty(C, R))
+            self.se_w2 = nn.Parameter(torch.empty(C, R, T))
+            self.se_b2 = nn.Parameter(torch.empty(C, T))
+        self.out_weight = nn.Parameter(torch.empty(C, H, D))
+        self.out_bias = nn.Parameter(torch.empty(C, D))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Keras defaults of the authors' layers: Dense kernels Glorot-uniform, GRU kernels
+        orthogonal (each (H, 3H) matrix as a whole), all biases zero."""
+        for w in (self.in_weight, self.out_weight) + (
+            (self.se_w1, self.se_w2) if self.use_attention else ()
+        ):
+            fan_in, fan_out = w.shape[-2], w.shape[-1]
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            w.uniform_(-bound, bound)
+        for w in (self.gru_w_ih, self.gru_w_hh):
+            for m in w.view(-1, *w.shape[-2:]):  # one (H, 3H) matrix per channel and direction
+                nn.init.orthogonal_(m)
+        for b in (self.in_bias, self.out_bias, self.gru_b_ih, self.gru_b_hh) + (
+            (self.se_b1, self.se_b2) if self.use_attention else ()
+        ):
+            b.zero_()
+
+    def extra_repr(self) -> str:
+        return (f"channels={self.channels}, frames={self.frames}, dims={self.dims}, "
+                f"hidden={self.hidden}, attention={self.use_attention}, residual={self.residual}, "
+                f"dropout={self.dropout}, recurrent_dropout={self.recurrent_dropout}")
+
+    def _attention(self, e: Tensor) -> Tensor:
+        """Per-frame weights ``a (C, B, T)`` in (0, 1) from the embedding ``e (C, B, T, H)``."""
+        m = e.mean(dim=-1)  # (C, B, T): squeeze over features
+        s = F.relu(torch.baddbmm(self.se_b1.unsqueeze(1), m, self.se_w1))  # (C, B, R)
+        return torch.sigmoid(torch.baddbmm(self.se_b2.unsqueeze(1), s, self.se_w2))  # (C, B, T)
+
+    def _memory(self, e: Tensor) -> Tensor:
+        """Bidirectional GRU over ``e (C, B, T, H)``, directions summed -> ``(C, B, T, H)``."""
+        C, B, T, H = e.shape
+        if self.training and self.dropout > 0:
+            # one mask per (channel, direction, sample, feature), shared by all frames
+            keep = 1.0 - self.dropout
+            mask = e.new_empty(C, 2, B, 1, H).bernoulli_(keep) / keep
+            gi = torch.einsum("cdbth,cdhk->cdbtk", e.unsqueeze(1) * mask, self.gru_w_ih)
+        else:
+            gi = torch.einsum("cbth,cdhk->cdbtk", e, self.gru_w_ih)  # (C, 2, B, T, 3H)
+        gi = gi + self.gru_b_ih[:, :, None, None, :]
+        # the backward direction reads time reversed; flip once so one loop serves all 2C GRUs
+        gi = torch.stack((gi[:, 0], gi[:, 1].flip(2)), dim=1)  # (C, 2, B, T, 3H)
+        gi = gi.permute(3, 0, 1, 2, 4).reshape(T, 2 * C, B, 3 * H)  # (T, G=2C, B, 3H)
+        h_mask = None
+        if self.training and self.recurrent_dropout > 0:
+            keep = 1.0 - self.recurrent_dropout
+            h_mask = e.new_empty(2 * C, B, H).bernoulli_(keep) / keep
+        h = gru_scan(gi, self.gru_w_hh.reshape(2 * C, H, 3 * H),
+                     self.gru_b_hh.reshape(2 * C, 3 * H), h_mask)  # (T, 2C, B, H)
+        h = h.view(T, C, 2, B, H)
+        h = h[:, :, 0] + h[:, :, 1].flip(0)  # (T, C, B, H): merge_mode='sum'
+        return h.permute(1, 2, 0, 3)  # (C, B, T, H)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Recalibrate ``x (B, C, T, D)``.
+
+        Returns:
+            ``y (B, C, T, D)`` and the per-frame attention ``a (B, C, T)`` (all ones when
+            ``attention=False``).
+        """
+        B, C, T, D = x.shape
+        if (C, T, D) != (self.channels, self.frames, self.dims):
+            raise ConfigError(f"TARM expects input (B, {self.channels}, {self.frames}, "
+                              f"{self.dims}), got {tuple(x.shape)}")
+        xc = x.transpose(0, 1)  # (C, B, T, D)
+        e = torch.einsum("cbtd,cdh->cbth", xc, self.in_weight) + self.in_bias[:, None, None, :]
+        h = self._memory(e)  # (C, B, T, H)
+        if self.use_attention:
+            a = self._attention(e)  # (C, B, T)
+            h = h * a.unsqueeze(-1)
+        else:
+            a = x.new_ones(C, B, T)
+        y = torch.einsum("cbth,chd->cbtd", h, self.out_weight) + self.out_bias[:, None, None, :]
+        if self.residual:
+            y = y + xc
+        return y.transpose(0, 1), a.transpose(0, 1)
