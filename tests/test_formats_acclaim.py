@@ -7,8 +7,8 @@ import pytest
 
 from mans.errors import FormatError
 from mans.formats import read_sequence
-from mans.formats.acclaim import (euler_to_matrix, find_asf, forward_kinematics, read_amc,
-                                  read_asf)
+from mans.formats.acclaim import find_asf, forward_kinematics, read_amc, read_asf
+from mans.geometry import euler_to_matrix
 from mans.skeleton import get_layout
 
 # A two-bone chain: "a" hangs from the root along +x; "b" hangs from "a" along +x, its local frame

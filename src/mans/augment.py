@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from .geometry import euler_to_matrix
+
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
@@ -29,11 +31,7 @@ def present_mask(x: np.ndarray) -> np.ndarray:
 def rotation_matrix(ax: float, ay: float, az: float) -> np.ndarray:
     """``(3, 3)`` rotation by ``ax``, ``ay``, ``az`` radians about x, then y, then z:
     ``Rz @ Ry @ Rx``."""
-    cx, sx, cy, sy, cz, sz = np.cos(ax), np.sin(ax), np.cos(ay), np.sin(ay), np.cos(az), np.sin(az)
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rz @ ry @ rx
+    return euler_to_matrix(np.array([ax, ay, az]), "xyz")
 
 
 def rotate(x: np.ndarray, rng: np.random.Generator,

@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 
 from .errors import ConfigError
+from .geometry import axis_rotation
 from .formats.ntu import write_skeleton
 from .skeleton import NTU25
 
@@ -72,16 +73,7 @@ def xsub_train_subjects() -> tuple[int, ...]:
 
 def _rot(axis: int, deg) -> np.ndarray:
     """Right-handed rotation(s) by ``deg`` degrees about coordinate ``axis`` -> ``(..., 3, 3)``."""
-    a = np.radians(np.asarray(deg, dtype=np.float64))
-    c, s = np.cos(a), np.sin(a)
-    i, j = ((1, 2), (2, 0), (0, 1))[axis]
-    r = np.zeros(a.shape + (3, 3))
-    r[..., axis, axis] = 1.0
-    r[..., i, i] = c
-    r[..., j, j] = c
-    r[..., i, j] = -s
-    r[..., j, i] = s
-    return r
+    return axis_rotation("xyz"[axis], np.radians(np.asarray(deg, dtype=np.float64)))
 
 
 def rx(deg) -> np.ndarray:

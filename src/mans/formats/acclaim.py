@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, FormatError
+from ..geometry import euler_to_matrix
 from ..skeleton import Layout, Sequence, get_layout, register_layout
 
 INCH = 0.0254  # metres
@@ -282,36 +283,7 @@ def _axis_order(path: Path, parts: list[str], line: int) -> str:
     return order
 
 
-# --- rotations ------------------------------------------------------------------------------------
-
-
-def axis_rotation(axis: str, angle: np.ndarray) -> np.ndarray:
-    """``(..., 3, 3)`` rotation matrices by ``angle`` (radians, shape ``(...)``) about x, y or z."""
-    angle = np.asarray(angle, dtype=np.float64)
-    c, s = np.cos(angle), np.sin(angle)
-    i, j = {"x": (1, 2), "y": (2, 0), "z": (0, 1)}[axis]  # the plane the rotation turns
-    k = 3 - i - j  # the fixed axis
-    out = np.zeros(angle.shape + (3, 3))
-    out[..., k, k] = 1.0
-    out[..., i, i] = c
-    out[..., j, j] = c
-    out[..., i, j] = -s
-    out[..., j, i] = s
-    return out
-
-
-def euler_to_matrix(angles: np.ndarray, order: str) -> np.ndarray:
-    """Rotations about fixed axes applied in ``order`` (e.g. ``"xyz"`` -> ``Rz @ Ry @ Rx``).
-
-    Args:
-        angles: ``(..., k)`` radians, one column per letter of ``order``.
-    Returns:
-        ``(..., 3, 3)``.
-    """
-    out = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3))
-    for k, axis in enumerate(order.lower()):
-        out = axis_rotation(axis, angles[..., k]) @ out
-    return out
+# --- forward kinematics ---------------------------------------------------------------------------
 
 
 def forward_kinematics(skel: Skeleton, root: np.ndarray, dofs: dict[str, np.ndarray]) -> np.ndarray:
