@@ -1,0 +1,147 @@
+"""bench/accuracy.py without training: the plan, the aggregation over seeds and folds, and the
+markdown table, on a small fake set of runs whose numbers are worked out by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "accuracy.py"
+
+
+@pytest.fixture(scope="module")
+def acc():
+    spec = importlib.util.spec_from_file_location("bench_accuracy", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def _run(dataset, group, protocol, variant, seed, cm, names):
+    return {"dataset": dataset, "group": group, "protocol": protocol, "variant": variant,
+            "seed": seed, "selection": "last", "epochs": 60, "cm": cm, "class_names": names,
+            "key": f"{dataset}/{protocol}/{seed}"}
+
+
+FULL, NOATT = "MANs (TARM + STCM)", "TARM without attention"
+AB = ["a", "b"]
+
+
+def fake_runs() -> list[dict]:
+    """xsub full: seed 0 all 4 right; seed 1 one 'a' predicted 'b' (3 of 4; class a 1/2, b 2/2).
+    loso: seed 0 two folds, one error in the 2nd fold. hdm05 noatt: one seed, 2 of 4."""
+    return [
+        _run("utkinect", "xsub", "xsub", FULL, 0, [[2, 0], [0, 2]], AB),
+        _run("utkinect", "xsub", "xsub", FULL, 1, [[1, 1], [0, 2]], AB),
+        _run("utkinect", "loso", "loso-01", FULL, 0, [[1, 0], [0, 1]], AB),
+        _run("utkinect", "loso", "loso-02", FULL, 0, [[1, 0], [1, 0]], AB),
+        _run("hdm05", "actors", "actors", NOATT, 0, [[1, 1], [1, 1]], AB),
+    ]
+
+
+def test_aggregate_by_hand(acc):
+    entries = acc.aggregate(fake_runs())
+    assert [(e["dataset"], e["protocol"], e["variant"]) for e in entries] == [
+        ("utkinect", "xsub", FULL), ("utkinect", "loso", FULL), ("hdm05", "actors", NOATT)]
+    xsub, loso, hdm = entries
+    assert xsub["top1_per_seed"] == [1.0, 0.75] and xsub["mca_per_seed"] == [1.0, 0.75]
+    assert xsub["top1_mean"] == pytest.approx(0.875)
+    assert xsub["top1_std"] == pytest.approx(np.sqrt(2 * 0.125**2))  # sample std, ddof 1
+    assert xsub["seeds"] == 2 and xsub["folds"] == 1 and xsub["n_test_per_seed"] == 4
+    assert xsub["cm_sum"] == [[3, 1], [0, 4]]
+    # LOSO: the folds' matrices add up to [[2, 0], [1, 1]]: 3 of 4 right; classes 2/2 and 1/2
+    assert loso["folds"] == 2 and loso["top1_per_seed"] == [0.75]
+    assert loso["mca_per_seed"] == [0.75] and loso["top1_std"] == 0.0
+    assert hdm["top1_mean"] == 0.5 and hdm["paper"] == "n/a (65-class protocol)"
+    assert xsub["paper"] == "100 %"
+
+
+def test_mean_class_accuracy_differs_from_top1(acc):
+    cm = np.array([[8, 0, 0], [0, 1, 1], [0, 0, 0]])  # class 2 absent: ignored
+    assert acc._mean_class_acc(cm) == pytest.approx((1.0 + 0.5) / 2)
+    assert np.trace(cm) / cm.sum() == pytest.approx(0.9)
+
+
+def test_top_confusions(acc):
+    cm = [[5, 2, 0], [3, 4, 1], [0, 0, 9]]
+    assert acc.top_confusions(cm, ["x", "y", "z"], k=2) == [("y", "x", 3), ("x", "y", 2)]
+    assert acc.top_confusions(np.eye(3, dtype=int), ["x", "y", "z"]) == []
+
+
+def test_render_markdown_table(acc):
+    entries = acc.aggregate(fake_runs())
+    results = {
+        "meta": {"command": "python bench/accuracy.py", "commit": "abc1234-dirty",
+                 "wall_s": 90.0, "date": "2024-01-01 00:00 UTC", "machine": "2 CPU cores",
+                 "not_run": ["DenseNet-161 variant"], "quick": False},
+        "recipe": {"configs": {"utkinect-xsub-resnet": {"train.epochs": 60},
+                               "hdm05-resnet": {"train.epochs": 40, "model.size": 32}},
+                   "notes": [("selection", "last")]},
+        "entries": entries, "runs": fake_runs(),
+        "tuning": [{"dataset": "utkinect", "name": "r0", "vs_recipe": ["train.lr=0.1"],
+                    "fold_top1": [0.5, 1.0], "mean_top1": 0.75},
+                   {"dataset": "hdm05", "name": "r1", "vs_recipe": [],
+                    "fold_top1": [0.9], "mean_top1": 0.9}],
+    }
+    md = acc.render_markdown(json.loads(json.dumps(results)))  # survives a JSON round trip
+    rows = [line for line in md.splitlines() if line.startswith("| utkinect") or
+            line.startswith("| hdm05")]
+    assert rows[0] == ("| utkinect | xsub | MANs (TARM + STCM) | last (60 ep.) | 2 | 87.5 ± 17.7 "
+                       "| 87.5 ± 17.7 | 100 % | 4 |")
+    assert rows[1].startswith("| utkinect | loso (2 folds) | MANs (TARM + STCM) | last (60 ep.) "
+                              "| 1 | 75.0 ± 0.0 | 75.0 ± 0.0 |")
+    assert rows[2].endswith("| 50.0 ± 0.0 | 50.0 ± 0.0 | n/a (65-class protocol) | 4 |")
+    assert "abc1234-dirty" in md and "1.5 min" in md
+    assert "Not run: DenseNet-161 variant." in md
+    assert "a → b: 1" in md  # xsub's only confusion, summed over seeds
+    assert "| utkinect | r0 | `train.lr=0.1` | 50.0, 100.0 | **75.0** |" in md
+    assert "| hdm05 | r1 | (the final recipe) | 90.0 | **90.0** |" in md
+    assert "| `model.size` | - | 32 |" in md and "| `train.epochs` | 60 | 40 |" in md
+    assert "QUICK" not in md
+    results["meta"]["quick"] = True
+    assert "QUICK SMOKE RUN" in acc.render_markdown(results)
+
+
+def test_plan(acc):
+    jobs = acc.plan(seeds=3)
+    keys = [j.key for j in jobs]
+    assert len(keys) == len(set(keys)) == 3 * (3 + 10 + 3)
+    loso = sorted({j.protocol for j in jobs if j.group == "loso"})
+    assert loso == [f"loso-{s:02d}" for s in range(1, 11)]
+    assert all(j.variant == FULL for j in jobs if j.group == "loso")
+    stcm = [j for j in jobs if j.variant == "STCM only"]
+    assert len(stcm) == 6 and all("model.use_tarm=false" in j.overrides for j in stcm)
+    assert all(f"train.seed={j.seed}" in j.overrides and f"data.protocol={j.protocol}"
+               in j.overrides for j in jobs)
+    assert not any("selection" in o for j in jobs for o in j.overrides)  # the recipe's rule
+    quick = acc.plan(seeds=1, quick=True)
+    assert sorted(j.key for j in quick) == ["hdm05/actors/full/seed0", "utkinect/xsub/full/seed0"]
+    assert len([j for j in acc.plan(seeds=1, loo=True) if j.group == "loo"]) == 199
+
+
+def test_vs_recipe(acc):
+    recipe = {"train.lr": 0.001, "train.epochs": 60, "model.size": 32}
+    tried = {"train.lr": 0.01, "train.epochs": 60, "data.augment.noise_std": 0.01}
+    assert acc.vs_recipe(tried, recipe) == ["data.augment.noise_std=0.01", "train.lr=0.01",
+                                            "model.size=base"]
+    assert acc.vs_recipe(tried, recipe, {"model.size": 50})[-1] == "model.size=50"
+    assert acc.vs_recipe(recipe, recipe) == []
+    settings = acc.settings_vs_base("hdm05-resnet", ["train.lr=0.5"])
+    assert settings["train.lr"] == 0.5 and "data.dataset" not in settings
+    assert "train.momentum" not in settings  # equal to base: left out
+
+
+def test_recipe_configs_select_last(acc):
+    """The benchmark's configs never select on the test split (nor need a validation split)."""
+    from mans.engine.config import load_config
+
+    for name in set(acc.CONFIGS.values()):
+        cfg = load_config(name)
+        assert cfg.train.selection == "last" and cfg.data.val_fraction == 0.0, name
