@@ -39,9 +39,11 @@ def rotate(x: np.ndarray, rng: np.random.Generator,
     """Rotate every joint about the origin by angles drawn uniformly in ``[-max, +max]`` degrees
     about x, y and z (one rotation per sequence).
 
-    y is the vertical axis of the Kinect camera frame and of the view-normalised frames, so
-    ``max_deg = (a, b, c)`` with a large ``b`` mimics viewpoint changes around the performer and
-    small ``a``, ``c`` mimic camera tilt. 2-D data (C = 2) is rotated in-plane by the z angle.
+    Which axis is vertical depends on the prepared view: in the authors' view frame
+    (``prep.view = "authors"``, the default) and the GCN-style frame, +z runs up the spine, so
+    ``max_deg = (a, b, c)`` with a large ``c`` mimics viewpoint changes around the performer and
+    small ``a``, ``b`` mimic camera tilt; with ``view = "none"`` (raw Kinect camera space) y is
+    vertical and ``b`` plays that role. 2-D data (C = 2) is rotated in-plane by the z angle.
     Zero joints stay zero because a rotation maps the origin to itself.
     """
     angles = np.deg2rad([rng.uniform(-m, m) if m > 0 else 0.0 for m in max_deg])
