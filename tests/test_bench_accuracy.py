@@ -145,3 +145,14 @@ def test_recipe_configs_select_last(acc):
     for name in set(acc.CONFIGS.values()):
         cfg = load_config(name)
         assert cfg.train.selection == "last" and cfg.data.val_fraction == 0.0, name
+
+
+def test_readme_gets_the_summary_table_between_its_markers(acc):
+    md = "# T\n\nintro\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nNot run: x.\n\n| other | table |\n"
+    readme = f"top\n{acc.README_BEGIN}\nold table\n{acc.README_END}\nbottom\n"
+    out = acc.readme_with_results(readme, md, "abc123")
+    assert out.startswith("top\n") and out.endswith("\nbottom\n")
+    inner = out.split(acc.README_BEGIN)[1].split(acc.README_END)[0]
+    assert "| 1 | 2 |" in inner and "old table" not in inner and "other" not in inner
+    assert "abc123" in inner
+    assert acc.readme_with_results("no markers\n", md, "x") == "no markers\n"
