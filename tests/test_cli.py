@@ -69,3 +69,24 @@ def test_version(capsys):
         main(["--version"])
     assert e.value.code == 0
     assert capsys.readouterr().out.startswith("mans ")
+
+
+def test_network_commands_reexec_with_malloc_tunables(monkeypatch):
+    """The console entry point re-executes itself once with GLIBC_TUNABLES (see cli.py)."""
+    import platform
+
+    import mans.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli.os, "execve", lambda exe, argv, env: calls.append((argv, env)))
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.delenv("MANS_NO_REEXEC", raising=False)
+    cli._reexec_with_malloc_tunables(["eval", "run"])
+    if platform.libc_ver()[0] == "glibc":
+        (argv, env), = calls
+        assert argv[1:] == ["-m", "mans.cli", "eval", "run"]
+        assert env["GLIBC_TUNABLES"] == cli.MALLOC_TUNABLES and env["MANS_NO_REEXEC"] == "1"
+    calls.clear()
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=1")  # the user's choice wins
+    cli._reexec_with_malloc_tunables(["eval", "run"])
+    assert calls == []
