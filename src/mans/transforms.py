@@ -398,6 +398,12 @@ def resize_frames(x: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def _check_columns(j: int, size: int) -> None:
+    if j > size:
+        raise ConfigError(f"image size {size} is smaller than the {j} joint columns of a sample; "
+                          f"use a size of at least {j}")
+
+
 def pad_joints(x: np.ndarray, size: int) -> np.ndarray:
     """Joint axis to ``size`` columns, centred: ``(size - J) // 2`` zero columns before, the rest
     after (the authors' ``pad3``/``pad4``).
@@ -409,9 +415,7 @@ def pad_joints(x: np.ndarray, size: int) -> np.ndarray:
         ``(C, T, size)`` float32.
     """
     c, t, j = x.shape
-    if j > size:
-        raise ConfigError(f"image size {size} is smaller than the {j} joint columns of a sample; "
-                          f"use a size of at least {j}")
+    _check_columns(j, size)
     out = np.zeros((c, t, size), dtype=np.float32)
     before = (size - j) // 2
     out[:, :, before:before + j] = x
@@ -422,9 +426,7 @@ def to_image(x: np.ndarray, size: int) -> np.ndarray:
     """``(C, T, J)`` -> ``(C, size, size)`` float32: :func:`resize_frames` then :func:`pad_joints`
     in one allocation (this runs once per sample per epoch, so it avoids the intermediate)."""
     c, t, j = x.shape
-    if j > size:
-        raise ConfigError(f"image size {size} is smaller than the {j} joint columns of a sample; "
-                          f"use a size of at least {j}")
+    _check_columns(j, size)
     out = np.zeros((c, size, size), dtype=np.float32)
     j0 = (size - j) // 2
     if t > size:
