@@ -441,27 +441,24 @@ def bench_variant(key: str, *, repeats: tuple[int, int], phases: set[str],
                  "gflops_per_sample": fl["total"], "gflops_by_module": {
                      k: v for k, v in fl.items() if k != "total"}}
     gemm = lambda: make_gemm(gemm_kind, gemm_n)  # noqa: E731  (built per phase, freed after)
-    if "infer" in phases:
-        r = run_phase(inference_step(model, INFER_BATCH, size), warmup=warmup, repeats=reps,
-                      flops_per_call=fl["total"] * 1e9 * INFER_BATCH, gemm=gemm,
+    # infer and train differ only in the step, the batch and the FLOPs counted per sample
+    # (training = forward + backward = 3x the forward FLOPs).
+    for kind, step, batch, flop_factor in (("infer", inference_step, INFER_BATCH, 1),
+                                           ("train", training_step, TRAIN_BATCH, 3)):
+        if kind not in phases:
+            continue
+        r = run_phase(step(model, batch, size), warmup=warmup, repeats=reps,
+                      flops_per_call=flop_factor * fl["total"] * 1e9 * batch, gemm=gemm,
                       gemm_n=gemm_n)
-        r.update(batch=INFER_BATCH, samples_per_s=INFER_BATCH / r["median_s"])
-        res["infer"] = r
-        res["infer_ratio"] = r["ratio"]
-        print(f"  {name} infer: {r['samples_per_s']:8.1f} samples/s  {r['gflops']:6.1f} GFLOP/s "
+        r.update(batch=batch, samples_per_s=batch / r["median_s"])
+        res[kind] = r
+        res[f"{kind}_ratio"] = r["ratio"]
+        faults = (f"  minor faults/step {r['minor_faults_per_call']:.0f}  system "
+                  f"{r['system_share']:.1%}" if kind == "train" else "")
+        print(f"  {name} {kind}: {r['samples_per_s']:8.1f} samples/s  {r['gflops']:6.1f} GFLOP/s "
               f"= {r['ratio']:.2f} of {r['ceiling_during_gflops']:.0f} "
-              f"(best {r['best_ratio']:.2f})  peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
-    if "train" in phases:
-        r = run_phase(training_step(model, TRAIN_BATCH, size), warmup=warmup, repeats=reps,
-                      flops_per_call=3 * fl["total"] * 1e9 * TRAIN_BATCH, gemm=gemm,
-                      gemm_n=gemm_n)
-        r.update(batch=TRAIN_BATCH, samples_per_s=TRAIN_BATCH / r["median_s"])
-        res["train"] = r
-        res["train_ratio"] = r["ratio"]
-        print(f"  {name} train: {r['samples_per_s']:8.1f} samples/s  {r['gflops']:6.1f} GFLOP/s "
-              f"= {r['ratio']:.2f} of {r['ceiling_during_gflops']:.0f} "
-              f"(best {r['best_ratio']:.2f})  peak RSS {r['peak_rss_mb']:.0f} MB  minor faults/"
-              f"step {r['minor_faults_per_call']:.0f}  system {r['system_share']:.1%}", flush=True)
+              f"(best {r['best_ratio']:.2f})  peak RSS {r['peak_rss_mb']:.0f} MB{faults}",
+              flush=True)
     if "tarm" in phases:
         res["tarm"] = tarm_share(model, TRAIN_BATCH, size, warmup, reps)
         print(f"  {name} TARM fwd+bwd {1e3 * res['tarm']['tarm_fwd_bwd_s']:.0f} ms of a "
