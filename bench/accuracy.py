@@ -186,7 +186,8 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
     from ``last.pt`` (an independent check of the engine's top-1)."""
     import torch
 
-    from mans.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+    from mans.engine.checkpoint import (build_model_from_checkpoint, checkpoint_stream,
+                                        load_checkpoint)
     from mans.engine.metrics import confusion_matrix
     from mans.engine.train import run_training
     from mans.store import PreparedStore, SkeletonDataset
@@ -205,10 +206,12 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
     model = build_model_from_checkpoint(state, "cpu")
     st = PreparedStore.open(store)
     idx = st.split(m["protocol"], "test")
-    ds = SkeletonDataset(st, idx, int(state["data"]["size"]))
+    ds = SkeletonDataset(st, idx, int(state["data"]["size"]), stream=checkpoint_stream(state))
     with torch.no_grad():
         x = torch.stack([ds[k][0] for k in range(len(ds))])  # (N, C, S, S)
-        pred = model(x).argmax(dim=1).numpy()
+        prob = torch.softmax(model(x).float(), dim=1).numpy()  # (N, K)
+    pred = prob.argmax(axis=1)
+    np.save(run / "test_scores.npy", prob.astype(np.float32))  # for ensembles (--fuse)
     cm = confusion_matrix(st.labels[idx], pred, st.num_classes)
     top1 = float(np.trace(cm) / cm.sum())
     if abs(top1 - m["top1"]) > 1e-9:

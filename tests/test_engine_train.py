@@ -160,9 +160,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_store, tmp_path, mon
     calls = {"n": 0}
     real = train_mod.compute_loss
 
-    def poisoned(logits, y):  # 2 steps per epoch: the 4th call is epoch 2, step 2
+    def poisoned(logits, y, label_smoothing=0.0):  # 2 steps per epoch: 4th = epoch 2, step 2
         calls["n"] += 1
-        loss = real(logits, y)
+        loss = real(logits, y, label_smoothing)
         return loss * float("nan") if calls["n"] >= 4 else loss
 
     monkeypatch.setattr(train_mod, "compute_loss", poisoned)

@@ -19,6 +19,8 @@ from typing import Callable
 import numpy as np
 
 from .geometry import euler_to_matrix
+from .skeleton import Layout
+from .streams import column_mirror
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -96,6 +98,35 @@ def resample(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -
     return np.where(both, linear, nearest).astype(np.float32)
 
 
+def mirror_sequence(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Mirror a ``(C, T, J)`` sequence left <-> right: the joint columns are permuted by
+    ``columns`` (e.g. :func:`mans.streams.column_mirror`) and the lateral axis, channel 0, is
+    negated. In the authors' and the GCN-style view frames channel 0 is the body's left -> right
+    (hip) axis; with ``view = "none"`` it is the camera's horizontal axis, so the result is the
+    mirror image of the scene. Mirroring twice is the identity; absent joints stay 0."""
+    out = x[:, :, columns].astype(np.float32, copy=True)
+    out[0] *= -1
+    out[0][out[0] == 0] = 0.0  # no -0.0: keeps "absent" tests (x != 0) and bit-exact round trips
+    return out
+
+
+@dataclass
+class Mirror:
+    """Augmentation step: with probability ``p``, :func:`mirror_sequence` by ``layout``'s
+    left/right pairs (checked when built: a layout without pairs raises ConfigError)."""
+
+    layout: Layout
+    p: float = 0.5
+
+    def __post_init__(self) -> None:
+        self.layout.mirror_permutation()  # fail now, not in a DataLoader worker
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if rng.uniform() >= self.p:
+            return x
+        return mirror_sequence(x, column_mirror(self.layout, x.shape[2]))
+
+
 @dataclass
 class Compose:
     """Apply ``steps`` in order; picklable (DataLoader workers receive a copy)."""
@@ -108,10 +139,15 @@ class Compose:
         return x
 
 
-def build_augment(cfg) -> Compose | None:
-    """Compose the enabled steps of an ``AugmentConfig`` (temporal crop, resampling, rotation,
-    scaling, noise, in that order), or None when every step is the identity."""
+def build_augment(cfg, layout: Layout | None = None) -> Compose | None:
+    """Compose the enabled steps of an ``AugmentConfig`` (mirror, temporal crop, resampling,
+    rotation, scaling, noise, in that order), or None when every step is the identity.
+    ``layout`` is needed when mirroring is on (``cfg.mirror > 0``)."""
     steps: list[Augment] = []
+    if getattr(cfg, "mirror", 0.0) > 0:
+        if layout is None:
+            raise ValueError("mirror augmentation needs the joint layout")
+        steps.append(Mirror(layout, float(cfg.mirror)))
     if tuple(cfg.crop) != (1.0, 1.0):
         steps.append(partial(temporal_crop, low=cfg.crop[0], high=cfg.crop[1]))
     if tuple(cfg.resample) != (1.0, 1.0):

@@ -1,8 +1,8 @@
 """``mans predict``: classify raw skeleton files with a trained checkpoint.
 
 A file walks the same path as a training sample, with the settings saved in the checkpoint:
-reader -> :func:`~mans.transforms.prepare_sequence` (bodies, view) -> :func:`~mans.transforms.to_image`
-(S frames, S joint columns) -> model. So training and inference cannot preprocess differently.
+reader -> :func:`~mans.transforms.prepare_sequence` (bodies, view) -> :func:`~mans.streams.model_input`
+(the checkpoint's input stream; S frames, S joint columns) -> model. So training and inference cannot preprocess differently.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+from .engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
 from .errors import ConfigError
 from .formats import read_sequence
 from .skeleton import Layout, get_layout, register_layout
-from .transforms import PrepConfig, frame_indices, prepare_sequence, to_image
+from .streams import model_input
+from .transforms import PrepConfig, frame_indices, prepare_sequence
 
 
 def resolve_device(device: str) -> torch.device:
@@ -42,6 +43,7 @@ class Predictor:
         self.size = int(data["size"])
         self.class_names = list(data["class_names"])
         self.prep = PrepConfig.from_dict(data["prep"])
+        self.stream = checkpoint_stream(state)
         layout_def = data["prep"].get("layout_def")
         self.layout = Layout.from_dict(layout_def) if layout_def else get_layout(data["layout"])
         try:
@@ -60,7 +62,7 @@ class Predictor:
         x = prepare_sequence(seq, self.prep)  # (C, T', J)
         meta = seq.metadata()
         meta["frames_used"] = int(x.shape[1])
-        return to_image(x, self.size), meta
+        return model_input(x, self.size, self.stream, self.layout), meta
 
     @torch.no_grad()
     def predict(self, path: str | Path, topk: int = 5, fmt: str | None = None) -> dict:

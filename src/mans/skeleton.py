@@ -85,6 +85,39 @@ class Layout:
                 f"transform needs; choose another view normalisation (e.g. 'none')"
             ) from None
 
+    def mirror_permutation(self) -> np.ndarray:
+        """``(V,)`` int64: the joint that takes joint ``j``'s place when the body is mirrored
+        left <-> right (``j`` itself for a joint on the midline).
+
+        Pairs come from the joint *names*: a name pairs with the name that has ``left`` and
+        ``right`` (any case, e.g. ``left_hand`` / ``RightHand``) or a leading ``l`` / ``r``
+        (``lhumerus`` / ``rhumerus``, ``LShoulder`` / ``RShoulder``) swapped, when that name
+        exists in the layout. Raises :class:`~mans.errors.ConfigError` when no pair is found (the
+        layout cannot be mirrored) or when the pairs contradict the layout's left/right roles.
+        """
+        index = {n: j for j, n in enumerate(self.joints)}
+        perm = np.arange(len(self.joints), dtype=np.int64)
+        for j, name in enumerate(self.joints):
+            for cand in _mirror_names(name):
+                if cand != name and cand in index:
+                    perm[j] = index[cand]
+                    break
+        if np.all(perm == np.arange(len(perm))):
+            raise ConfigError(
+                f"layout {self.name!r} cannot be mirrored: none of its joint names has a left/"
+                f"right partner (names such as left_hand/right_hand or lhand/rhand pair up); "
+                f"turn mirroring off (data.augment.mirror=0, data.test_mirror=false)")
+        if np.any(perm[perm] != np.arange(len(perm))):
+            raise ConfigError(f"layout {self.name!r}: the left/right pairs of its joint names "
+                              f"are not symmetric ({dict(enumerate(perm.tolist()))})")
+        for side in ("hip", "shoulder", "ankle", "foot"):
+            left, right = self.roles.get(f"left_{side}"), self.roles.get(f"right_{side}")
+            if left is not None and right is not None and perm[left] != right:
+                raise ConfigError(f"layout {self.name!r}: joint {self.joints[left]!r} (role "
+                                  f"left_{side}) does not pair with {self.joints[right]!r} "
+                                  f"(right_{side}) by name")
+        return perm
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -103,6 +136,21 @@ class Layout:
             roles={k: int(v) for k, v in d.get("roles", {}).items()},
             torso=tuple(int(j) for j in d.get("torso", ())),
         )
+
+
+def _mirror_names(name: str) -> list[str]:
+    """Candidate names of the left/right partner of joint ``name`` (see
+    :meth:`Layout.mirror_permutation`), most specific first."""
+    out = []
+    for a, b in (("left", "right"), ("Left", "Right"), ("LEFT", "RIGHT")):
+        if a in name:
+            out.append(name.replace(a, b))
+        elif b in name:
+            out.append(name.replace(b, a))
+    if name[:1] in ("l", "r", "L", "R"):
+        swap = {"l": "r", "r": "l", "L": "R", "R": "L"}[name[0]]
+        out.append(swap + name[1:])
+    return out
 
 
 _LAYOUTS: dict[str, Layout] = {}

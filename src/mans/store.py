@@ -3,7 +3,7 @@
 The frames are memory-mapped, so opening a store costs only its small index files, each sample is
 read from disk (page cache) when it is used, and DataLoader worker processes share the pages.
 :class:`SkeletonDataset` turns a stored ``(C, T, J)`` sequence into the model's ``(C, S, S)`` image
-with :func:`mans.transforms.to_image` -- the same function ``predict`` uses.
+with :func:`mans.streams.model_input` -- the same function ``predict`` uses.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .errors import ConfigError, FormatError
 from .skeleton import Layout
 from .prepare import (FRAMES, LABELS, MANIFEST, OFFSETS, PROTOCOLS, SAMPLES, STORE_FORMAT,
                       STORE_VERSION)
-from .transforms import to_image
+from .streams import check_stream, model_input
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -176,8 +176,9 @@ class SkeletonDataset(Dataset):
         indices: store indices of the samples (e.g. ``store.split("xsub", "train")``).
         size: image side ``S`` (50 for the ResNet variant, 224 for DenseNet-161).
         augment: optional ``(x (C, T, J) ndarray, rng) -> x``, applied before
-            :func:`~mans.transforms.to_image`; receives a private copy of the sample.
+            :func:`~mans.streams.model_input`; receives a private copy of the sample.
         seed: base seed of the augmentation RNG.
+        stream: input stream (:data:`mans.streams.STREAMS`), computed after augmentation.
 
     The augmentation RNG of a sample is ``np.random.default_rng((seed, epoch, store_index))``:
     the same sample gets the same augmentation in the same epoch whatever the worker, batch
@@ -187,8 +188,10 @@ class SkeletonDataset(Dataset):
     """
 
     def __init__(self, store: PreparedStore, indices, size: int, augment: Augment | None = None,
-                 seed: int = 0):
+                 seed: int = 0, stream: str = "joint"):
         self.store = store
+        self.stream = check_stream(stream)
+        self.layout = store.layout if stream != "joint" else None
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= len(store)):
             raise ConfigError(f"sample indices outside 0..{len(store) - 1}")
@@ -214,4 +217,5 @@ class SkeletonDataset(Dataset):
         if self.augment is not None:
             rng = np.random.default_rng((self.seed, self.epoch, i))
             x = self.augment(np.array(x, dtype=np.float32), rng)
-        return torch.from_numpy(to_image(x, self.size)), int(self.store.labels[i])  # (C, S, S)
+        img = model_input(x, self.size, self.stream, self.layout)  # (C, S, S)
+        return torch.from_numpy(img), int(self.store.labels[i])

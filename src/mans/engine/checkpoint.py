@@ -18,7 +18,10 @@ Layout of the dict (``version`` 1)::
                  "size": int,                          # S: image side fed to the model
                  "layout": str | None,                 # joint layout name
                  "class_names": [str, ...],            # index = label
-                 "num_classes": int}
+                 "num_classes": int,
+                 "stream": str,                        # input stream (mans.streams); "joint"
+                                                       # when absent (older checkpoints)
+                 "test_mirror": bool}                  # average with the mirrored input
     train       {"epoch": int,                         # completed epochs (1-based count)
                  "selection": "val" | "test" | "last",
                  "best_metric": float | None,          # best selection accuracy so far
@@ -107,13 +110,34 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
 
 def build_model_from_checkpoint(state: dict, device: str | torch.device = "cpu") -> torch.nn.Module:
     """The network described by ``state["model"]`` with ``state["state_dict"]`` loaded, in eval
-    mode on ``device``."""
+    mode on ``device``; wrapped in :class:`~mans.models.tta.MirrorAverage` when the run used
+    test-time mirror averaging (``data.test_mirror``)."""
     from ..models import model_from_config
 
     model = model_from_config(state["model"]["config"])
     model.load_state_dict(state["state_dict"])
     model.stcm.to(memory_format=torch.channels_last)  # as in training: faster convolutions
-    return model.to(device).eval()
+    return with_test_mirror(model, state["data"]).to(device).eval()
+
+
+def checkpoint_stream(state: dict) -> str:
+    """The input stream a checkpoint was trained on (``joint`` for checkpoints older than
+    streams)."""
+    return str(state["data"].get("stream") or "joint")
+
+
+def with_test_mirror(model: torch.nn.Module, data: dict) -> torch.nn.Module:
+    """``model`` wrapped in :class:`~mans.models.tta.MirrorAverage` when ``data["test_mirror"]``
+    (the ``data`` entry of a checkpoint), else ``model`` itself."""
+    if not data.get("test_mirror"):
+        return model
+    from ..models.tta import MirrorAverage, image_mirror_columns
+    from ..skeleton import Layout
+    from ..streams import column_mirror
+
+    layout = Layout.from_dict(data["prep"]["layout_def"])
+    cols = column_mirror(layout, int(data["prep"]["joints"]))
+    return MirrorAverage(model, image_mirror_columns(cols, int(data["size"])))
 
 
 # --- RNG states as plain containers ---------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Optional
 import yaml
 
 from ..errors import ConfigError
+from ..streams import STREAMS
 
 # --- the schema ----------------------------------------------------------------------------------
 
@@ -64,6 +65,7 @@ class AugmentConfig:
     noise_std: float = 0.0  # Gaussian noise std, in the data's units (metres for 3D data)
     crop: tuple[float, float] = (1.0, 1.0)  # fraction of frames kept by a random temporal crop
     resample: tuple[float, float] = (1.0, 1.0)  # playback speed factor range (2 = twice as fast)
+    mirror: float = 0.0  # probability of a left <-> right mirror (needs left/right joint names)
 
 
 @dataclass
@@ -73,6 +75,11 @@ class DataConfig:
     val_fraction: float = 0.1  # share of the training split held out for validation
     val_by_subject: bool = True  # hold out whole subjects when samples have subject ids
     num_workers: int = 2  # DataLoader worker processes (0 with --deterministic)
+    # Input stream (mans.streams): joint | bone | motion | bone_motion. Saved in checkpoints.
+    stream: str = "joint"
+    # Test-time mirror averaging: logits of the sample and of its left <-> right mirror are
+    # averaged at every evaluation and prediction. Saved in checkpoints.
+    test_mirror: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -105,6 +112,10 @@ class TrainConfig:
     seed: int = 0
     amp: bool = True  # bf16 autocast on CUDA; no effect on the CPU
     grad_clip: Optional[float] = None  # max global gradient L2 norm; None: no clipping
+    label_smoothing: float = 0.0  # cross-entropy label smoothing, in [0, 1)
+    mixup: float = 0.0  # Beta(a, a) mixup of whole images and labels; 0: off
+    ema: Optional[float] = None  # decay of an exponential moving average of the weights, which
+    # is then what is evaluated and saved for inference; None: off
     stop_after_epoch: Optional[int] = None  # stop early (resumable) after this epoch
 
 
@@ -133,6 +144,7 @@ class RunConfig:
         _choice("train.optimizer", t.optimizer, ("sgd", "adam", "adamw"))
         _choice("train.selection", t.selection, ("val", "test", "last"))
         _choice("train.scheduler.name", t.scheduler.name, ("plateau", "none"))
+        _choice("data.stream", d.stream, STREAMS)
         checks = [
             ("model.name", bool(m.name), "a non-empty model name"),
             ("model.num_classes", m.num_classes is None or m.num_classes >= 1, ">= 1"),
@@ -149,6 +161,10 @@ class RunConfig:
              "[low, high] with 0 < low <= high <= 1"),
             ("data.augment.resample", 0 < a.resample[0] <= a.resample[1],
              "[low, high] with 0 < low <= high"),
+            ("data.augment.mirror", 0 <= a.mirror <= 1, "a probability in [0, 1]"),
+            ("train.label_smoothing", 0 <= t.label_smoothing < 1, "in [0, 1)"),
+            ("train.mixup", t.mixup >= 0, ">= 0 (0: off)"),
+            ("train.ema", t.ema is None or 0 < t.ema < 1, "in (0, 1) or null"),
             ("train.lr", t.lr > 0, "> 0"),
             ("train.momentum", 0 <= t.momentum < 1, "in [0, 1)"),
             ("train.weight_decay", t.weight_decay >= 0, ">= 0"),

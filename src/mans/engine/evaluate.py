@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from ..store import PreparedStore, SkeletonDataset
-from .checkpoint import build_model_from_checkpoint, load_checkpoint
+from .checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
 from .distributed import DistInfo, all_reduce_sum, resolve_device
 from .metrics import (accuracy, confusion_matrix, mean_class_accuracy, per_class_accuracy,
                       summarize, topk_correct)
@@ -32,7 +32,7 @@ TOPK = 5
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_classes: int,
                    amp_dtype: torch.dtype | None = None, dist: DistInfo | None = None,
-                   progress: bool = False, desc: str = "eval") -> dict:
+                   progress: bool = False, desc: str = "eval", keep_scores: bool = False) -> dict:
     """Run ``model`` (in eval mode) over ``loader`` and sum the sufficient statistics.
 
     Under DDP each process evaluates its shard and the sums are all-reduced, so every process
@@ -40,8 +40,13 @@ def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_
 
     Returns:
         ``{"loss": mean cross-entropy, "top1": accuracy, "cm": (K, K) int64 confusion matrix,
-        "topk_hits": samples with the true class among the top 5 logits, "n": samples}``.
+        "topk_hits": samples with the true class among the top 5 logits, "n": samples}``,
+        plus, with ``keep_scores`` (single process only), ``"scores": (N, K) float32 softmax``
+        in loader order.
     """
+    if keep_scores and dist is not None and dist.enabled:
+        raise ValueError("keep_scores is for single-process evaluation")
+    scores = []
     model.eval()
     cm = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, top-k hits
@@ -51,6 +56,8 @@ def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_
                             enabled=amp_dtype is not None):
             logits = model(x)  # (B, K)
         logits = logits.float()
+        if keep_scores:
+            scores.append(torch.softmax(logits, dim=1).cpu())
         sums[0] += F.cross_entropy(logits, y, reduction="sum").double()
         k = min(TOPK, num_classes)
         sums[1] += (logits.topk(k, dim=1).indices == y[:, None]).any(dim=1).sum()
@@ -61,8 +68,32 @@ def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_
         all_reduce_sum(sums, dist)
     cm_np = cm.cpu().numpy()
     n = int(cm_np.sum())
-    return {"loss": float(sums[0] / max(n, 1)), "top1": accuracy(cm_np), "cm": cm_np,
-            "topk_hits": int(sums[1].item()), "n": n}
+    out = {"loss": float(sums[0] / max(n, 1)), "top1": accuracy(cm_np), "cm": cm_np,
+           "topk_hits": int(sums[1].item()), "n": n}
+    if keep_scores:
+        out["scores"] = (torch.cat(scores).numpy().astype(np.float32) if scores
+                         else np.zeros((0, num_classes), np.float32))
+    return out
+
+
+def write_scores(out: str | Path, scores: np.ndarray, labels: np.ndarray, keys: list[str],
+                 class_names: list[str], k: int = TOPK) -> tuple[Path, Path]:
+    """Per-sample outputs of an evaluation, for fusion and inspection: ``scores.npy`` (``(N, K)``
+    float32 softmax probabilities, rows in the order of ``keys``) and ``predictions.csv`` (key,
+    true label and class, predicted label and class, its probability, the top-``k`` labels)."""
+    import csv
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "scores.npy", scores.astype(np.float32))
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :min(k, scores.shape[1])]  # (N, k)
+    with open(out / "predictions.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["key", "label", "class", "pred", "pred_class", "prob", f"top{k}"])
+        for key, y, top, row in zip(keys, labels, order, scores):
+            w.writerow([key, int(y), class_names[y] if y >= 0 else "", int(top[0]),
+                        class_names[top[0]], f"{row[top[0]]:.6f}", " ".join(map(str, top))])
+    return out / "scores.npy", out / "predictions.csv"
 
 
 def final_metrics(result: dict, class_names: list[str], *, selection: str) -> dict:
@@ -162,12 +193,12 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
             raise ConfigError(f"the run of {ckpt} had no validation split")
     else:
         idx = labelled(store, store.split(protocol, split), split)
-    ds = SkeletonDataset(store, idx, int(d["size"]))
+    ds = SkeletonDataset(store, idx, int(d["size"]), stream=checkpoint_stream(state))
     loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
     result = evaluate_model(model, loader, dev, num_classes=int(state["model"]["config"]
                                                                 ["num_classes"]),
                             amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
-                            progress=progress, desc=f"eval {split}")
+                            progress=progress, desc=f"eval {split}", keep_scores=True)
     sel = selection_label(tr.get("selection", "val"))
     metrics = final_metrics(result, store.class_names, selection=sel)
     metrics.update({"checkpoint": str(ckpt), "epoch": tr.get("epoch"), "protocol": protocol,
@@ -181,4 +212,6 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
                                      title=f"{state['model']['name']}, {store.dataset} "
                                            f"{protocol} {split} split",
                                      selection=sel, name=name)
+        write_scores(folder, result["scores"], store.labels[idx],
+                     [str(store.meta[i].get("key", i)) for i in idx], store.class_names)
     return metrics

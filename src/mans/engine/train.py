@@ -47,7 +47,8 @@ from ..augment import build_augment
 from ..errors import ConfigError, MansError
 from ..models import MANsConfig, build_model
 from ..store import PreparedStore, SkeletonDataset
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (load_checkpoint, rng_state, save_checkpoint, set_rng_state,
+                         with_test_mirror)
 from .config import RESUMABLE_KEYS, RunConfig, diff_configs, resolve_config, save_config
 from .data import carve_validation, check_protocol, epoch_seed, eval_loader, labelled, \
     train_loader
@@ -71,16 +72,29 @@ def best_name(selection: str) -> str:
     return "best-test-selected.pt" if selection == "test" else "best.pt"
 
 
-def compute_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy, in float32 whatever the autocast dtype of ``logits (B, K)``."""
-    return F.cross_entropy(logits.float(), y)
+def compute_loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0
+                 ) -> torch.Tensor:
+    """Mean cross-entropy (with ``label_smoothing``), in float32 whatever the autocast dtype of
+    ``logits (B, K)``."""
+    return F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+
+
+def mix_batch(x: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup (Zhang et al. 2018) of whole images: ``lam * x + (1 - lam) * x[perm]`` with ``lam``
+    drawn from Beta(alpha, alpha) and a random pairing ``perm`` (both from torch's global RNG,
+    which the trainer reseeds every epoch, so a resumed run draws the same). Returns
+    ``(mixed (B, C, S, S), perm (B,), lam)``."""
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(x.shape[0]).to(x.device)
+    return lam * x + (1 - lam) * x[perm], perm, lam
 
 
 def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                optimizer: torch.optim.Optimizer, *, amp_dtype: torch.dtype | None = None,
-               grad_clip: float | None = None, dist: DistInfo | None = None
-               ) -> tuple[float, int]:
-    """One optimisation step on this process's batch ``x (B, C, S, S)``, ``y (B,)``.
+               grad_clip: float | None = None, dist: DistInfo | None = None,
+               label_smoothing: float = 0.0, mixup: float = 0.0) -> tuple[float, int]:
+    """One optimisation step on this process's batch ``x (B, C, S, S)``, ``y (B,)``, with
+    optional label smoothing and mixup (``mixup`` = Beta parameter; 0: off).
 
     Under DDP the gradients are averaged over processes by ``model`` (a
     DistributedDataParallel), and the returned loss is the mean over processes. Raises
@@ -89,10 +103,15 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     Returns:
         ``(loss, correct)``: the (process-mean) batch loss and this process's correct count.
     """
+    perm, lam = None, 1.0
+    if mixup > 0:
+        x, perm, lam = mix_batch(x, mixup)
     with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32,
                         enabled=amp_dtype is not None):
         logits = model(x)  # (B, K)
-    loss = compute_loss(logits, y)
+    loss = compute_loss(logits, y, label_smoothing)
+    if perm is not None:
+        loss = lam * loss + (1 - lam) * compute_loss(logits, y[perm], label_smoothing)
     # The check is collective under DDP: every process stops together, none hangs in a reduce.
     check = loss.detach().reshape(1).clone()
     if dist is not None and dist.enabled:
@@ -237,7 +256,18 @@ class _Trainer:
             self.optimizer, mode="min", factor=s.factor, patience=s.patience, cooldown=s.cooldown,
             min_lr=s.min_lr)
 
-        self.augment = build_augment(cfg.data.augment)
+        self.augment = build_augment(cfg.data.augment, self.store.layout)
+        self.stream = cfg.data.stream
+        # Weight EMA: the average is what is evaluated, selected and saved for inference; the raw
+        # weights keep training (and are saved for --resume).
+        self.ema = None
+        if t.ema is not None:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(t.ema),
+                                     use_buffers=True)
+        self.eval_model = with_test_mirror(self.ema.module if self.ema else self.model,
+                                           self._data_state())
         self.epoch = 0  # completed epochs
         self.best_metric: float | None = None
         self.best_epoch: int | None = None
@@ -290,7 +320,7 @@ class _Trainer:
         seed = self.cfg.train.seed
         _seed_everything(epoch_seed(seed, epoch, rank))
         ds = SkeletonDataset(self.store, self.train_idx, self.size, augment=self.augment,
-                             seed=seed)
+                             seed=seed, stream=self.stream)
         loader = train_loader(ds, batch_size=self.batch, seed=seed, epoch=epoch, rank=rank,
                               world=self.dist.world_size, num_workers=self.num_workers,
                               pin_memory=self.device.type == "cuda")
@@ -305,7 +335,11 @@ class _Trainer:
             try:
                 loss, correct = train_step(self.net, x, y, self.optimizer,
                                            amp_dtype=self.amp_dtype,
-                                           grad_clip=self.cfg.train.grad_clip, dist=self.dist)
+                                           grad_clip=self.cfg.train.grad_clip, dist=self.dist,
+                                           label_smoothing=self.cfg.train.label_smoothing,
+                                           mixup=self.cfg.train.mixup)
+                if self.ema is not None:
+                    self.ema.update_parameters(self.model)
             except TrainingDiverged as e:
                 bar.close()
                 kept = (f"the last good checkpoint is {self.out / 'last.pt'} (epoch "
@@ -361,11 +395,11 @@ class _Trainer:
                   f"{' *' if improved else ''} ({row['time']:.1f} s)")
 
     def _evaluate(self, idx: np.ndarray, desc: str) -> dict:
-        ds = SkeletonDataset(self.store, idx, self.size)
+        ds = SkeletonDataset(self.store, idx, self.size, stream=self.stream)
         loader = eval_loader(ds, batch_size=self.batch, rank=self.dist.rank,
                              world=self.dist.world_size, num_workers=self.num_workers,
                              pin_memory=self.device.type == "cuda")
-        return evaluate_model(self.model, loader, self.device, num_classes=self.model_config
+        return evaluate_model(self.eval_model, loader, self.device, num_classes=self.model_config
                               .num_classes, amp_dtype=self.amp_dtype, dist=self.dist,
                               progress=self.progress, desc=desc)
 
@@ -378,7 +412,7 @@ class _Trainer:
                                 "computed)")
             barrier(self.dist)
             state = load_checkpoint(self.out / best_name(self.sel), map_location=self.device)
-            self.model.load_state_dict(state["state_dict"])
+            (self.ema.module if self.ema else self.model).load_state_dict(state["state_dict"])
         result = self._evaluate(self.test_idx, "test")
         metrics = final_metrics(result, self.store.class_names, selection=label)
         metrics.update({
@@ -410,19 +444,29 @@ class _Trainer:
 
     # --- state ---------------------------------------------------------------------------------
 
+    def _data_state(self) -> dict:
+        """The checkpoint's ``data`` entry: what inference needs to feed the model."""
+        prep = self.store.prep
+        return {
+            "dataset": self.store.dataset, "protocol": self.protocol, "prep": prep,
+            "size": int(self.size), "layout": prep.get("layout"),
+            "class_names": self.store.class_names, "num_classes": self.store.num_classes,
+            "stream": self.stream, "test_mirror": bool(self.cfg.data.test_mirror),
+        }
+
     def _state(self) -> dict:
         mcfg = self.model_config.to_dict()
         mcfg["pretrained"] = None  # the weights are in the checkpoint; the file may not exist later
-        prep = self.store.prep
+        weights = lambda m: {k: v.detach().cpu() for k, v in m.state_dict().items()}  # noqa: E731
+        extra = {}
+        if self.ema is not None:  # state_dict holds the average (inference); raw for --resume
+            extra = {"raw_state_dict": weights(self.model),
+                     "ema_n_averaged": int(self.ema.n_averaged.item())}
         return {
             "model": {"name": self.model_name, "config": mcfg},
-            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "data": {
-                "dataset": self.store.dataset, "protocol": self.protocol, "prep": prep,
-                "size": int(self.size), "layout": prep.get("layout"),
-                "class_names": self.store.class_names, "num_classes": self.store.num_classes,
-            },
-            "train": {
+            "state_dict": weights(self.ema.module if self.ema else self.model),
+            "data": self._data_state(),
+            "train": {**extra,
                 "epoch": self.epoch, "selection": self.sel, "best_metric": self.best_metric,
                 "best_epoch": self.best_epoch,
                 "optimizer": self.optimizer.state_dict(),
@@ -447,7 +491,12 @@ class _Trainer:
         if changed:
             raise ConfigError(f"--resume: the config differs from the run's in {changed}; only "
                               f"{list(RESUMABLE_KEYS)} may change when resuming")
-        self.model.load_state_dict(state["state_dict"])
+        if self.ema is not None:
+            self.model.load_state_dict(tr["raw_state_dict"])
+            self.ema.module.load_state_dict(state["state_dict"])
+            self.ema.n_averaged.fill_(int(tr["ema_n_averaged"]))
+        else:
+            self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(tr["optimizer"])
         if self.scheduler is not None and tr["scheduler"] is not None:
             self.scheduler.load_state_dict(tr["scheduler"])
