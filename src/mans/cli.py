@@ -85,12 +85,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import format_prediction, predict_files
 
     results = predict_files(args.checkpoint, args.files, topk=args.topk, device=args.device,
-                            fmt=args.format)
+                            fmt=args.format, ensemble=args.ckpt)
     if args.json:
         _print_json(results)
     else:
         for r in results:
             print(format_prediction(r))
+    return 0
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from .engine.ensemble import run_ensemble
+
+    metrics = run_ensemble(args.runs, data=args.data, weights=args.weights, split=args.split,
+                           out=args.out, device=args.device, progress=not args.quiet)
+    _print_json({k: v for k, v in metrics.items() if not isinstance(v, dict)})
     return 0
 
 
@@ -167,6 +176,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", default=None, help="reader to use (default: from the file name)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.add_argument("--device", default="auto")
+    sp.add_argument("--ckpt", action="append", default=[], type=Path, metavar="CKPT",
+                    help="another checkpoint to fuse with the first (mean of the softmax "
+                         "scores; repeatable), e.g. the bone stream of the same data")
+
+    sp = add("ensemble", cmd_ensemble,
+             "fuse the softmax scores of several runs on a store split")
+    sp.add_argument("runs", type=Path, nargs="+", help="run folders or checkpoints")
+    sp.add_argument("--data", type=Path, required=True, help="prepared store folder")
+    sp.add_argument("--weights", default="equal", choices=["equal", "val"],
+                    help="equal weights, or weights chosen on the runs' validation split")
+    sp.add_argument("--split", default="test", choices=["test", "train", "val"])
+    sp.add_argument("--out", type=Path, default=None,
+                    help="folder for metrics.json, confusion PNG, scores.npy, predictions.csv")
+    sp.add_argument("--device", default="auto")
 
     sp = add("demo", cmd_demo,
              "synthesise data, prepare it, train the ResNet variant and evaluate it")
@@ -182,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 # variable only at start-up, so the commands that run a network re-execute themselves with it.
 MALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=4294967296:"
                    "glibc.malloc.trim_threshold=17179869184")
-_NETWORK_COMMANDS = ("train", "eval", "predict", "demo")
+_NETWORK_COMMANDS = ("train", "eval", "predict", "demo", "ensemble")
 
 
 def _reexec_with_malloc_tunables(argv: list[str]) -> None:

@@ -65,6 +65,15 @@ class Predictor:
         return model_input(x, self.size, self.stream, self.layout), meta
 
     @torch.no_grad()
+    def scores(self, path: str | Path, fmt: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray, dict]:
+        """``(prob (K,) softmax, attention (3, S), metadata)`` of one raw file."""
+        img, meta = self.image(path, fmt)
+        x = torch.from_numpy(img).unsqueeze(0).to(self.device)  # (1, 3, S, S)
+        logits, attention = self.model(x, return_attention=True)  # (1, K), (1, 3, S)
+        prob = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+        return prob, attention[0].float().cpu().numpy(), meta
+
     def predict(self, path: str | Path, topk: int = 5, fmt: str | None = None) -> dict:
         """Top-k classes with probabilities and the per-frame attention of one file.
 
@@ -72,10 +81,11 @@ class Predictor:
         sequence of T' ≤ S frames the zero-padded rows are marked by ``frame_index`` = -1, and for
         T' > S ``frame_index`` gives the original (kept) frame each row was sampled from.
         """
-        img, meta = self.image(path, fmt)
-        x = torch.from_numpy(img).unsqueeze(0).to(self.device)  # (1, 3, S, S)
-        logits, attention = self.model(x, return_attention=True)  # (1, K), (1, 3, S)
-        prob = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+        prob, attention, meta = self.scores(path, fmt)
+        return self._result(path, prob, attention, meta, topk)
+
+    def _result(self, path, prob: np.ndarray, attention: np.ndarray, meta: dict,
+                topk: int) -> dict:
         k = min(topk, prob.size)
         order = np.argsort(-prob, kind="stable")[:k]
         return {
@@ -83,7 +93,7 @@ class Predictor:
             "name": meta["name"],
             "top": [{"label": int(i), "class": self.class_names[i], "prob": float(prob[i])}
                     for i in order],
-            "attention": attention[0].float().cpu().numpy().round(4).tolist(),  # (3, S)
+            "attention": attention.round(4).tolist(),  # (3, S)
             "frame_index": _frame_map(meta["frames_used"], self.size).tolist(),
             "true_label": meta.get("label"),
         }
@@ -100,10 +110,25 @@ def _frame_map(t: int, size: int) -> np.ndarray:
 
 
 def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int = 5,
-                  device: str = "auto", fmt: str | None = None) -> list[dict]:
-    """Predict every file with one loaded checkpoint (see :meth:`Predictor.predict`)."""
-    predictor = Predictor(checkpoint, device)
-    return [predictor.predict(f, topk=topk, fmt=fmt) for f in files]
+                  device: str = "auto", fmt: str | None = None,
+                  ensemble: list[str | Path] = ()) -> list[dict]:
+    """Predict every file with one loaded checkpoint (see :meth:`Predictor.predict`), or, with
+    ``ensemble`` checkpoints, with the mean of the softmax scores of all of them (each fed its
+    own input stream; the attention shown is the first checkpoint's)."""
+    predictors = [Predictor(c, device) for c in [checkpoint, *ensemble]]
+    for p in predictors[1:]:
+        if p.class_names != predictors[0].class_names:
+            raise ConfigError(f"{p.path} predicts other classes than {predictors[0].path}; "
+                              f"only checkpoints of the same classes can be fused")
+    results = []
+    for f in files:
+        outs = [p.scores(f, fmt) for p in predictors]  # [(prob (K,), attention, meta)]
+        prob = np.mean([o[0] for o in outs], axis=0)
+        r = predictors[0]._result(f, prob, outs[0][1], outs[0][2], topk)
+        if len(predictors) > 1:
+            r["checkpoints"] = [str(p.path) for p in predictors]
+        results.append(r)
+    return results
 
 
 def format_prediction(r: dict) -> str:

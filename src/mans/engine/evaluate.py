@@ -152,6 +152,53 @@ def check_store_matches(state: dict, store: PreparedStore, ckpt: Path) -> None:
                               f"the data again with the checkpoint's settings")
 
 
+def split_indices(state: dict, store: PreparedStore, split: str, ckpt: Path) -> np.ndarray:
+    """Labelled store indices of ``split`` (``test``, ``train`` or ``val``) of the checkpoint's
+    protocol; ``val`` is re-derived from the run's saved config, as training carved it."""
+    from .data import carve_validation, labelled  # local: keeps the import graph acyclic
+
+    protocol = state["data"]["protocol"]
+    if split != "val":
+        return labelled(store, store.split(protocol, split), split)
+    from .config import RunConfig
+
+    tr = state.get("train") or {}
+    if "config" not in tr:
+        raise ConfigError(f"{ckpt} holds no training config to re-derive the validation split")
+    cfg = RunConfig.from_dict(tr["config"], source=str(ckpt))
+    fraction = 0.0 if cfg.train.selection == "test" else cfg.data.val_fraction
+    train_idx = labelled(store, store.split(protocol, "train"), "train")
+    _, idx, _ = carve_validation(train_idx, store.labels, store.meta, fraction,
+                                 cfg.data.val_by_subject)
+    if idx.size == 0:
+        raise ConfigError(f"the run of {ckpt} had no validation split")
+    return idx
+
+
+def checkpoint_scores(target: str | Path, store: PreparedStore, split: str = "test",
+                      device: str = "auto", progress: bool = False) -> dict:
+    """Evaluate a run folder's selected checkpoint (or a checkpoint file) on ``split`` of its
+    protocol, keeping the per-sample scores.
+
+    Returns:
+        ``{"ckpt": Path, "state": checkpoint dict, "idx": (N,) store indices,
+        "result": evaluate_model(...) output with "scores" (N, K)}``.
+    """
+    ckpt = find_checkpoint(target)
+    state = load_checkpoint(ckpt)
+    check_store_matches(state, store, ckpt)
+    dev = resolve_device(device)
+    model = build_model_from_checkpoint(state, dev)
+    idx = split_indices(state, store, split, ckpt)
+    ds = SkeletonDataset(store, idx, int(state["data"]["size"]), stream=checkpoint_stream(state))
+    loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
+    result = evaluate_model(model, loader, dev,
+                            num_classes=int(state["model"]["config"]["num_classes"]),
+                            amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
+                            progress=progress, desc=f"eval {split}", keep_scores=True)
+    return {"ckpt": ckpt, "state": state, "idx": idx, "result": result}
+
+
 def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = "auto",
              out: str | Path | None = None, progress: bool = True) -> dict:
     """Evaluate a run folder (its selected checkpoint) or a checkpoint file on a store split.
@@ -161,44 +208,22 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
         data: prepared store (same classes and preparation as at training time).
         split: ``test``, ``train`` or ``val`` (the validation split is re-derived with the run's
             config) of the checkpoint's protocol.
-        out: a folder (``metrics.json`` + confusion PNG are written there) or a ``.json`` file.
+        out: a folder (``metrics.json``, the confusion PNG, ``scores.npy`` and
+            ``predictions.csv`` are written there) or a ``.json`` file (beside which the same
+            files go).
 
     Returns:
         ``selection``, ``top1``, ``top5``, ``mean_class_acc``, ``loss``, ``n``, ``per_class``,
         plus ``checkpoint``, ``epoch``, ``protocol``, ``split``. Test metrics of a checkpoint
         chosen on the test split are keyed ``test_selected_*``.
     """
-    from .data import carve_validation, labelled  # local: keeps the import graph acyclic
     from .train import _label_test_selected, selection_label
 
-    ckpt = find_checkpoint(target)
-    state = load_checkpoint(ckpt)
-    dev = resolve_device(device)
-    model = build_model_from_checkpoint(state, dev)
     store = PreparedStore.open(data)
-    check_store_matches(state, store, ckpt)
-    d, tr = state["data"], state.get("train") or {}
-    protocol = d["protocol"]
-    if split == "val":
-        from .config import RunConfig
-
-        if "config" not in tr:
-            raise ConfigError(f"{ckpt} holds no training config to re-derive the validation split")
-        cfg = RunConfig.from_dict(tr["config"], source=str(ckpt))
-        fraction = 0.0 if cfg.train.selection == "test" else cfg.data.val_fraction
-        train_idx = labelled(store, store.split(protocol, "train"), "train")
-        _, idx, _ = carve_validation(train_idx, store.labels, store.meta, fraction,
-                                     cfg.data.val_by_subject)
-        if idx.size == 0:
-            raise ConfigError(f"the run of {ckpt} had no validation split")
-    else:
-        idx = labelled(store, store.split(protocol, split), split)
-    ds = SkeletonDataset(store, idx, int(d["size"]), stream=checkpoint_stream(state))
-    loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
-    result = evaluate_model(model, loader, dev, num_classes=int(state["model"]["config"]
-                                                                ["num_classes"]),
-                            amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
-                            progress=progress, desc=f"eval {split}", keep_scores=True)
+    ev = checkpoint_scores(target, store, split, device, progress)
+    ckpt, state, idx, result = ev["ckpt"], ev["state"], ev["idx"], ev["result"]
+    tr = state.get("train") or {}
+    protocol = state["data"]["protocol"]
     sel = selection_label(tr.get("selection", "val"))
     metrics = final_metrics(result, store.class_names, selection=sel)
     metrics.update({"checkpoint": str(ckpt), "epoch": tr.get("epoch"), "protocol": protocol,
