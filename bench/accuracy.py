@@ -51,14 +51,35 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MANS_SHARED_DATA", REPO.parent / "shared" / "data"))
 RAW = {"utkinect": SHARED_DATA / "utkinect", "hdm05": SHARED_DATA / "hdm05-subset"}
+# The recipe of each protocol ("best": today's built-in configs) and the first benchmark recipe
+# ("basic": joint stream, no mirroring), whose rows are kept for comparison.
 CONFIGS = {"xsub": "utkinect-xsub-resnet", "loso": "utkinect-loso-resnet",
            "loo": "utkinect-loso-resnet", "actors": "hdm05-resnet"}
-# Ablations (the paper's Table 3 rows): name -> model overrides.
+BASIC = {"xsub": "utkinect-xsub-resnet-basic", "loso": "utkinect-loso-resnet-basic",
+         "actors": "hdm05-resnet-basic"}
+# Ablations (the paper's Table 3 rows), run with the basic recipe: name -> model overrides.
 VARIANTS = {
     "MANs (TARM + STCM)": [],
     "TARM without attention": ["model.attention=false"],
     "STCM only": ["model.use_tarm=false"],
 }
+# One row per input stream, run with the best recipe: name -> data overrides.
+STREAMS = {
+    "MANs, joint stream": ["data.stream=joint"],
+    "MANs, bone stream": ["data.stream=bone"],
+    "MANs, motion stream": ["data.stream=motion"],
+    "MANs, bone-motion stream": ["data.stream=bone_motion"],
+}
+# The streams each dataset's ensemble fuses (equal weights), chosen by inner cross-validation on
+# the training subjects (bench/tune.json, rows "ens:..."), never on the test split.
+ENSEMBLES = {"utkinect": ("MANs, joint stream", "MANs, bone stream", "MANs, motion stream",
+                          "MANs, bone-motion stream"),
+             "hdm05": ("MANs, joint stream", "MANs, bone stream", "MANs, motion stream",
+                       "MANs, bone-motion stream")}
+SHORT = {"MANs (TARM + STCM)": "full", "TARM without attention": "noatt", "STCM only": "stcm",
+         "MANs, joint stream": "joint", "MANs, bone stream": "bone",
+         "MANs, motion stream": "motion", "MANs, bone-motion stream": "bonemotion",
+         "MANs (best recipe)": "best"}
 # What the paper reports for the dataset (Xie et al. 2018: 100 % on UT-Kinect; which UT-Kinect
 # protocol that number is for is not pinned down here, so every UT-Kinect row shows it). Our
 # HDM05 subset has 11 of the 65 classes of the protocol of the paper's HDM05 number: no comparison.
@@ -86,41 +107,45 @@ class Job:
     seed: int
     config: str
     overrides: tuple[str, ...] = ()
+    recipe: str = "basic"  # "basic" (the first recipe) or "best" (today's built-in configs)
 
     @property
     def key(self) -> str:
-        v = {"MANs (TARM + STCM)": "full", "TARM without attention": "noatt",
-             "STCM only": "stcm"}.get(self.variant, self.variant)
-        return f"{self.dataset}/{self.protocol}/{v}/seed{self.seed}"
+        return f"{self.dataset}/{self.protocol}/{SHORT.get(self.variant, self.variant)}/" \
+               f"seed{self.seed}"
 
 
 def plan(*, seeds: int, quick: bool = False, loo: bool = False, loo_count: int = 199,
          extra: tuple[str, ...] = ()) -> list[Job]:
     """The runs of the benchmark, seed by seed, the longer runs of each seed first (a better
-    load balance over the job pool)."""
+    load balance over the job pool): the basic recipe's ablations and LOSO, one run per input
+    stream with the best recipe (UT-Kinect xsub, HDM05), and LOSO with the best recipe."""
     jobs: list[Job] = []
     quick_set = ("train.epochs=3",) if quick else ()
-    ov = lambda variant, protocol: (f"data.protocol={protocol}", *VARIANTS[variant],  # noqa: E731
-                                    *quick_set, *extra)
-    variants = ["MANs (TARM + STCM)"] if quick else list(VARIANTS)
+
+    def job(dataset, group, protocol, variant, seed, recipe):
+        table = VARIANTS if recipe == "basic" else STREAMS
+        config = (BASIC if recipe == "basic" else CONFIGS)[group]
+        return Job(dataset, group, protocol, variant, seed, config,
+                   (f"data.protocol={protocol}", *table.get(variant, ()), *quick_set, *extra,
+                    f"train.seed={seed}"), recipe)
+
+    full, best = "MANs (TARM + STCM)", "MANs (best recipe)"
+    variants = [full] if quick else list(VARIANTS)
+    streams = ["MANs, joint stream"] if quick else list(STREAMS)
     for seed in range(seeds):
-        for v in variants:
-            jobs.append(Job("hdm05", "actors", "actors", v, seed, CONFIGS["actors"],
-                            ov(v, "actors") + (f"train.seed={seed}",)))
+        for dataset, group in (("hdm05", "actors"), ("utkinect", "xsub")):
+            jobs += [job(dataset, group, group, v, seed, "basic") for v in variants]
+            jobs += [job(dataset, group, group, v, seed, "best") for v in streams]
         if not quick:
             for s in range(1, 11):
                 p = f"loso-{s:02d}"
-                jobs.append(Job("utkinect", "loso", p, "MANs (TARM + STCM)", seed, CONFIGS["loso"],
-                                ov("MANs (TARM + STCM)", p) + (f"train.seed={seed}",)))
-        for v in variants:
-            jobs.append(Job("utkinect", "xsub", "xsub", v, seed, CONFIGS["xsub"],
-                            ov(v, "xsub") + (f"train.seed={seed}",)))
+                jobs.append(job("utkinect", "loso", p, full, seed, "basic"))
+                jobs.append(job("utkinect", "loso", p, best, seed, "best"))
         if loo and not quick:
             width = max(3, len(str(loo_count)))
             for i in range(1, loo_count + 1):
-                p = f"loo-{i:0{width}d}"
-                jobs.append(Job("utkinect", "loo", p, "MANs (TARM + STCM)", seed, CONFIGS["loo"],
-                                ov("MANs (TARM + STCM)", p) + (f"train.seed={seed}",)))
+                jobs.append(job("utkinect", "loo", f"loo-{i:0{width}d}", best, seed, "best"))
     order = {"hdm05": 0, "utkinect": 1}
     return sorted(jobs, key=lambda j: (j.seed, order[j.dataset], j.group != "loso"))
 
@@ -190,6 +215,7 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
                                         load_checkpoint)
     from mans.engine.metrics import confusion_matrix
     from mans.engine.train import run_training
+    from mans.models import count_flops
     from mans.store import PreparedStore, SkeletonDataset
 
     torch.set_num_threads(threads)
@@ -212,6 +238,8 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
         prob = torch.softmax(model(x).float(), dim=1).numpy()  # (N, K)
     pred = prob.argmax(axis=1)
     np.save(run / "test_scores.npy", prob.astype(np.float32))  # for ensembles (--fuse)
+    size = int(state["data"]["size"])
+    gflops = count_flops(model, (3, size, size))["total"] / 1e9  # mirror averaging counts twice
     cm = confusion_matrix(st.labels[idx], pred, st.num_classes)
     top1 = float(np.trace(cm) / cm.sum())
     if abs(top1 - m["top1"]) > 1e-9:
@@ -220,7 +248,10 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
     return {**asdict(job), "key": job.key, "top1": m["top1"], "mean_class_acc":
             m["mean_class_acc"], "n_test": int(m["n_test"]), "n_train": int(m["n_train"]),
             "epochs": int(m["epochs"]), "selection": m["selection"], "cm": cm.tolist(),
-            "class_names": st.class_names, "wall_s": round(wall, 1), "run": str(run)}
+            "class_names": st.class_names, "wall_s": round(wall, 1), "run": str(run),
+            "gflops": round(gflops, 6), "stream": state["data"].get("stream", "joint"),
+            "test_mirror": bool(state["data"].get("test_mirror")),
+            "labels": st.labels[idx].tolist(), "keys": [st.meta[i]["key"] for i in idx]}
 
 
 def _worker_init() -> None:
@@ -255,20 +286,47 @@ def _log_result(r: dict, done: int, total: int, t0: float, log) -> None:
 # --- aggregation and the table --------------------------------------------------------------------
 
 
-def aggregate(runs: list[dict]) -> list[dict]:
-    """One entry per (dataset, group, variant): per seed, the confusion matrix summed over the
-    group's folds (LOSO: 10 folds = every sample once), then mean and sample std over seeds of
-    top-1 and mean class accuracy."""
+def aggregate(runs: list[dict], ensembles: dict | None = None) -> list[dict]:
+    """One entry per (dataset, group, recipe, variant): per seed, the confusion matrix summed over
+    the group's folds (LOSO: 10 folds = every sample once), then mean and sample std over seeds of
+    top-1 and mean class accuracy; GFLOP per sample and training wall time per run (means over
+    runs). Plus, for each ``ensembles[dataset]`` (variants of the best recipe), an entry that
+    fuses those variants' test scores (equal weights) seed by seed: its GFLOP and time are the
+    sums of its members'."""
     entries: dict[tuple, dict] = {}
     for r in runs:
-        e = entries.setdefault((r["dataset"], r["group"], r["variant"]), {
-            "dataset": r["dataset"], "protocol": r["group"], "variant": r["variant"],
-            "selection": r["selection"], "epochs": r["epochs"], "class_names": r["class_names"],
-            "per_seed": {}})
+        recipe = r.get("recipe", "basic")
+        e = entries.setdefault((r["dataset"], r["group"], recipe, r["variant"]), {
+            "dataset": r["dataset"], "protocol": r["group"], "recipe": recipe,
+            "variant": r["variant"], "selection": r["selection"], "epochs": r["epochs"],
+            "class_names": r["class_names"], "per_seed": {}, "gflops": [], "wall": [],
+            "commits": set()})
         cm = np.asarray(r["cm"], dtype=np.int64)
         s = e["per_seed"].setdefault(r["seed"], {"cm": np.zeros_like(cm), "folds": 0})
         s["cm"] += cm
         s["folds"] += 1
+        e["wall"].append(r["wall_s"])
+        if r.get("gflops") is not None:
+            e["gflops"].append(r["gflops"])
+        e["commits"].add(r.get("commit", ""))
+    for dataset, members in (ensembles or {}).items():
+        found = [entries.get((dataset, g, "best", v)) for v in members
+                 for g in ("xsub", "actors")]
+        found = [f for f in found if f is not None]
+        if len(found) != len(members):
+            continue
+        fused = _fuse_runs([r for r in runs if r["dataset"] == dataset and
+                            r.get("recipe") == "best" and r["variant"] in members])
+        if not fused:
+            continue
+        first = found[0]
+        entries[(dataset, first["protocol"], "best", "ensemble")] = {
+            **first, "variant": "ensemble: " + " + ".join(
+                m.replace("MANs, ", "").replace(" stream", "") for m in members),
+            "per_seed": {seed: {"cm": cm, "folds": 1} for seed, cm in fused.items()},
+            "gflops": [sum(float(np.mean(f["gflops"])) for f in found if f["gflops"])],
+            "wall": [sum(float(np.mean(f["wall"])) for f in found)],
+            "commits": set().union(*(f["commits"] for f in found))}
     out = []
     for e in entries.values():
         seeds = sorted(e["per_seed"])
@@ -277,21 +335,45 @@ def aggregate(runs: list[dict]) -> list[dict]:
         mca = np.array([_mean_class_acc(c) for c in cms])
         total = np.sum(cms, axis=0)
         out.append({
-            "dataset": e["dataset"], "protocol": e["protocol"], "variant": e["variant"],
-            "selection": e["selection"], "epochs": e["epochs"], "seeds": len(seeds),
-            "folds": e["per_seed"][seeds[0]]["folds"],
+            "dataset": e["dataset"], "protocol": e["protocol"], "recipe": e["recipe"],
+            "variant": e["variant"], "selection": e["selection"], "epochs": e["epochs"],
+            "seeds": len(seeds), "folds": e["per_seed"][seeds[0]]["folds"],
             "top1_per_seed": top1.round(6).tolist(), "mca_per_seed": mca.round(6).tolist(),
             "top1_mean": float(top1.mean()), "top1_std": _std(top1),
             "mca_mean": float(mca.mean()), "mca_std": _std(mca),
             "n_test_per_seed": int(cms[0].sum()),
             "cm_sum": total.tolist(), "class_names": e["class_names"],
             "paper": PAPER.get((e["dataset"], e["protocol"]), "n/a"),
+            "gflops": float(np.mean(e["gflops"])) if e["gflops"] else None,
+            "train_s_per_run": float(np.mean(e["wall"])) if e["wall"] else None,
+            "commits": sorted(c for c in e["commits"] if c),
         })
     order = {("utkinect", "xsub"): 0, ("utkinect", "loso"): 1, ("utkinect", "loo"): 2,
              ("hdm05", "actors"): 3}
-    vorder = list(VARIANTS)
+    vorder = list(VARIANTS) + list(STREAMS) + ["MANs (best recipe)"]
     return sorted(out, key=lambda e: (order.get((e["dataset"], e["protocol"]), 9),
-                                      vorder.index(e["variant"]) if e["variant"] in vorder else 9))
+                                      e["recipe"] != "basic",
+                                      vorder.index(e["variant"]) if e["variant"] in vorder
+                                      else 99))
+
+
+def _fuse_runs(runs: list[dict]) -> dict[int, np.ndarray]:
+    """``{seed: (K, K) confusion matrix}`` of the equal-weight mean of the runs' saved test
+    scores (``RUN/test_scores.npy``), seed by seed; {} when a score file is missing."""
+    by_seed: dict[int, list[dict]] = {}
+    for r in runs:
+        by_seed.setdefault(r["seed"], []).append(r)
+    out = {}
+    for seed, rs in sorted(by_seed.items()):
+        paths = [Path(r["run"]) / "test_scores.npy" for r in rs]
+        if not all(p.is_file() for p in paths) or any(r.get("keys") != rs[0].get("keys")
+                                                      for r in rs):
+            return {}
+        prob = np.mean([np.load(p) for p in paths], axis=0)  # (N, K)
+        y = np.asarray(rs[0]["labels"])
+        k = len(rs[0]["class_names"])
+        out[seed] = np.bincount(y * k + prob.argmax(axis=1), minlength=k * k).reshape(k, k)
+    return out
 
 
 def _mean_class_acc(cm: np.ndarray) -> float:
@@ -333,26 +415,43 @@ def render_markdown(results: dict) -> str:
         "selection **last** (the final epoch of a fixed number of epochs decided in advance, see "
         "*Recipe*); the test split is evaluated once, at the end; nothing is test-selected. "
         "LOSO: one seed's accuracy is over the 199 predictions of its 10 folds (each sample is "
-        "tested once). *paper*: the accuracy the MANs paper reports for the dataset (100 % on "
+        "tested once). *recipe*: `basic` is the first benchmark recipe (joint stream, no "
+        "mirroring; configs `*-basic`), kept for comparison; `best` is today's built-in configs, "
+        "one row per input stream, and the ensemble fuses the listed streams' softmax scores "
+        "with equal weights, seed by seed (which streams: chosen by inner cross-validation). "
+        "*GFLOP / sample*: forward pass of one sample (`torch.utils.flop_counter`; test-time "
+        "mirror averaging counts twice; an ensemble's is the sum of its members'). *train s / "
+        "run*: wall time of one training run (an ensemble's: the sum of its members'). *paper*: the accuracy the MANs paper reports for the dataset (100 % on "
         "UT-Kinect; the protocol behind it is not pinned down here); its HDM05 number is for the "
         "65-class protocol, our subset has 11 classes.",
         "",
-        "| dataset | protocol | variant | selection | seeds | top-1 | mean class acc. | paper | "
-        "test samples |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| dataset | protocol | recipe | variant | selection | seeds | top-1 | mean class acc. | "
+        "GFLOP / sample | train s / run | paper | test samples |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
         proto = e["protocol"] + (f" ({e['folds']} folds)" if e["folds"] > 1 else "")
+        gf = f"{e['gflops']:.3f}" if e.get("gflops") is not None else "-"
+        wall = f"{e['train_s_per_run']:.0f}" if e.get("train_s_per_run") is not None else "-"
         lines.append(
-            f"| {e['dataset']} | {proto} | {e['variant']} | {e['selection']} ({e['epochs']} ep.) "
-            f"| {e['seeds']} | {_pct(e['top1_mean'], e['top1_std'])} | "
-            f"{_pct(e['mca_mean'], e['mca_std'])} | {e['paper']} | {e['n_test_per_seed']} |")
+            f"| {e['dataset']} | {proto} | {e.get('recipe', 'basic')} | {e['variant']} | "
+            f"{e['selection']} ({e['epochs']} ep.) | {e['seeds']} | "
+            f"{_pct(e['top1_mean'], e['top1_std'])} | {_pct(e['mca_mean'], e['mca_std'])} | "
+            f"{gf} | {wall} | {e['paper']} | {e['n_test_per_seed']} |")
+    older = sorted({c for e in entries for c in e.get("commits", []) if c != meta["commit"]})
+    if older:
+        lines += ["", "Rows whose runs were made at an earlier commit and reused "
+                      f"(`--reuse`: same resolved settings, deterministic runs): commit "
+                      f"{', '.join(f'`{c}`' for c in older)}: "
+                  + "; ".join(f"{e['dataset']} {e['protocol']} {e['variant']}" for e in entries
+                              if set(e.get("commits", [])) & set(older)) + "."]
     lines += ["", "Not run: " + "; ".join(meta.get("not_run", [])) + ".", ""]
 
-    lines += ["## Per seed", "", "| dataset | protocol | variant | top-1 per seed | "
-              "mean class acc. per seed |", "|---|---|---|---|---|"]
+    lines += ["## Per seed", "", "| dataset | protocol | recipe | variant | top-1 per seed | "
+              "mean class acc. per seed |", "|---|---|---|---|---|---|"]
     for e in entries:
-        lines.append(f"| {e['dataset']} | {e['protocol']} | {e['variant']} | "
+        lines.append(f"| {e['dataset']} | {e['protocol']} | {e.get('recipe', 'basic')} | "
+                     f"{e['variant']} | "
                      + ", ".join(_pct(v) for v in e["top1_per_seed"]) + " | "
                      + ", ".join(_pct(v) for v in e["mca_per_seed"]) + " |")
 
@@ -364,7 +463,8 @@ def render_markdown(results: dict) -> str:
         conf = top_confusions(e["cm_sum"], e["class_names"])
         total = int(np.asarray(e["cm_sum"]).sum())
         wrong = total - int(np.trace(np.asarray(e["cm_sum"])))
-        lines.append(f"- **{e['dataset']} {e['protocol']}, {e['variant']}** ({wrong} errors in "
+        lines.append(f"- **{e['dataset']} {e['protocol']}, {e.get('recipe', 'basic')}: "
+                     f"{e['variant']}** ({wrong} errors in "
                      f"{total} predictions): "
                      + (", ".join(f"{t} → {p}: {n}" for t, p, n in conf) or "none"))
     lines += [""]
@@ -431,6 +531,97 @@ def tune(dataset: str, name: str, overrides: list[str], stores: dict[str, Path],
     log(f"tune {dataset} {name}: inner-CV top-1 {rec['mean_top1']:.4f} per fold "
         f"{[round(f, 3) for f in fold]}")
     return rec
+
+
+def tune_fusion(dataset: str, names: list[str], stores: dict[str, Path], out: Path,
+                log=print) -> dict:
+    """Inner CV of an ensemble: for each inner fold, the equal-weight mean of the test scores
+    (``test_scores.npy``) that the tuning runs ``names`` (earlier ``--tune NAME`` runs of the
+    same ``--out``) saved; appends the record ``ens:NAME+NAME`` to ``bench/tune.json``. No
+    training, and still no test-subject sample: the folds are the inner ones."""
+    from mans.store import PreparedStore
+
+    protocol = {"utkinect": "xsub", "hdm05": "actors"}[dataset]
+    inner = out / "stores" / f"{dataset}-inner"
+    protos = inner_cv_store(stores[dataset], inner, protocol)
+    store = PreparedStore.open(inner)
+    fold = []
+    for p in protos:
+        paths = [out / "tune" / n / dataset / p / "full" / "seed0" / "test_scores.npy"
+                 for n in names]
+        missing = [str(x) for x in paths if not x.is_file()]
+        if missing:
+            raise SystemExit(f"no saved scores for {missing[0]}: run --tune for each name first")
+        prob = np.mean([np.load(x) for x in paths], axis=0)  # (n, K)
+        y = store.labels[store.split(p, "test")]
+        fold.append(float((prob.argmax(axis=1) == y).mean()))
+    name = "ens:" + "+".join(names)
+    rec = {"dataset": dataset, "name": name, "ensemble_of": list(names), "overrides": [],
+           "config": CONFIGS[protocol], "settings": {}, "folds": protos, "fold_top1": fold,
+           "mean_top1": float(np.mean(fold)), "commit": git_commit(), "wall_s": 0.0}
+    old = json.loads(TUNE_JSON.read_text()) if TUNE_JSON.is_file() else []
+    old = [t for t in old if not (t["dataset"] == dataset and t["name"] == name)]
+    TUNE_JSON.write_text(json.dumps(old + [rec], indent=1) + "\n")
+    log(f"tune {dataset} {name}: inner-CV top-1 {rec['mean_top1']:.4f} per fold "
+        f"{[round(f, 3) for f in fold]}")
+    return rec
+
+
+def resolved_settings(config: str, overrides: list[str] | tuple[str, ...]) -> dict:
+    """``{dotted key: value}`` of every setting of ``config`` + ``overrides``, without the keys
+    that do not change a run's numbers (description, the dataset safety check, loader workers)."""
+    from mans.engine.config import load_config
+
+    flat = _flat(load_config(config, list(overrides)).to_dict())
+    return {k: v for k, v in flat.items()
+            if k not in ("description", "data.dataset", "data.num_workers")}
+
+
+def config_gflops(config: str, overrides, num_classes: int) -> float:
+    """Forward GFLOP per sample of the network ``config`` + ``overrides`` builds (twice that with
+    test-time mirror averaging), as :func:`run_job` measures it on the trained model."""
+    from mans.engine.config import load_config
+    from mans.models import build_model, count_flops
+
+    cfg = load_config(config, list(overrides))
+    model = build_model(cfg.model.name, **{**cfg.model.overrides(), "num_classes": num_classes})
+    s = model.config.size
+    return round(count_flops(model, (3, s, s))["total"] / 1e9 * (2 if cfg.data.test_mirror
+                                                                 else 1), 6)
+
+
+def reusable_runs(jobs: list[Job], previous: dict) -> dict[str, dict]:
+    """``{job key: run record}`` of the runs of an earlier ``results.json`` (``previous``) that
+    this plan would repeat exactly: same key and the same resolved settings. An earlier run's
+    settings are today's ``base`` with the recipe config it recorded (``recipe.configs``) and its
+    overrides applied; keys added to the schema since then take their defaults, which are the
+    identity (joint stream, no mirroring, no smoothing, ...). Runs are deterministic, so a
+    re-run would give the same numbers; reused records keep the commit they were made at."""
+    import yaml
+
+    from mans.engine.config import load_config
+
+    base = _flat(load_config("base").to_dict())
+    configs = previous.get("recipe", {}).get("configs", {})
+    old = {r["key"]: r for r in previous.get("runs", [])}
+    out = {}
+    for j in jobs:
+        r = old.get(j.key)
+        if r is None or r["config"] not in configs:
+            continue
+        then = {**base, **configs[r["config"]]}
+        for o in r["overrides"]:
+            k, v = o.split("=", 1)
+            then[k] = yaml.safe_load(v)
+        then = {k: (list(v) if isinstance(v, tuple) else v) for k, v in then.items()
+                if k not in ("description", "data.dataset", "data.num_workers")}
+        if then == resolved_settings(j.config, j.overrides):
+            out[j.key] = {**r, "recipe": j.recipe, "config": j.config,
+                          "gflops": r.get("gflops") or config_gflops(
+                              j.config, j.overrides, len(r["class_names"])),
+                          "overrides": list(j.overrides),
+                          "commit": r.get("commit", previous["meta"]["commit"]), "reused": True}
+    return out
 
 
 def settings_vs_base(config: str, overrides: list[str]) -> dict:
@@ -518,6 +709,9 @@ def tuning_record() -> list[dict]:
     records = json.loads(TUNE_JSON.read_text()) if TUNE_JSON.is_file() else []
     base = _flat(load_config("base").to_dict())
     for t in records:
+        if t.get("ensemble_of"):
+            t["vs_recipe"] = ["equal-weight fusion of " + " + ".join(t["ensemble_of"])]
+            continue
         recipe = settings_vs_base(t["config"], [])
         t["vs_recipe"] = vs_recipe(t["settings"], recipe, base)
     return records
@@ -562,9 +756,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="parallel runs, one CPU thread each")
     p.add_argument("--tune", metavar="NAME", default=None,
                    help="instead of the benchmark: inner CV of the recipe on training subjects")
-    p.add_argument("--dataset", choices=sorted(RAW), default="utkinect", help="with --tune")
+    p.add_argument("--dataset", choices=sorted(RAW), default="utkinect",
+                   help="with --tune or --fuse")
+    p.add_argument("--fuse", metavar="NAME,NAME", default=None,
+                   help="instead of the benchmark: inner CV of the equal-weight fusion of earlier "
+                        "--tune runs (no training)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra config override (with --tune: the change being tried)")
+    p.add_argument("--reuse", type=Path, default=None, metavar="RESULTS_JSON",
+                   help="take the runs of an earlier results.json that this plan repeats exactly "
+                        "(same key and resolved settings; runs are deterministic) instead of "
+                        "training them again; the page names their commit")
     p.add_argument("--render", action="store_true",
                    help="only re-render the markdown from an existing results.json (and the "
                         "current bench/tune.json); trains nothing")
@@ -585,11 +787,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.tune:
         tune(args.dataset, args.tune, args.set, stores, args.out, args.workers)
         return 0
+    if args.fuse:
+        tune_fusion(args.dataset, args.fuse.split(","), stores, args.out)
+        return 0
 
     jobs = plan(seeds=1 if args.quick else args.seeds, quick=args.quick, loo=args.loo,
                 extra=tuple(args.set))
-    print(f"{len(jobs)} runs on {args.workers} workers", flush=True)
-    runs = run_all(jobs, stores, args.out / "runs", args.workers)
+    reused = reusable_runs(jobs, json.loads(args.reuse.read_text())) if args.reuse else {}
+    todo = [j for j in jobs if j.key not in reused]
+    print(f"{len(todo)} runs on {args.workers} workers ({len(reused)} reused from {args.reuse})",
+          flush=True)
+    runs = [{**r, "commit": commit} for r in run_all(todo, stores, args.out / "runs",
+                                                     args.workers)]
+    runs += list(reused.values())
     wall = time.perf_counter() - t0
     cmd = "python bench/accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])
     not_run = ["DenseNet-161 variant (hundreds of times the ResNet's FLOPs per sample, see "
@@ -606,7 +816,7 @@ def main(argv: list[str] | None = None) -> int:
                  "python": platform.python_version(), "torch": _torch_version(),
                  "not_run": not_run, "extra_overrides": args.set},
         "recipe": recipe_record(),
-        "entries": aggregate(runs),
+        "entries": aggregate(runs, {d: m for d, m in ENSEMBLES.items()}),
         "runs": sorted(runs, key=lambda r: r["key"]),
         "tuning": tuning_record(),
     }

@@ -24,10 +24,10 @@ def acc():
     sys.modules.pop(spec.name, None)
 
 
-def _run(dataset, group, protocol, variant, seed, cm, names):
+def _run(dataset, group, protocol, variant, seed, cm, names, **kw):
     return {"dataset": dataset, "group": group, "protocol": protocol, "variant": variant,
             "seed": seed, "selection": "last", "epochs": 60, "cm": cm, "class_names": names,
-            "key": f"{dataset}/{protocol}/{seed}"}
+            "key": f"{dataset}/{protocol}/{seed}", "wall_s": 30.0, **kw}
 
 
 FULL, NOATT = "MANs (TARM + STCM)", "TARM without attention"
@@ -93,11 +93,11 @@ def test_render_markdown_table(acc):
     md = acc.render_markdown(json.loads(json.dumps(results)))  # survives a JSON round trip
     rows = [line for line in md.splitlines() if line.startswith("| utkinect") or
             line.startswith("| hdm05")]
-    assert rows[0] == ("| utkinect | xsub | MANs (TARM + STCM) | last (60 ep.) | 2 | 87.5 ± 17.7 "
-                       "| 87.5 ± 17.7 | 100 % | 4 |")
-    assert rows[1].startswith("| utkinect | loso (2 folds) | MANs (TARM + STCM) | last (60 ep.) "
-                              "| 1 | 75.0 ± 0.0 | 75.0 ± 0.0 |")
-    assert rows[2].endswith("| 50.0 ± 0.0 | 50.0 ± 0.0 | n/a (65-class protocol) | 4 |")
+    assert rows[0] == ("| utkinect | xsub | basic | MANs (TARM + STCM) | last (60 ep.) | 2 | "
+                       "87.5 ± 17.7 | 87.5 ± 17.7 | - | 30 | 100 % | 4 |")
+    assert rows[1].startswith("| utkinect | loso (2 folds) | basic | MANs (TARM + STCM) | "
+                              "last (60 ep.) | 1 | 75.0 ± 0.0 | 75.0 ± 0.0 |")
+    assert rows[2].endswith("| 50.0 ± 0.0 | 50.0 ± 0.0 | - | 30 | n/a (65-class protocol) | 4 |")
     assert "abc1234-dirty" in md and "1.5 min" in md
     assert "Not run: DenseNet-161 variant." in md
     assert "a → b: 1" in md  # xsub's only confusion, summed over seeds
@@ -112,17 +112,27 @@ def test_render_markdown_table(acc):
 def test_plan(acc):
     jobs = acc.plan(seeds=3)
     keys = [j.key for j in jobs]
-    assert len(keys) == len(set(keys)) == 3 * (3 + 10 + 3)
+    # per seed: 3 ablations (basic recipe) + 4 streams (best recipe) on xsub and on HDM05, and
+    # 10 LOSO folds with each recipe
+    assert len(keys) == len(set(keys)) == 3 * (2 * (3 + 4) + 2 * 10)
     loso = sorted({j.protocol for j in jobs if j.group == "loso"})
     assert loso == [f"loso-{s:02d}" for s in range(1, 11)]
-    assert all(j.variant == FULL for j in jobs if j.group == "loso")
+    assert {(j.variant, j.recipe, j.config) for j in jobs if j.group == "loso"} == {
+        (FULL, "basic", "utkinect-loso-resnet-basic"),
+        ("MANs (best recipe)", "best", "utkinect-loso-resnet")}
     stcm = [j for j in jobs if j.variant == "STCM only"]
     assert len(stcm) == 6 and all("model.use_tarm=false" in j.overrides for j in stcm)
+    assert all(j.config.endswith("-basic") for j in stcm)
+    bone = [j for j in jobs if j.variant == "MANs, bone stream"]
+    assert len(bone) == 6 and all("data.stream=bone" in j.overrides and j.recipe == "best"
+                                  and not j.config.endswith("-basic") for j in bone)
     assert all(f"train.seed={j.seed}" in j.overrides and f"data.protocol={j.protocol}"
                in j.overrides for j in jobs)
     assert not any("selection" in o for j in jobs for o in j.overrides)  # the recipe's rule
     quick = acc.plan(seeds=1, quick=True)
-    assert sorted(j.key for j in quick) == ["hdm05/actors/full/seed0", "utkinect/xsub/full/seed0"]
+    assert sorted(j.key for j in quick) == ["hdm05/actors/full/seed0", "hdm05/actors/joint/seed0",
+                                            "utkinect/xsub/full/seed0",
+                                            "utkinect/xsub/joint/seed0"]
     assert len([j for j in acc.plan(seeds=1, loo=True) if j.group == "loo"]) == 199
 
 
@@ -142,7 +152,7 @@ def test_recipe_configs_select_last(acc):
     """The benchmark's configs never select on the test split (nor need a validation split)."""
     from mans.engine.config import load_config
 
-    for name in set(acc.CONFIGS.values()):
+    for name in set(acc.CONFIGS.values()) | set(acc.BASIC.values()):
         cfg = load_config(name)
         assert cfg.train.selection == "last" and cfg.data.val_fraction == 0.0, name
 
@@ -156,3 +166,50 @@ def test_readme_gets_the_summary_table_between_its_markers(acc):
     assert "| 1 | 2 |" in inner and "old table" not in inner and "other" not in inner
     assert "abc123" in inner
     assert acc.readme_with_results("no markers\n", md, "x") == "no markers\n"
+
+
+def test_ensemble_entry_fuses_saved_scores_by_hand(acc, tmp_path):
+    """Two stream runs per seed with saved test scores; the ensemble entry is the argmax of their
+    mean, its GFLOP and time the sums of its members'."""
+    names = ["a", "b"]
+    y = [0, 1, 1]
+    scores = {("joint", 0): [[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]],  # 2 of 3 right
+              ("bone", 0): [[0.4, 0.6], [0.1, 0.9], [0.45, 0.55]],  # 2 of 3 right
+              ("joint", 1): [[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]],
+              ("bone", 1): [[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]]}
+    runs = []
+    for (stream, seed), sc in scores.items():
+        d = tmp_path / f"{stream}{seed}"
+        d.mkdir()
+        np.save(d / "test_scores.npy", np.array(sc, np.float32))
+        pred = np.argmax(sc, axis=1)
+        cm = np.bincount(np.array(y) * 2 + pred, minlength=4).reshape(2, 2).tolist()
+        variant = f"MANs, {stream} stream"
+        runs.append(_run("utkinect", "xsub", "xsub", variant, seed, cm, names, recipe="best",
+                         run=str(d), labels=y, keys=["k0", "k1", "k2"],
+                         gflops=0.5 if stream == "joint" else 0.25))
+    entries = acc.aggregate(runs, {"utkinect": ("MANs, joint stream", "MANs, bone stream")})
+    ens = [e for e in entries if e["variant"].startswith("ensemble")]
+    assert len(ens) == 1 and ens[0]["variant"] == "ensemble: joint + bone"
+    # seed 0 mean: [0.65, 0.35] right, [0.35, 0.65] right, [0.375, 0.625] right: 3 of 3
+    assert ens[0]["top1_per_seed"] == [1.0, 1.0]
+    assert ens[0]["gflops"] == pytest.approx(0.75) and ens[0]["train_s_per_run"] == 60
+    joint = [e for e in entries if e["variant"] == "MANs, joint stream"][0]
+    assert joint["top1_per_seed"] == pytest.approx([2 / 3, 1.0])
+
+
+def test_reuse_takes_only_runs_with_identical_settings(acc):
+    jobs = [j for j in acc.plan(seeds=1) if j.group == "xsub"]
+    basic = acc.settings_vs_base("utkinect-xsub-resnet-basic", [])
+    old = {"meta": {"commit": "old1234"},
+           "recipe": {"configs": {"then-xsub": basic}},
+           "runs": [{"key": j.key, "config": "then-xsub",
+                     "overrides": [o for o in j.overrides if "=" in o], "class_names": ["a"] * 10,
+                     "gflops": 0.04} for j in jobs]}
+    got = acc.reusable_runs(jobs, old)
+    # the basic-recipe ablations match; the best recipe's stream runs (mirroring on) do not
+    assert sorted(got) == sorted(j.key for j in jobs if j.recipe == "basic")
+    assert all(r["reused"] and r["commit"] == "old1234" for r in got.values())
+    changed = json.loads(json.dumps(old))
+    changed["recipe"]["configs"]["then-xsub"]["train.epochs"] = 99
+    assert acc.reusable_runs(jobs, changed) == {}

@@ -22,6 +22,7 @@ EXPECTED_BUILTINS = {
     "ntu60-xview-densenet161", "ntu120-xsub-resnet", "ntu120-xset-resnet",
     "ntu120-xsub-densenet161", "ntu120-xset-densenet161", "utkinect-xsub-resnet",
     "utkinect-loso-resnet", "utkinect-xsub-densenet161", "hdm05-resnet",
+    "utkinect-xsub-resnet-basic", "utkinect-loso-resnet-basic", "hdm05-resnet-basic",
 }
 
 
