@@ -525,11 +525,16 @@ def tune(dataset: str, name: str, overrides: list[str], stores: dict[str, Path],
            "folds": [r["protocol"] for r in rs], "fold_top1": fold,
            "mean_top1": float(np.mean(fold)), "commit": git_commit(),
            "wall_s": round(sum(r["wall_s"] for r in rs), 1)}
+    return _record_tuning(rec, log)
+
+
+def _record_tuning(rec: dict, log=print) -> dict:
+    """Append (or replace, by dataset and name) a record in ``bench/tune.json``."""
     old = json.loads(TUNE_JSON.read_text()) if TUNE_JSON.is_file() else []
-    old = [t for t in old if not (t["dataset"] == dataset and t["name"] == name)]
+    old = [t for t in old if not (t["dataset"] == rec["dataset"] and t["name"] == rec["name"])]
     TUNE_JSON.write_text(json.dumps(old + [rec], indent=1) + "\n")
-    log(f"tune {dataset} {name}: inner-CV top-1 {rec['mean_top1']:.4f} per fold "
-        f"{[round(f, 3) for f in fold]}")
+    log(f"tune {rec['dataset']} {rec['name']}: inner-CV top-1 {rec['mean_top1']:.4f} per fold "
+        f"{[round(f, 3) for f in rec['fold_top1']]}")
     return rec
 
 
@@ -559,12 +564,7 @@ def tune_fusion(dataset: str, names: list[str], stores: dict[str, Path], out: Pa
     rec = {"dataset": dataset, "name": name, "ensemble_of": list(names), "overrides": [],
            "config": CONFIGS[protocol], "settings": {}, "folds": protos, "fold_top1": fold,
            "mean_top1": float(np.mean(fold)), "commit": git_commit(), "wall_s": 0.0}
-    old = json.loads(TUNE_JSON.read_text()) if TUNE_JSON.is_file() else []
-    old = [t for t in old if not (t["dataset"] == dataset and t["name"] == name)]
-    TUNE_JSON.write_text(json.dumps(old + [rec], indent=1) + "\n")
-    log(f"tune {dataset} {name}: inner-CV top-1 {rec['mean_top1']:.4f} per fold "
-        f"{[round(f, 3) for f in fold]}")
-    return rec
+    return _record_tuning(rec, log)
 
 
 def resolved_settings(config: str, overrides: list[str] | tuple[str, ...]) -> dict:
