@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .engine.checkpoint import build_model_from_checkpoint, load_checkpoint
-from .errors import ConfigError
+from .errors import ConfigError, MansError
 from .formats import read_sequence
 from .skeleton import Layout, get_layout, register_layout
 from .transforms import PrepConfig, frame_indices, prepare_sequence, to_image
@@ -29,12 +29,15 @@ class Predictor:
     """A checkpoint loaded once, applied to many files.
 
     Args:
-        checkpoint: path of a ``.pt`` written by ``mans train``.
+        checkpoint: path of a ``.pt`` written by ``mans train``, or a run folder (its selected
+            checkpoint, else ``last.pt``, as ``mans eval`` picks it).
         device: ``cpu``, ``cuda[:N]`` or ``auto``.
     """
 
     def __init__(self, checkpoint: str | Path, device: str = "auto"):
-        self.path = Path(checkpoint)
+        from .engine.evaluate import find_checkpoint
+
+        self.path = find_checkpoint(checkpoint)
         state = load_checkpoint(self.path)
         self.device = resolve_device(device)
         self.model = build_model_from_checkpoint(state, self.device)
@@ -98,10 +101,26 @@ def _frame_map(t: int, size: int) -> np.ndarray:
 
 
 def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int = 5,
-                  device: str = "auto", fmt: str | None = None) -> list[dict]:
-    """Predict every file with one loaded checkpoint (see :meth:`Predictor.predict`)."""
+                  device: str = "auto", fmt: str | None = None,
+                  errors: list[dict] | None = None) -> list[dict]:
+    """Predict every file with one loaded checkpoint (see :meth:`Predictor.predict`).
+
+    With ``errors`` (a list), a file that cannot be read or does not fit the checkpoint does not
+    stop the others: ``{"file", "error"}`` is appended to ``errors`` and the file is left out of
+    the returned list. Without it the first such file raises its :class:`MansError`.
+    """
+    if topk < 1:
+        raise ConfigError(f"topk must be >= 1, got {topk}")
     predictor = Predictor(checkpoint, device)
-    return [predictor.predict(f, topk=topk, fmt=fmt) for f in files]
+    results = []
+    for f in files:
+        try:
+            results.append(predictor.predict(f, topk=topk, fmt=fmt))
+        except MansError as e:
+            if errors is None:
+                raise
+            errors.append({"file": str(f), "error": str(e)})
+    return results
 
 
 def format_prediction(r: dict) -> str:
