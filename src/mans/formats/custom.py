@@ -42,7 +42,9 @@ def _load(path: Path, keys: Seq[str] = KEYS) -> dict[str, np.ndarray]:
     """The archive's arrays among ``keys`` (no pickle); any decoding failure -> FormatError."""
     if not path.is_file():
         raise FormatError(path, "no such file")
-    if not zipfile.is_zipfile(path):  # junk would otherwise reach numpy's pickle message
+    with open(path, "rb") as f:
+        npy = f.read(6) == b"\x93NUMPY"  # a single array: numpy reads it, refused below
+    if not npy and not zipfile.is_zipfile(path):  # junk would reach numpy's pickle message
         raise FormatError(path, "not a readable .npz archive (not a zip file); expected "
                                 "numpy.savez output")
     try:

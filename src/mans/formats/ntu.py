@@ -423,6 +423,8 @@ def write_skeleton(
     count 25 and 25 joint lines of 12 fields; depth/colour pixels are an approximate Kinect v2
     projection, orientations are 0 and every joint is "tracked" (2).
 
+    The file is written under a temporary name and renamed, so it is complete or absent.
+
     Returns:
         ``Path(path)``.
     """
@@ -457,6 +459,13 @@ def write_skeleton(
             out.append(str(NUM_JOINTS))
             out.append(body_fmt % tuple(rows[t, s].ravel().tolist()))
     path = Path(path)
-    with open(path, "w", encoding="ascii", newline="") as fh:
-        fh.write(newline.join(out) + newline)
+    # Written beside and renamed into place: a failed write (disk full) leaves no partial file.
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="ascii", newline="") as fh:
+            fh.write(newline.join(out) + newline)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
