@@ -296,15 +296,15 @@ def _coordinate(token: bytes, bound: float = math.inf) -> tuple[float, str]:
     return v, ""
 
 
+def _binary_byte(f: list[bytes]) -> int | None:
+    """The first byte of a line's fields that no text file holds (control or non-ASCII)."""
+    return next((b for b in b" ".join(f) if not 32 <= b < 127), None)
+
+
 def _describe_fields(f: list[bytes]) -> str:
-    """What a structural line held, for an error message: short whatever the line (binary junk
-    would otherwise be hundreds of escaped bytes)."""
+    """What a structural line held, for an error message: at most 3 fields, shortened."""
     if not f:
         return "an empty line"
-    joined = b" ".join(f)
-    odd = next((b for b in joined if not 32 <= b < 127), None)
-    if odd is not None:
-        return f"binary data (byte 0x{odd:02x}); expected a text .skeleton file"
     shown = " ".join(_show(t, 20) for t in f[:3])
     return shown + (f" ... ({len(f)} fields)" if len(f) > 3 else "")
 
@@ -337,6 +337,10 @@ def _parse_checked(raw: bytes, path: Path, bound: float = math.inf
     def count(what: str) -> int:
         f = fields(what)
         if len(f) != 1 or not f[0].isdigit() or len(f[0]) > _MAX_COUNT_DIGITS:
+            odd = _binary_byte(f)
+            if odd is not None:  # junk: hundreds of escaped bytes would say nothing more
+                raise FormatError(path, f"binary data (byte 0x{odd:02x}): not a text .skeleton "
+                                  f"file; expected {what}", line=pos)
             found = _describe_fields(f)
             raise FormatError(path, f"expected {what} (one non-negative integer), found {found}",
                               line=pos)
