@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+import mans
 from helpers_engine import TINY, one_torch_thread, tiny_store  # noqa: F401  (fixtures)
 from mans.cli import main
 from mans.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -26,7 +27,7 @@ from mans.errors import ConfigError, FormatError
 from mans.formats import ntu
 from mans.store import PreparedStore
 
-REPO = Path(__file__).resolve().parents[1]
+SRC = str(Path(mans.__file__).resolve().parents[1])  # the mans under test, for subprocesses
 
 
 def one_line_error(capsys, *words: str) -> str:
@@ -88,7 +89,7 @@ def test_output_piped_to_head_ends_quietly(ntu_samples, tmp_path):
     cmd = [sys.executable, "-m", "mans.cli", "inspect", *files]
     with open(err, "w") as ferr:
         producer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=ferr,
-                                    env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+                                    env=dict(os.environ, PYTHONPATH=SRC))
         head = producer.stdout.read(100)  # like `| head -c 100`
         producer.stdout.close()
         rc = producer.wait(timeout=120)
@@ -450,7 +451,7 @@ def test_threads_default_to_the_cpus_this_process_may_use(tmp_path, monkeypatch)
             "os.environ.pop('OMP_NUM_THREADS', None); "
             "from mans.threads import configure_threads; print(configure_threads())")
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    env["PYTHONPATH"] = str(REPO / "src")
+    env["PYTHONPATH"] = SRC
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, check=True).stdout.strip() == "1"
 
