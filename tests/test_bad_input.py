@@ -163,8 +163,8 @@ def test_disk_full_during_prepare_leaves_nothing(ntu_samples, tmp_path, capsys, 
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no store, no temporary folder
 
 
-def test_disk_full_during_train_keeps_the_last_good_checkpoint(tiny_store, tmp_path, capsys,  # noqa: F811
-                                                               monkeypatch):
+def test_disk_full_during_train_keeps_the_last_good_checkpoint(  # noqa: F811
+        tiny_store, tmp_path, capsys, monkeypatch):
     import mans.engine.checkpoint as ckpt
 
     real_save, calls = torch.save, {"n": 0}
@@ -210,7 +210,8 @@ def test_demo_refuses_an_earlier_demo_folder_without_force(tmp_path, capsys):
     ["predict", "run", "f.skeleton", "--topk", "0"],
     ["eval", "run", "--data", "s", "--threads", "0"],
 ])
-def test_out_of_range_counts_are_usage_errors(argv, capsys):
+def test_out_of_range_counts_are_usage_errors(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # were a count accepted, its outputs would land here, not in repo
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2
