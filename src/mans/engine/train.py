@@ -461,7 +461,7 @@ class _Trainer:
         self.best_metric, self.best_epoch = tr["best_metric"], tr["best_epoch"]
         self.history = [dict(r) for r in tr["history"]]
         set_rng_state(tr["rng"])
-        self._log(f"resumed from {path} after epoch {self.epoch}")
+        self._log(f"resumed from {path} after epoch {self.epoch}, with the run's saved config")
 
     # --- outputs ------------------------------------------------------------------------------
 
