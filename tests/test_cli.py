@@ -1,4 +1,4 @@
-"""The command line: dispatch, JSON output, and user errors as one line with exit status 2."""
+"""The command line: dispatch, JSON output, one-line errors (exit 1; 2 for usage)."""
 
 from __future__ import annotations
 
@@ -40,28 +40,28 @@ def test_inspect_several_files_gives_a_list(ntu_samples, utkinect_dir, capsys):
 def test_bad_file_is_one_line_naming_file_and_line(tmp_path, capsys):
     bad = tmp_path / "S001C001P001R001A001.skeleton"
     bad.write_text("2\n1\n")  # truncated: a body count, then nothing
-    assert main(["inspect", str(bad)]) == 2
+    assert main(["inspect", str(bad)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Traceback" not in err
     assert str(bad) in err and ":" in err.split(str(bad))[1][:3]  # path:line
 
 
 def test_unknown_format_and_missing_file(tmp_path, capsys):
-    assert main(["inspect", str(tmp_path / "x.csv")]) == 2
+    assert main(["inspect", str(tmp_path / "x.csv")]) == 1
     assert "cannot tell the format" in capsys.readouterr().err
-    assert main(["inspect", str(tmp_path / "absent.skeleton")]) == 2
+    assert main(["inspect", str(tmp_path / "absent.skeleton")]) == 1
     assert "no such file" in capsys.readouterr().err
 
 
 def test_prepare_refuses_missing_raw_folder(tmp_path, capsys):
     assert main(["prepare", "utkinect", "--raw", str(tmp_path / "nope"), "--out",
-                 str(tmp_path / "out"), "-q"]) == 2
+                 str(tmp_path / "out"), "-q"]) == 1
     assert "not a folder" in capsys.readouterr().err
 
 
 def test_train_unknown_config_key_suggests(tmp_path, capsys):
     assert main(["train", "demo", "--data", str(tmp_path), "--out", str(tmp_path / "run"),
-                 "--set", "train.lrr=0.1", "-q"]) == 2
+                 "--set", "train.lrr=0.1", "-q"]) == 1
     assert "train.lr" in capsys.readouterr().err
 
 

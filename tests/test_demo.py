@@ -23,6 +23,6 @@ def test_demo_reaches_its_accuracy(tmp_path, capsys):
 
 def test_demo_refuses_a_foreign_folder(tmp_path, capsys):
     (tmp_path / "precious.txt").write_text("user data")
-    assert main(["demo", "--out", str(tmp_path), "-q"]) == 2
+    assert main(["demo", "--out", str(tmp_path), "-q"]) == 1
     assert "not a mans demo folder" in capsys.readouterr().err
     assert (tmp_path / "precious.txt").read_text() == "user data"

@@ -247,9 +247,9 @@ def test_cli_train_and_eval(tiny_store, tmp_path, capsys):  # noqa: F811
     assert printed["epochs"] == 1 and "per_class" not in printed  # scalars only
     assert main(["eval", str(out), "--data", str(tiny_store), "-q", "--split", "val"]) == 0
     assert json.loads(capsys.readouterr().out)["split"] == "val"
-    # a user error is one line on stderr and exit status 2
+    # a user error is one line on stderr and exit status 1
     assert main(["train", "base", "--data", str(tiny_store), "--out", str(tmp_path / "x"), "-q",
-                 "--set", "train.lrr=1"]) == 2
+                 "--set", "train.lrr=1"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("mans train: error:") and "did you mean 'train.lr'" in err
     assert "\n" not in err

@@ -183,7 +183,7 @@ def test_prepare_cli_and_missing_list(ntu_raw, tmp_path, capsys):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "a.txt").write_text("x")
     rc = main(["prepare", "ntu60", "--raw", str(ntu_raw), "--out", str(tmp_path / "notes"), "-q"])
-    assert rc == 2 and "refusing to overwrite" in capsys.readouterr().err
+    assert rc == 1 and "refusing to overwrite" in capsys.readouterr().err
 
 
 def test_prepare_custom_folder_takes_layout_from_files(tmp_path):

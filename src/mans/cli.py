@@ -1,7 +1,9 @@
 """The ``mans`` command line: argument parsing and dispatch only.
 
-Each subcommand calls one library function; errors a user can cause (:class:`MansError`) are
-printed as one line without a traceback and exit with status 2.
+Each subcommand calls one library function. Exit status: 0 done, 1 error, 2 usage (argparse:
+unknown option, bad option value), 130 interrupted. Errors a user can cause (:class:`MansError`)
+and OS errors (unwritable path, disk full) print one line without a traceback (``MANS_DEBUG=1``
+shows it); output cut short by a closed pipe (``| head``) ends quietly.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import MansError
+from .outputs import describe_os_error
 
 
 def _print_json(obj) -> None:
@@ -42,10 +45,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         args.dataset, args.raw, args.out, view=args.view, workers=args.workers,
         missing_list=args.missing_list, progress=not args.quiet,
     )
-    summary = {k: manifest[k] for k in ("found", "prepared", "protocols") if k in manifest}
-    summary["skipped"] = len(manifest.get("skipped", []))
-    summary["out"] = str(args.out)
-    _print_json(summary)
+    from .prepare import short_summary, skip_summary
+
+    for line in skip_summary(manifest.get("skipped", [])):
+        print(line, file=sys.stderr)
+    _print_json(short_summary(manifest, args.out))
     return 0
 
 
@@ -63,6 +67,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .engine.train import run_training
 
+    if args.config is None and not args.resume:
+        raise _UsageError("train: the CONFIG argument is required (except with --resume, which "
+                          "uses the run's saved config)")
     metrics = run_training(
         args.config, data=args.data, out=args.out, overrides=args.set, resume=args.resume,
         device=args.device, deterministic=args.deterministic, progress=not args.quiet,
@@ -84,14 +91,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import format_prediction, predict_files
 
+    failed: list[dict] = []  # one bad file does not stop the others (reported, exit 1)
     results = predict_files(args.checkpoint, args.files, topk=args.topk, device=args.device,
-                            fmt=args.format, ensemble=args.ckpt)
+                            fmt=args.format, ensemble=args.ckpt, errors=failed)
     if args.json:
         _print_json(results)
     else:
         for r in results:
             print(format_prediction(r))
-    return 0
+    for f in failed:
+        print(f"mans predict: error: {f['error']}", file=sys.stderr)
+    if failed:
+        print(f"mans predict: {len(failed)} of {len(args.files)} files failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
@@ -106,11 +118,33 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.quiet)
+    run_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.quiet,
+             force=args.force)
     return 0
 
 
 # --- parser ------------------------------------------------------------------------------------
+
+
+class _UsageError(Exception):
+    """A wrong combination of options found after parsing: reported like argparse's (exit 2)."""
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (so 0 and negatives are usage errors, exit status 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_threads(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                    help="CPU threads for torch (default: OMP_NUM_THREADS if set, else the CPUs "
+                         "this process may use: its affinity mask and cgroup CPU quota)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--view", default="authors", choices=["authors", "gcn", "none"],
                     help="view normalisation: authors' PCA frame (default), GCN-style spine "
                          "centring + rotation, or none")
-    sp.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    sp.add_argument("--workers", type=_positive_int, default=None,
+                    help="processes (default: all cores)")
     sp.add_argument("--missing-list", type=Path, default=None,
                     help="NTU: official samples_with_missing_skeletons.txt; listed files are "
                          "skipped with that reason")
@@ -149,15 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", default=None, help="reader to use (default: from the file name)")
 
     sp = add("train", cmd_train, "train a model on a prepared store")
-    sp.add_argument("config", help="config YAML path or the name of a built-in config")
+    sp.add_argument("config", nargs="?", default=None,
+                    help="config YAML path or the name of a built-in config (not needed, and "
+                         "not used, with --resume: the run's saved config is)")
     sp.add_argument("--data", type=Path, required=True, help="prepared store folder")
     sp.add_argument("--out", type=Path, required=True, help="run folder")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config value, e.g. --set train.lr=0.1 (repeatable)")
-    sp.add_argument("--resume", action="store_true", help="continue from RUN/last checkpoint")
+                    help="override a config value, e.g. --set train.lr=0.1 (repeatable); with "
+                         "--resume only keys that may change (e.g. train.epochs)")
+    sp.add_argument("--resume", action="store_true",
+                    help="continue from RUN/last.pt with the run's saved config")
     sp.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     sp.add_argument("--deterministic", action="store_true",
                     help="deterministic algorithms and single-threaded loading")
+    _add_threads(sp)
 
     sp = add("eval", cmd_eval, "evaluate a run folder or checkpoint on a prepared store")
     sp.add_argument("target", type=Path, help="run folder or checkpoint file")
@@ -168,14 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, default=None,
                     help="folder for metrics.json and the confusion matrix (or a .json path)")
     sp.add_argument("--device", default="auto")
+    _add_threads(sp)
 
     sp = add("predict", cmd_predict, "classify raw skeleton files with a checkpoint")
-    sp.add_argument("checkpoint", type=Path)
+    sp.add_argument("checkpoint", type=Path, help="checkpoint file, or a run folder (its best "
+                                                  "checkpoint, else last.pt)")
     sp.add_argument("files", type=Path, nargs="+")
-    sp.add_argument("--topk", type=int, default=5)
+    sp.add_argument("--topk", type=_positive_int, default=5)
     sp.add_argument("--format", default=None, help="reader to use (default: from the file name)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.add_argument("--device", default="auto")
+    _add_threads(sp)
     sp.add_argument("--ckpt", action="append", default=[], type=Path, metavar="CKPT",
                     help="another checkpoint to fuse with the first (mean of the softmax "
                          "scores; repeatable), e.g. the bone stream of the same data")
@@ -190,12 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, default=None,
                     help="folder for metrics.json, confusion PNG, scores.npy, predictions.csv")
     sp.add_argument("--device", default="auto")
+    _add_threads(sp)
 
     sp = add("demo", cmd_demo,
              "synthesise data, prepare it, train the ResNet variant and evaluate it")
     sp.add_argument("--out", type=Path, default=Path("mans-demo"), help="output folder")
-    sp.add_argument("--epochs", type=int, default=None, help="override the demo's epochs")
+    sp.add_argument("--epochs", type=_positive_int, default=None,
+                    help="override the demo's epochs")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--force", action="store_true",
+                    help="replace the results of an earlier demo in --out")
+    _add_threads(sp)
     return p
 
 
@@ -221,15 +269,48 @@ def _reexec_with_malloc_tunables(argv: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "mans.cli", *argv], env)
 
 
+def _quiet_broken_pipe() -> None:
+    """The reader of our stdout went away (``mans ... | head``): send what is still buffered
+    nowhere, so that the interpreter's final flush does not raise again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (e.g. captured by a test)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (see the module docstring)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if argv is None and args.command in _NETWORK_COMMANDS:  # a console run, not a library call
         _reexec_with_malloc_tunables(sys.argv[1:])
+    debug = os.environ.get("MANS_DEBUG", "") not in ("", "0")
     try:
+        if args.command in _NETWORK_COMMANDS:
+            from .threads import configure_threads
+
+            configure_threads(args.threads)
         return args.func(args)
-    except MansError as e:
+    except _UsageError as e:
+        parser.print_usage(sys.stderr)
         print(f"mans {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        if debug:
+            raise
+        _quiet_broken_pipe()
+        return 1
+    except MansError as e:
+        if debug:
+            raise
+        print(f"mans {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # unwritable path, disk full, ...: the user's environment, not a bug
+        if debug:
+            raise
+        print(f"mans {args.command}: error: {describe_os_error(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"mans {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -17,33 +17,45 @@ from .errors import ConfigError
 MARKER = "mans-demo.json"
 
 
-def _claim_folder(out: Path) -> None:
-    """Use ``out`` only if it is empty, absent, or an earlier demo's folder (which is replaced)."""
+def _claim_folder(out: Path, force: bool = False) -> None:
+    """Use ``out`` only if it is empty or absent, or, with ``force``, an earlier demo's folder
+    (whose results are replaced). A folder that is not a demo's is never touched."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).is_file():
             raise ConfigError(
                 f"{out} exists and is not a mans demo folder; choose an empty or new --out"
             )
+        if not force:
+            raise ConfigError(f"{out} holds an earlier demo's results; pass --force to replace "
+                              f"them, or choose an empty or new --out")
         for sub in ("raw", "prepared", "run"):
             shutil.rmtree(out / sub, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(json.dumps({"status": "running"}))
 
 
-def run_demo(out: Path, *, epochs: int | None = None, seed: int = 0, progress: bool = True) -> dict:
-    """Run the demo into ``out`` and return the run's metrics (``metrics.json`` contents)."""
+def run_demo(out: Path, *, epochs: int | None = None, seed: int = 0, progress: bool = True,
+             force: bool = False) -> dict:
+    """Run the demo into ``out`` and return the run's metrics (``metrics.json`` contents).
+
+    ``out`` must be empty or absent; ``force`` lets it be an earlier demo's folder (replaced).
+    ``epochs`` (>= 1) overrides the demo config's number of epochs."""
     from .engine.train import run_training
     from .prepare import prepare
     from .synth import write_synthetic
 
     out = Path(out)
-    _claim_folder(out)
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"--epochs must be >= 1, got {epochs}")
+    _claim_folder(out, force)
     t0 = time.perf_counter()
     synth = write_synthetic(out / "raw", seed=seed, progress=progress)
     t_synth = time.perf_counter()
     manifest = prepare("ntu60", out / "raw", out / "prepared", progress=progress)
     t_prep = time.perf_counter()
-    overrides = [f"train.seed={seed}"] + ([f"train.epochs={epochs}"] if epochs else [])
+    overrides = [f"train.seed={seed}"] + ([f"train.epochs={epochs}"] if epochs is not None else [])
     metrics = run_training("demo", data=out / "prepared", out=out / "run", overrides=overrides,
                            progress=progress)
     t_end = time.perf_counter()

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
-from .errors import ConfigError
+from .errors import ConfigError, MansError
 from .formats import read_sequence
 from .skeleton import Layout, get_layout, register_layout
 from .streams import model_input
@@ -30,12 +30,15 @@ class Predictor:
     """A checkpoint loaded once, applied to many files.
 
     Args:
-        checkpoint: path of a ``.pt`` written by ``mans train``.
+        checkpoint: path of a ``.pt`` written by ``mans train``, or a run folder (its selected
+            checkpoint, else ``last.pt``, as ``mans eval`` picks it).
         device: ``cpu``, ``cuda[:N]`` or ``auto``.
     """
 
     def __init__(self, checkpoint: str | Path, device: str = "auto"):
-        self.path = Path(checkpoint)
+        from .engine.evaluate import find_checkpoint
+
+        self.path = find_checkpoint(checkpoint)
         state = load_checkpoint(self.path)
         self.device = resolve_device(device)
         self.model = build_model_from_checkpoint(state, self.device)
@@ -111,10 +114,18 @@ def _frame_map(t: int, size: int) -> np.ndarray:
 
 def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int = 5,
                   device: str = "auto", fmt: str | None = None,
-                  ensemble: list[str | Path] = ()) -> list[dict]:
+                  ensemble: list[str | Path] = (), errors: list[dict] | None = None
+                  ) -> list[dict]:
     """Predict every file with one loaded checkpoint (see :meth:`Predictor.predict`), or, with
     ``ensemble`` checkpoints, with the mean of the softmax scores of all of them (each fed its
-    own input stream; the attention shown is the first checkpoint's)."""
+    own input stream; the attention shown is the first checkpoint's).
+
+    With ``errors`` (a list), a file that cannot be read or does not fit the checkpoint does not
+    stop the others: ``{"file", "error"}`` is appended to ``errors`` and the file is left out of
+    the returned list. Without it the first such file raises its :class:`MansError`.
+    """
+    if topk < 1:
+        raise ConfigError(f"topk must be >= 1, got {topk}")
     predictors = [Predictor(c, device) for c in [checkpoint, *ensemble]]
     for p in predictors[1:]:
         if p.class_names != predictors[0].class_names:
@@ -122,7 +133,13 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
                               f"only checkpoints of the same classes can be fused")
     results = []
     for f in files:
-        outs = [p.scores(f, fmt) for p in predictors]  # [(prob (K,), attention, meta)]
+        try:
+            outs = [p.scores(f, fmt) for p in predictors]  # [(prob (K,), attention, meta)]
+        except MansError as e:
+            if errors is None:
+                raise
+            errors.append({"file": str(f), "error": str(e)})
+            continue
         prob = np.mean([o[0] for o in outs], axis=0)
         r = predictors[0]._result(f, prob, outs[0][1], outs[0][2], topk)
         if len(predictors) > 1:

@@ -26,6 +26,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -39,6 +40,7 @@ from tqdm import tqdm
 from . import __version__
 from .datasets import DatasetSpec, Item, get_dataset
 from .errors import ConfigError, FormatError
+from .outputs import check_out_folder
 from .skeleton import get_layout
 from .transforms import PrepConfig, check_view, prepare_sequence
 
@@ -172,6 +174,64 @@ def _install(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it; restored at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# --- summaries for the command line ---------------------------------------------------------------
+
+_SHOWN_PROTOCOLS = 6  # leave-one-out datasets have hundreds: the manifest keeps them all
+
+
+def short_summary(manifest: dict, out: str | Path) -> dict:
+    """What ``mans prepare`` prints: counts and at most a few protocols' split sizes (the full
+    list stays in ``manifest.json``)."""
+    protocols = manifest.get("protocols", {})
+    default = manifest.get("default_protocol")
+    names = ([default] if default in protocols else []) + \
+        [p for p in protocols if p != default]
+    summary = {k: manifest[k] for k in ("dataset", "found", "prepared") if k in manifest}
+    summary["skipped"] = len(manifest.get("skipped", []))
+    summary["protocols"] = {p: protocols[p] for p in names[:_SHOWN_PROTOCOLS]}
+    if len(names) > _SHOWN_PROTOCOLS:
+        summary["protocols_total"] = len(names)
+        summary["protocols_note"] = (f"{len(names) - _SHOWN_PROTOCOLS} more protocols in "
+                                     f"{Path(out) / MANIFEST}")
+    summary["out"] = str(out)
+    return summary
+
+
+def _reason_kind(reason: str) -> str:
+    """A skip reason without what differs from file to file (line numbers, counts, values), so
+    that reasons of one kind are counted together."""
+    text = re.sub(r"^line \d+: ", "", str(reason))
+    text = re.sub(r"'[^']*'", "'...'", text)  # quoted tokens
+    text = re.sub(r"\d+(\.\d+)?([eE][-+]?\d+)?", "N", text)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def skip_summary(skipped: list[dict], shown: int = 10) -> list[str]:
+    """Lines for stderr: how many samples were skipped, grouped by kind of reason (most frequent
+    first), with one example file each; empty when nothing was skipped."""
+    if not skipped:
+        return []
+    groups: dict[str, list[dict]] = {}
+    for s in skipped:
+        groups.setdefault(_reason_kind(s.get("reason", "")), []).append(s)
+    order = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    lines = [f"skipped {len(skipped)} samples ({len(groups)} kinds of reason; every file and "
+             f"reason is in manifest.json):"]
+    for kind, members in order[:shown]:
+        lines.append(f"  {len(members):6d}  {kind}  (e.g. {members[0].get('file')})")
+    if len(order) > shown:
+        rest = sum(len(m) for _, m in order[shown:])
+        lines.append(f"  {rest:6d}  other reasons ({len(order) - shown} kinds)")
+    return lines
+
+
 # --- main -----------------------------------------------------------------------------------------
 
 
@@ -200,8 +260,11 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, view: str = "auth
     if not raw.is_dir():
         raise ConfigError(f"--raw {raw} is not a folder")
     cfg = PrepConfig(view=view, max_bodies=spec.max_bodies)
+    check_out_folder(out)
     _check_out(out)
-    workers = max(1, int(workers or os.cpu_count() or 1))
+    if workers is not None and int(workers) < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    workers = int(workers or os.cpu_count() or 1)
 
     class_names = [str(c) for c in spec.class_names(raw)]
     options = {"missing_list": Path(missing_list)} if missing_list is not None else {}
@@ -216,6 +279,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, view: str = "auth
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a store is a normal folder
         manifest = _write_store(tmp, spec, cfg, layout.num_joints, items, skipped, class_names,
                                  workers, progress)
         manifest.update(found=found, raw=str(raw.resolve()))

@@ -71,20 +71,43 @@ class PreparedStore:
         for name in (FRAMES, OFFSETS, LABELS, SAMPLES, PROTOCOLS):
             if not (path / name).is_file():
                 raise FormatError(path / name, "missing: the store is incomplete; prepare again")
-        offsets = np.load(path / OFFSETS)
-        labels = np.load(path / LABELS)
-        with open(path / SAMPLES, encoding="utf-8") as f:
-            meta = [json.loads(line) for line in f if line.strip()]
-        with open(path / PROTOCOLS, encoding="utf-8") as f:
-            protocols = {p: {s: np.asarray(idx, dtype=np.int64) for s, idx in d.items()}
-                         for p, d in json.load(f).items()}
+        offsets = _load_array(path / OFFSETS)
+        labels = _load_array(path / LABELS)
+        reading = path / SAMPLES
+        try:
+            with open(reading, encoding="utf-8") as f:
+                meta = [json.loads(line) for line in f if line.strip()]
+            reading = path / PROTOCOLS
+            with open(reading, encoding="utf-8") as f:
+                protocols = {p: {s: np.asarray(idx, dtype=np.int64) for s, idx in d.items()}
+                             for p, d in json.load(f).items()}
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            raise FormatError(reading, f"unreadable ({type(e).__name__}: {str(e)[:100]}); "
+                                       f"prepare the store again") from None
         store = cls(path, manifest, offsets, labels, meta, protocols)
         store._validate()
         return store
 
     def _validate(self) -> None:
+        """Everything a damaged or hand-edited store could get wrong, checked once here so that
+        training never meets it as an IndexError mid-epoch."""
         n = len(self.labels)
         frames = self.frames
+        if self.offsets.ndim != 1 or self.labels.ndim != 1 or \
+                not np.issubdtype(self.offsets.dtype, np.integer) or \
+                not np.issubdtype(self.labels.dtype, np.integer):
+            raise FormatError(self.path, f"{OFFSETS} and {LABELS} must be 1-D integer arrays; "
+                                         f"prepare it again")
+        k = self.manifest.get("num_classes")
+        if not isinstance(k, int) or k < 1 or len(self.manifest.get("class_names", [])) != k:
+            raise FormatError(self.path / MANIFEST, f"num_classes {k!r} does not match its "
+                                                    f"class_names; prepare it again")
+        bad = np.flatnonzero((self.labels < -1) | (self.labels >= k))
+        if bad.size:
+            i = int(bad[0])
+            raise FormatError(self.path / LABELS, f"sample {i} has label {int(self.labels[i])}, "
+                              f"outside -1..{k - 1} ({k} classes; {bad.size} such samples); "
+                              f"prepare it again")
         if (self.offsets.shape != (n + 1,) or len(self.meta) != n or self.offsets[0] != 0
                 or np.any(np.diff(self.offsets) < 0) or self.offsets[-1] != frames.shape[0]):
             raise FormatError(self.path, f"inconsistent store: {n} labels, {len(self.meta)} "
@@ -102,7 +125,11 @@ class PreparedStore:
     def frames(self) -> np.ndarray:
         """``(total_T, C, J)`` float32 memory map of all frames."""
         if self._frames is None:
-            self._frames = np.load(self.path / FRAMES, mmap_mode="r")
+            frames = _load_array(self.path / FRAMES, mmap_mode="r")
+            if frames.ndim != 3 or frames.dtype != np.float32:
+                raise FormatError(self.path / FRAMES, f"expected a (frames, C, J) float32 array, "
+                                  f"found {frames.dtype} {frames.shape}; prepare it again")
+            self._frames = frames
         return self._frames
 
     def __getstate__(self) -> dict:
@@ -166,6 +193,18 @@ class PreparedStore:
             raise ConfigError(f"protocol {protocol!r} has no split {split!r}; available: "
                               f"{sorted(splits)}")
         return splits[split]
+
+
+def _load_array(path: Path, mmap_mode: str | None = None) -> np.ndarray:
+    """``np.load`` of one store array, any damage (truncation, a bad header, pickled objects)
+    raised as :class:`FormatError` naming the file."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        if "mmap length is greater than file size" in why or "cannot reshape" in why:
+            why = "the file is shorter than its header says (truncated)"
+        raise FormatError(path, f"damaged ({why}); prepare the store again") from None
 
 
 class SkeletonDataset(Dataset):

@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 
 from .errors import ConfigError
+from .outputs import check_out_folder
 from .geometry import axis_rotation
 from .formats.ntu import write_skeleton
 from .skeleton import NTU25
@@ -949,8 +950,7 @@ def write_synthetic(out: Path, seed: int = 0, subjects: int = 10, replications: 
     ids = subject_ids(subjects)
     jobs = [FileJob(int(seed), s, c, r, a) for s in ids for c in sorted(CAMERAS)
             for r in range(1, replications + 1) for a in sorted(ACTIONS)]
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} exists and is not a folder")
+    check_out_folder(out, "output folder")
     out.mkdir(parents=True, exist_ok=True)
     planned = {f"{j.name}.skeleton" for j in jobs}
     stale = sorted(p.name for p in out.glob("*.skeleton") if p.name not in planned)

@@ -34,11 +34,17 @@ Layout of the dict (``version`` 1)::
                  "config": RunConfig.to_dict(),
                  "split_sizes": {"train": n, "val": n, "test": n}}
 
+    sha256      hex SHA-256 of every tensor in the file   # see payload_sha256; checked on load
+
 ``mans predict`` needs only ``model``, ``state_dict`` and ``data``; ``--resume`` needs ``train``.
+The zip container torch writes has no check on the tensor bytes that ``torch.load`` enforces, so a
+flipped byte inside a weight would load silently; ``sha256`` catches it. Files written before the
+checksum existed (no ``sha256`` key) still load, unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import random
@@ -54,6 +60,34 @@ FORMAT = "mans-checkpoint"
 VERSION = 1
 
 
+CHECKSUM_KEY = "sha256"
+SOURCE_KEY = "_loaded_from"  # added by load_checkpoint: the file a state came from
+
+
+def _tensors(obj, prefix: str = ""):
+    """``(key path, tensor)`` for every tensor in nested dicts/lists, in a fixed order (dict keys
+    sorted by their text), so that the same content always hashes the same."""
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for k in sorted(obj, key=str):
+            yield from _tensors(obj[k], f"{prefix}/{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _tensors(v, f"{prefix}/{i}")
+
+
+def payload_sha256(state: dict) -> str:
+    """Hex SHA-256 over every tensor of ``state`` (except the checksum entry itself): for each,
+    its key path, dtype, shape and raw bytes (CPU, C order)."""
+    h = hashlib.sha256()
+    for key, t in _tensors({k: v for k, v in state.items() if k != CHECKSUM_KEY}):
+        t = t.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | Path, state: dict) -> Path:
     """Write ``state`` to ``path`` atomically and return the path.
 
@@ -64,12 +98,17 @@ def save_checkpoint(path: str | Path, state: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, "version": VERSION, **state}
+    state[CHECKSUM_KEY] = payload_sha256(state)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # disk full, interrupted: no half-written .tmp left behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -105,6 +144,11 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     for key in ("model", "state_dict", "data"):
         if key not in state:
             raise FormatError(path, f"checkpoint lacks the {key!r} entry")
+    saved = state.get(CHECKSUM_KEY)
+    if saved is not None and payload_sha256(state) != saved:
+        raise FormatError(path, "checksum mismatch: the tensor data differs from the SHA-256 "
+                                "written with it; the file is damaged (use another checkpoint)")
+    state[SOURCE_KEY] = str(path)  # for messages about this state; never saved back
     return state
 
 
@@ -115,7 +159,14 @@ def build_model_from_checkpoint(state: dict, device: str | torch.device = "cpu")
     from ..models import model_from_config
 
     model = model_from_config(state["model"]["config"])
-    model.load_state_dict(state["state_dict"])
+    try:
+        model.load_state_dict(state["state_dict"])
+    except RuntimeError as e:  # torch lists every mismatching tensor: keep the first
+        lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
+        raise FormatError(state.get(SOURCE_KEY, "checkpoint"),
+                          "the model config does not match the weights"
+                          + (f" ({lines[0]}" + (f"; {len(lines) - 1} more)" if len(lines) > 1
+                                                else ")") if lines else "")) from None
     model.stcm.to(memory_format=torch.channels_last)  # as in training: faster convolutions
     return with_test_mirror(model, state["data"]).to(device).eval()
 

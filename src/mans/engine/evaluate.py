@@ -175,17 +175,19 @@ def split_indices(state: dict, store: PreparedStore, split: str, ckpt: Path) -> 
     return idx
 
 
-def checkpoint_scores(target: str | Path, store: PreparedStore, split: str = "test",
-                      device: str = "auto", progress: bool = False) -> dict:
+def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
+                      split: str = "test", device: str = "auto", progress: bool = False) -> dict:
     """Evaluate a run folder's selected checkpoint (or a checkpoint file) on ``split`` of its
     protocol, keeping the per-sample scores.
 
     Returns:
-        ``{"ckpt": Path, "state": checkpoint dict, "idx": (N,) store indices,
-        "result": evaluate_model(...) output with "scores" (N, K)}``.
+        ``{"ckpt": Path, "state": checkpoint dict, "store": the open store, "idx": (N,) store
+        indices, "result": evaluate_model(...) output with "scores" (N, K)}``.
     """
     ckpt = find_checkpoint(target)
     state = load_checkpoint(ckpt)
+    if not isinstance(store, PreparedStore):  # opened after the checkpoint: its errors first
+        store = PreparedStore.open(store)
     check_store_matches(state, store, ckpt)
     dev = resolve_device(device)
     model = build_model_from_checkpoint(state, dev)
@@ -196,7 +198,7 @@ def checkpoint_scores(target: str | Path, store: PreparedStore, split: str = "te
                             num_classes=int(state["model"]["config"]["num_classes"]),
                             amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
                             progress=progress, desc=f"eval {split}", keep_scores=True)
-    return {"ckpt": ckpt, "state": state, "idx": idx, "result": result}
+    return {"ckpt": ckpt, "state": state, "store": store, "idx": idx, "result": result}
 
 
 def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = "auto",
@@ -219,9 +221,9 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
     """
     from .train import _label_test_selected, selection_label
 
-    store = PreparedStore.open(data)
-    ev = checkpoint_scores(target, store, split, device, progress)
+    ev = checkpoint_scores(target, data, split, device, progress)
     ckpt, state, idx, result = ev["ckpt"], ev["state"], ev["idx"], ev["result"]
+    store = ev["store"]
     tr = state.get("train") or {}
     protocol = state["data"]["protocol"]
     sel = selection_label(tr.get("selection", "val"))

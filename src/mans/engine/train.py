@@ -20,6 +20,7 @@ Run folder::
     last.pt            the latest epoch (resume from here)
     best.pt            the selected checkpoint (best-test-selected.pt with selection "test")
     metrics.csv        one row per epoch
+    train.log          the progress lines (also with -q), appended across resumes
     tb/                TensorBoard events
     metrics.json       final test metrics (written once, at the end)
     confusion.png      confusion matrix of the test split (confusion-test-selected.png)
@@ -45,6 +46,7 @@ from tqdm import tqdm
 
 from ..augment import build_augment
 from ..errors import ConfigError, MansError
+from ..outputs import check_out_folder
 from ..models import MANsConfig, build_model
 from ..store import PreparedStore, SkeletonDataset
 from .checkpoint import (load_checkpoint, rng_state, save_checkpoint, set_rng_state,
@@ -54,6 +56,7 @@ from .data import carve_validation, check_protocol, epoch_seed, eval_loader, lab
     train_loader
 from .distributed import DistInfo, all_reduce_sum, barrier, broadcast_buffers, init_distributed
 from .evaluate import evaluate_model, final_metrics, write_eval_outputs
+from .resume import resume_config
 
 CSV_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
               "test_acc", "time")
@@ -136,8 +139,9 @@ def run_training(config: str | Path | RunConfig | dict, *, data: str | Path, out
     Args:
         config: config file, built-in config name, RunConfig or dict.
         overrides: ``"section.key=value"`` strings applied on top of ``config``.
-        resume: continue from ``out/last.pt`` (only ``train.epochs``, ``train.stop_after_epoch``
-            and ``data.num_workers`` may differ from the original run's config).
+        resume: continue from ``out/last.pt`` with the config saved in it (``config`` is not
+            used); ``overrides`` may only change :data:`RESUMABLE_KEYS` (see
+            :mod:`mans.engine.resume`).
         device: ``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N``.
         deterministic: deterministic algorithms, one CPU thread, no loader workers: two runs
             on the same machine give identical ``metrics.json``.
@@ -147,7 +151,9 @@ def run_training(config: str | Path | RunConfig | dict, *, data: str | Path, out
         The final metrics (``metrics.json``), or, when ``train.stop_after_epoch`` stopped the run
         early, ``{"status": "stopped", "epoch": ...}``.
     """
-    cfg = resolve_config(config, overrides)
+    check_out_folder(out)
+    # --resume: the run's saved config (resume.py); CONFIG is not used
+    cfg = resume_config(Path(out), overrides) if resume else resolve_config(config, overrides)
     dist = init_distributed(device)
     try:
         with _deterministic_mode(deterministic, dist.device):
@@ -504,7 +510,7 @@ class _Trainer:
         self.best_metric, self.best_epoch = tr["best_metric"], tr["best_epoch"]
         self.history = [dict(r) for r in tr["history"]]
         set_rng_state(tr["rng"])
-        self._log(f"resumed from {path} after epoch {self.epoch}")
+        self._log(f"resumed from {path} after epoch {self.epoch}, with the run's saved config")
 
     # --- outputs ------------------------------------------------------------------------------
 
@@ -528,8 +534,13 @@ class _Trainer:
         return SummaryWriter(str(self.out / "tb"), purge_step=self.epoch + 1)
 
     def _log(self, msg: str) -> None:
+        """A progress line: on the terminal unless quiet, and always appended to
+        ``RUN/train.log`` (rank 0), so a quiet run still leaves its per-epoch record."""
         if self.progress:
             tqdm.write(msg)
+        if self.dist.is_main and self.out.is_dir():
+            with open(self.out / "train.log", "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
 
 
 def _label_test_selected(metrics: dict) -> dict:

@@ -18,6 +18,8 @@ FORMATS = ("ntu", "utkinect", "amc", "npz")
 def detect_format(path: str | Path) -> str:
     """Format name of ``path`` from its suffix / name pattern."""
     p = Path(path)
+    if p.is_dir():
+        raise _folder_error(p)
     name = p.name.lower()
     if name.endswith(".skeleton"):
         return "ntu"
@@ -33,10 +35,17 @@ def detect_format(path: str | Path) -> str:
     )
 
 
+def _folder_error(p: Path) -> FormatError:
+    return FormatError(p, "is a folder, not a skeleton file; name the files in it (e.g. "
+                          f"{p / '*.skeleton'}), or prepare the folder with `mans prepare`")
+
+
 def read_sequence(path: str | Path, fmt: str | None = None) -> Sequence:
     """Read one file with the reader for ``fmt`` (detected from the name when None)."""
     fmt = fmt or detect_format(path)
     p = Path(path)
+    if p.is_dir():
+        raise _folder_error(p)
     if not p.is_file():
         raise FormatError(p, "no such file")
     if fmt == "ntu":

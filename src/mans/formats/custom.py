@@ -25,6 +25,7 @@ Other keys are ignored. See docs/formats.md.
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from pathlib import Path
 from typing import Sequence as Seq
 
@@ -41,6 +42,11 @@ def _load(path: Path, keys: Seq[str] = KEYS) -> dict[str, np.ndarray]:
     """The archive's arrays among ``keys`` (no pickle); any decoding failure -> FormatError."""
     if not path.is_file():
         raise FormatError(path, "no such file")
+    with open(path, "rb") as f:
+        npy = f.read(6) == b"\x93NUMPY"  # a single array: numpy reads it, refused below
+    if not npy and not zipfile.is_zipfile(path):  # junk would reach numpy's pickle message
+        raise FormatError(path, "not a readable .npz archive (not a zip file); expected "
+                                "numpy.savez output")
     try:
         archive = np.load(path, allow_pickle=False)
     except Exception as e:  # corrupt zip / npy header: numpy raises many exception types

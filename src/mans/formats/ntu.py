@@ -33,12 +33,13 @@ Two parsers give identical results:
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import ConfigError, FormatError
 from ..skeleton import Sequence
 from .decimals import WIDTH, parse_decimals
 
@@ -57,6 +58,25 @@ _MAX_COUNT_DIGITS = 9  # counts beyond 10**9 are corrupt (and int() refuses > 43
 # float32 max and 2**128, ties going to the even neighbour 2**128).
 _F32_OVERFLOW = float.fromhex("0x1.ffffffp+127")
 _LINE_WINDOW = 48  # x, y and z must end within a joint line's first 48 bytes for the fast path
+# Largest |x|, |y|, |z| accepted, in metres: Kinect v2 tracks bodies up to ~4.5 m away, so 100 m
+# leaves room for any real recording yet refuses corrupt values (a 1e30 coordinate made the test
+# loss 2.6e27). Override per call (``max_coord=``) or with the environment variable below.
+MAX_COORD_M = 100.0
+MAX_COORD_ENV = "MANS_NTU_MAX_COORD"
+
+
+def max_coord() -> float:
+    """The coordinate bound in use: ``$MANS_NTU_MAX_COORD`` (metres, > 0) or :data:`MAX_COORD_M`."""
+    text = os.environ.get(MAX_COORD_ENV)
+    if text is None or not text.strip():
+        return MAX_COORD_M
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise ConfigError(f"{MAX_COORD_ENV}={text!r}: expected a positive number of metres")
+    return value
 
 
 # --- sample names --------------------------------------------------------------------------------
@@ -81,8 +101,11 @@ def parse_sample_name(name: str) -> dict[str, int] | None:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def read_skeleton(path: str | Path) -> Sequence:
+def read_skeleton(path: str | Path, *, max_coord_m: float | None = None) -> Sequence:
     """Read one NTU ``.skeleton`` file.
+
+    ``max_coord_m`` bounds ``|x|``, ``|y|``, ``|z|`` (metres; None: :func:`max_coord`, 100 m unless
+    ``$MANS_NTU_MAX_COORD`` says otherwise): a file with a larger coordinate is refused at its line.
 
     Returns:
         A :class:`Sequence` with ``joints`` float32 ``(T, M, 25, 3)`` (x, y, z in metres, camera
@@ -96,17 +119,19 @@ def read_skeleton(path: str | Path) -> Sequence:
     Raises:
         FormatError: naming the file and 1-based line, for an empty or truncated file, a
             malformed count, a wrong field or joint count, a non-numeric field, a non-finite
-            x/y/z (or one beyond float32 range), or data after the last frame.
+            x/y/z (or one beyond float32 range or the coordinate bound), or data after the last
+            frame.
     """
     path = Path(path)
+    bound = max_coord() if max_coord_m is None else float(max_coord_m)
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise FormatError(path, f"cannot read file: {e.strerror or e}") from None
 
-    parsed = _parse_fast(raw)
+    parsed = _parse_fast(raw, bound)
     if parsed is None:
-        parsed = _parse_checked(raw, path)
+        parsed = _parse_checked(raw, path, bound)
     bodies, xyz = parsed
     joints = _assemble(bodies, xyz)
 
@@ -153,8 +178,9 @@ def _count(line: bytes) -> int:
     return int(s) if s.isdigit() and len(s) <= _MAX_COUNT_DIGITS else -1
 
 
-def _parse_fast(raw: bytes) -> tuple[list[int], np.ndarray] | None:
-    """Parse a file laid out like the official release; None whenever it is not plainly valid.
+def _parse_fast(raw: bytes, bound: float = math.inf) -> tuple[list[int], np.ndarray] | None:
+    """Parse a file laid out like the official release; None whenever it is not plainly valid
+    (including a coordinate beyond ``bound``, in metres).
 
     Returns ``(bodies per frame, xyz (N * 25, 3) float64)`` exactly as :func:`_parse_checked`
     would. Every check here is a necessary condition for validity, so declining is always safe.
@@ -237,6 +263,8 @@ def _parse_fast(raw: bytes) -> tuple[list[int], np.ndarray] | None:
             return None
     if not (np.abs(xyz) < _F32_OVERFLOW).all():  # inf, or inf once cast to float32
         return None
+    if not (np.abs(xyz) <= bound).all():  # the checked parser names the line
+        return None
     return bodies, xyz.reshape(-1, 3)
 
 
@@ -250,8 +278,8 @@ def _is_number_text(token: bytes) -> bool:
     return not token.translate(None, _NUMBER_CHARS)
 
 
-def _coordinate(token: bytes) -> tuple[float, str]:
-    """``(value, "")`` for a valid x/y/z token, else ``(nan, what is wrong)``."""
+def _coordinate(token: bytes, bound: float = math.inf) -> tuple[float, str]:
+    """``(value, "")`` for a valid x/y/z token within ``bound``, else ``(value, what is wrong)``."""
     try:
         v = float(token)  # also accepts "nan", "inf", "1_0": screened below
     except ValueError:
@@ -262,10 +290,27 @@ def _coordinate(token: bytes) -> tuple[float, str]:
         return v, "is not a number"
     if abs(v) >= _F32_OVERFLOW:
         return v, "is beyond the float32 range"
+    if abs(v) > bound:
+        return v, (f"is beyond the coordinate bound of {bound:g} m (set {MAX_COORD_ENV} to "
+                   f"change it)")
     return v, ""
 
 
-def _parse_checked(raw: bytes, path: Path) -> tuple[list[int], np.ndarray]:
+def _binary_byte(f: list[bytes]) -> int | None:
+    """The first byte of a line's fields that no text file holds (control or non-ASCII)."""
+    return next((b for b in b" ".join(f) if not 32 <= b < 127), None)
+
+
+def _describe_fields(f: list[bytes]) -> str:
+    """What a structural line held, for an error message: at most 3 fields, shortened."""
+    if not f:
+        return "an empty line"
+    shown = " ".join(_show(t, 20) for t in f[:3])
+    return shown + (f" ... ({len(f)} fields)" if len(f) > 3 else "")
+
+
+def _parse_checked(raw: bytes, path: Path, bound: float = math.inf
+                   ) -> tuple[list[int], np.ndarray]:
     """Line-by-line reference parser; raises FormatError at the first problem.
 
     Accepts any whitespace between fields, LF or CRLF line ends and blank lines after the last
@@ -292,7 +337,11 @@ def _parse_checked(raw: bytes, path: Path) -> tuple[list[int], np.ndarray]:
     def count(what: str) -> int:
         f = fields(what)
         if len(f) != 1 or not f[0].isdigit() or len(f[0]) > _MAX_COUNT_DIGITS:
-            found = " ".join(_show(t) for t in f) if f else "an empty line"
+            odd = _binary_byte(f)
+            if odd is not None:  # junk: hundreds of escaped bytes would say nothing more
+                raise FormatError(path, f"binary data (byte 0x{odd:02x}): not a text .skeleton "
+                                  f"file; expected {what}", line=pos)
+            found = _describe_fields(f)
             raise FormatError(path, f"expected {what} (one non-negative integer), found {found}",
                               line=pos)
         return int(f[0])
@@ -328,7 +377,7 @@ def _parse_checked(raw: bytes, path: Path) -> tuple[list[int], np.ndarray]:
                 for k, tok in enumerate(f):
                     name = JOINT_FIELD_NAMES[k]
                     if k < 3:
-                        v, problem = _coordinate(tok)
+                        v, problem = _coordinate(tok, bound)
                         if problem:
                             raise FormatError(path, f"{joint}: {name} {problem}: {_show(tok)}",
                                               line=pos)
@@ -378,6 +427,8 @@ def write_skeleton(
     count 25 and 25 joint lines of 12 fields; depth/colour pixels are an approximate Kinect v2
     projection, orientations are 0 and every joint is "tracked" (2).
 
+    The file is written under a temporary name and renamed, so it is complete or absent.
+
     Returns:
         ``Path(path)``.
     """
@@ -412,6 +463,13 @@ def write_skeleton(
             out.append(str(NUM_JOINTS))
             out.append(body_fmt % tuple(rows[t, s].ravel().tolist()))
     path = Path(path)
-    with open(path, "w", encoding="ascii", newline="") as fh:
-        fh.write(newline.join(out) + newline)
+    # Written beside and renamed into place: a failed write (disk full) leaves no partial file.
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="ascii", newline="") as fh:
+            fh.write(newline.join(out) + newline)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
