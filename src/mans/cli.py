@@ -82,15 +82,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import format_prediction, predict_files
+    from .runtime import format_prediction
 
-    results = predict_files(args.checkpoint, args.files, topk=args.topk, device=args.device,
-                            fmt=args.format)
+    if args.onnx or args.checkpoint.suffix == ".onnx":  # onnxruntime; torch is never imported
+        from .onnx_predict import predict_files_onnx
+
+        results = predict_files_onnx(args.checkpoint, args.files, topk=args.topk,
+                                     fmt=args.format)
+    else:
+        from .predict import predict_files
+
+        results = predict_files(args.checkpoint, args.files, topk=args.topk,
+                                device=args.device, fmt=args.format)
     if args.json:
         _print_json(results)
     else:
         for r in results:
             print(format_prediction(r))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    _print_json(export_onnx(args.checkpoint, args.onnx, opset=args.opset,
+                            check=not args.no_check))
     return 0
 
 
@@ -167,6 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", default=None, help="reader to use (default: from the file name)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.add_argument("--device", default="auto")
+    sp.add_argument("--onnx", action="store_true",
+                    help="CHECKPOINT is a .onnx file from mans export: run it on onnxruntime, "
+                         "without torch (implied by a .onnx suffix)")
+
+    sp = add("export", cmd_export, "export a checkpoint as an ONNX model (logits + attention)")
+    sp.add_argument("checkpoint", type=Path)
+    sp.add_argument("--onnx", type=Path, required=True, metavar="MODEL.onnx",
+                    help="output file; it holds the preprocessing settings and class names")
+    sp.add_argument("--opset", type=int, default=17)
+    sp.add_argument("--no-check", action="store_true",
+                    help="skip the onnxruntime-vs-PyTorch check on a random batch")
 
     sp = add("demo", cmd_demo,
              "synthesise data, prepare it, train the ResNet variant and evaluate it")

@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from .engine.checkpoint import build_model_from_checkpoint, load_checkpoint
-from .errors import ConfigError
-from .formats import read_sequence
-from .skeleton import Layout, get_layout, register_layout
-from .transforms import PrepConfig, frame_indices, prepare_sequence, to_image
+from .runtime import file_image, format_prediction, frame_map, layout_from_data, prediction_record
+from .transforms import PrepConfig
+
+__all__ = ["Predictor", "predict_files", "format_prediction", "resolve_device"]
+_frame_map = frame_map  # the name the tests and older callers use
 
 
 def resolve_device(device: str) -> torch.device:
@@ -42,25 +43,12 @@ class Predictor:
         self.size = int(data["size"])
         self.class_names = list(data["class_names"])
         self.prep = PrepConfig.from_dict(data["prep"])
-        layout_def = data["prep"].get("layout_def")
-        self.layout = Layout.from_dict(layout_def) if layout_def else get_layout(data["layout"])
-        try:
-            get_layout(self.layout.name)
-        except ConfigError:  # a user layout: make it known to the transforms
-            register_layout(self.layout)
+        self.layout = layout_from_data(data)
 
     def image(self, path: str | Path, fmt: str | None = None) -> tuple[np.ndarray, dict]:
         """The model input ``(3, S, S)`` for one raw file, and the sequence's metadata."""
-        seq = read_sequence(path, fmt)
-        if seq.layout != self.layout.name:
-            raise ConfigError(
-                f"{path}: the file has joint layout {seq.layout!r} but the checkpoint "
-                f"{self.path} was trained on {self.layout.name!r}"
-            )
-        x = prepare_sequence(seq, self.prep)  # (C, T', J)
-        meta = seq.metadata()
-        meta["frames_used"] = int(x.shape[1])
-        return to_image(x, self.size), meta
+        return file_image(path, layout=self.layout, prep=self.prep, size=self.size,
+                          model_path=self.path, fmt=fmt)
 
     @torch.no_grad()
     def predict(self, path: str | Path, topk: int = 5, fmt: str | None = None) -> dict:
@@ -72,29 +60,11 @@ class Predictor:
         """
         img, meta = self.image(path, fmt)
         x = torch.from_numpy(img).unsqueeze(0).to(self.device)  # (1, 3, S, S)
-        logits, attention = self.model(x, return_attention=True)  # (1, K), (1, 3, S)
-        prob = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
-        k = min(topk, prob.size)
-        order = np.argsort(-prob, kind="stable")[:k]
-        return {
-            "file": str(path),
-            "name": meta["name"],
-            "top": [{"label": int(i), "class": self.class_names[i], "prob": float(prob[i])}
-                    for i in order],
-            "attention": attention[0].float().cpu().numpy().round(4).tolist(),  # (3, S)
-            "frame_index": _frame_map(meta["frames_used"], self.size).tolist(),
-            "true_label": meta.get("label"),
-        }
-
-
-def _frame_map(t: int, size: int) -> np.ndarray:
-    """For each of the S model rows, the index of the prepared frame it holds (-1 for padding)."""
-    if t > size:
-        return frame_indices(t, size)
-    rows = np.full(size, -1, dtype=np.int64)
-    before = (size - t) // 2
-    rows[before:before + t] = np.arange(t)
-    return rows
+        logits, attention = self.model(x, return_attention=True)  # (1, K), (1, 3, S) or None
+        return prediction_record(
+            path, meta, logits[0].float().cpu().numpy(),
+            None if attention is None else attention[0].float().cpu().numpy(),
+            size=self.size, class_names=self.class_names, topk=topk)
 
 
 def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int = 5,
@@ -102,16 +72,3 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
     """Predict every file with one loaded checkpoint (see :meth:`Predictor.predict`)."""
     predictor = Predictor(checkpoint, device)
     return [predictor.predict(f, topk=topk, fmt=fmt) for f in files]
-
-
-def format_prediction(r: dict) -> str:
-    """Human-readable lines: the top classes, then the mean attention per frame as a sparkline."""
-    lines = [f"{r['file']}"]
-    for i, t in enumerate(r["top"], 1):
-        lines.append(f"  {i}. {t['class']:<40s} {t['prob']:.3f}")
-    att = np.asarray(r["attention"]).mean(axis=0)
-    rows = np.asarray(r["frame_index"]) >= 0
-    bars = " ▁▂▃▄▅▆▇█"
-    spark = "".join(bars[int(round(a * 8))] if keep else "·" for a, keep in zip(att, rows))
-    lines.append(f"  attention per frame (mean of x, y, z; · = padding): {spark}")
-    return "\n".join(lines)
