@@ -82,12 +82,27 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET,
         raise ConfigError(f"{out}: the ONNX file name must end in .onnx")
     state = load_checkpoint(checkpoint)
     model = build_model_from_checkpoint(state, "cpu")
-    model.to(memory_format=torch.contiguous_format)
+    wrapper = export_model(model, out, opset=opset)
+    _add_metadata(out, state, checkpoint)
+    cfg = model.config
+    info = {"onnx": str(out), "checkpoint": str(checkpoint), "variant": cfg.variant,
+            "size": cfg.size,
+            "num_classes": cfg.num_classes, "opset": opset, "bytes": out.stat().st_size}
+    if check:
+        info.update(parity(wrapper, out, batch=3))
+    return info
+
+
+def export_model(model: nn.Module, out: str | Path, *, opset: int = OPSET) -> nn.Module:
+    """Write the ONNX graph of a :class:`~mans.models.MANs` ``model`` (moved to the CPU, eval
+    mode, plain memory format, TARM on its scan) to ``out``, without the ``mans`` metadata.
+    Returns the wrapped module that was traced (``x -> (logits, attention)``)."""
+    out = Path(out)
+    model = model.cpu().to(memory_format=torch.contiguous_format).eval()
     if model.tarm is not None:
         model.tarm.recurrence = "scan"  # the plain loop exports to plain ONNX ops
     wrapper = _WithAttention(model).eval()
-    cfg = model.config
-    C, S = cfg.in_channels, cfg.size
+    C, S = model.config.in_channels, model.config.size
     example = torch.zeros(2, C, S, S)  # (2, C, S, S): batch 2, exported as dynamic
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
@@ -103,12 +118,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET,
             dynamic_axes={INPUT: {0: "batch"}, OUTPUTS[0]: {0: "batch"},
                           OUTPUTS[1]: {0: "batch"}},
         )
-    _add_metadata(out, state, checkpoint)
-    info = {"onnx": str(out), "checkpoint": str(checkpoint), "variant": cfg.variant, "size": S,
-            "num_classes": cfg.num_classes, "opset": opset, "bytes": out.stat().st_size}
-    if check:
-        info.update(parity(wrapper, out, batch=3))
-    return info
+    return wrapper
 
 
 def _add_metadata(path: Path, state: dict, checkpoint: Path) -> None:
