@@ -15,35 +15,15 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from helpers_export import write_checkpoint
 from mans import cli
-from mans.engine.checkpoint import save_checkpoint
 from mans.errors import ConfigError, FormatError
 from mans.export import export_onnx
-from mans.models import build_model
 from mans.onnx_predict import OnnxPredictor
 from mans.predict import Predictor
 
 REPO = Path(__file__).resolve().parents[1]
 TOL = 1e-4
-
-
-def write_checkpoint(path: Path, name: str, *, size: int, seed: int = 0, **overrides) -> Path:
-    """A checkpoint of a randomly initialised network, with the ``data`` entry of NTU-layout data
-    prepared with the authors' view and 2 bodies (so real NTU files can be predicted)."""
-    torch.manual_seed(seed)
-    model = build_model(name, num_classes=7, size=size, **overrides)
-    # BN running statistics away from (0, 1), so that eval-mode normalisation is exercised
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-    state = {"model": {"name": name, "config": model.config.to_dict()},
-             "state_dict": model.state_dict(),
-             "data": {"dataset": "ntu60", "protocol": "xsub",
-                      "prep": {"view": "authors", "max_bodies": 2, "layout": "ntu25"},
-                      "size": size, "layout": "ntu25",
-                      "class_names": [f"class {i}" for i in range(7)], "num_classes": 7}}
-    return save_checkpoint(path, state)
 
 
 def torch_outputs(ckpt: Path, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

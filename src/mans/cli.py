@@ -110,6 +110,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from .show import show
+
+    info = show(args.file, args.out, ckpt=args.ckpt, fmt=args.format, fps=args.fps,
+                key_frames=args.key_frames)
+    _print_json({k: v for k, v in info.items() if k != "bones"})
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -194,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--opset", type=int, default=17)
     sp.add_argument("--no-check", action="store_true",
                     help="skip the onnxruntime-vs-PyTorch check on a random batch")
+
+    sp = add("show", cmd_show, "draw a skeleton file as a GIF/MP4 animation or a PNG strip, "
+                               "with a model's attention and top-3 classes")
+    sp.add_argument("file", type=Path)
+    sp.add_argument("--out", type=Path, required=True, help="clip.gif (default kind), .mp4 or .png")
+    sp.add_argument("--ckpt", type=Path, default=None,
+                    help="checkpoint (.pt) or exported model (.onnx) whose attention to show")
+    sp.add_argument("--format", default=None, help="reader to use (default: from the file name)")
+    sp.add_argument("--fps", type=float, default=None, help="default: the file's, else 30")
+    sp.add_argument("--key-frames", type=int, default=6, help="frames in a PNG strip")
 
     sp = add("demo", cmd_demo,
              "synthesise data, prepare it, train the ResNet variant and evaluate it")
