@@ -76,7 +76,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .engine.evaluate import run_eval
 
     metrics = run_eval(args.target, data=args.data, split=args.split, device=args.device,
-                       out=args.out, progress=not args.quiet)
+                       out=args.out, progress=not args.quiet, attention=args.attention)
     _print_json({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))})
     return 0
 
@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, default=None,
                     help="folder for metrics.json and the confusion matrix (or a .json path)")
     sp.add_argument("--device", default="auto")
+    sp.add_argument("--attention", action="store_true",
+                    help="also write the mean TARM attention per class (attention.json, "
+                         "attention.png) to --out, or beside the checkpoint")
 
     sp = add("predict", cmd_predict, "classify raw skeleton files with a checkpoint")
     sp.add_argument("checkpoint", type=Path)

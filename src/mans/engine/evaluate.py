@@ -122,7 +122,8 @@ def check_store_matches(state: dict, store: PreparedStore, ckpt: Path) -> None:
 
 
 def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = "auto",
-             out: str | Path | None = None, progress: bool = True) -> dict:
+             out: str | Path | None = None, progress: bool = True,
+             attention: bool = False) -> dict:
     """Evaluate a run folder (its selected checkpoint) or a checkpoint file on a store split.
 
     Args:
@@ -131,6 +132,9 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
         split: ``test``, ``train`` or ``val`` (the validation split is re-derived with the run's
             config) of the checkpoint's protocol.
         out: a folder (``metrics.json`` + confusion PNG are written there) or a ``.json`` file.
+        attention: also write the mean TARM attention curve per class (``attention.json``,
+            ``attention.png``; :mod:`mans.engine.attention`) to ``out``'s folder, or beside the
+            checkpoint when ``out`` is None.
 
     Returns:
         ``selection``, ``top1``, ``top5``, ``mean_class_acc``, ``loss``, ``n``, ``per_class``,
@@ -144,6 +148,9 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
     state = load_checkpoint(ckpt)
     dev = resolve_device(device)
     model = build_model_from_checkpoint(state, dev)
+    if attention and model.tarm is None:
+        raise ConfigError(f"{ckpt}: the model has no TARM (use_tarm: false), so it has no "
+                          f"attention to average")
     store = PreparedStore.open(data)
     check_store_matches(state, store, ckpt)
     d, tr = state["data"], state.get("train") or {}
@@ -174,6 +181,15 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
                     "split": split, "dataset": store.dataset})
     if sel == "test-selected" and split == "test":
         metrics = _label_test_selected(metrics)
+    if attention:
+        from .attention import attention_by_class, write_attention_outputs
+
+        stats = attention_by_class(model, loader, dev, len(store.class_names), progress=progress)
+        where = ckpt.parent if out is None else (Path(out).parent if Path(out).suffix == ".json"
+                                                 else Path(out))
+        metrics.update(write_attention_outputs(
+            stats, store.class_names, where,
+            title=f"{state['model']['name']}, {store.dataset} {protocol} {split}"))
     if out is not None:
         out = Path(out)
         folder, name = (out.parent, out.name) if out.suffix == ".json" else (out, "metrics.json")
