@@ -119,6 +119,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .engine.report import write_report
+
+    _print_json(write_report(args.run))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -206,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--opset", type=int, default=17)
     sp.add_argument("--no-check", action="store_true",
                     help="skip the onnxruntime-vs-PyTorch check on a random batch")
+
+    sp = add("report", cmd_report, "write report.html (curves, confusion, per-class accuracy, "
+                                   "config, environment) and MODEL_CARD.md into a run folder")
+    sp.add_argument("run", type=Path, help="folder of a finished mans train run")
 
     sp = add("show", cmd_show, "draw a skeleton file as a GIF/MP4 animation or a PNG strip, "
                                "with a model's attention and top-3 classes")
