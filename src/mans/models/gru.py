@@ -144,7 +144,10 @@ def gru_scan(gi: Tensor, w_hh: Tensor, b_hh: Tensor, h_mask: Tensor | None = Non
 @functools.lru_cache(maxsize=None)
 def _template(input_size: int, hidden: int) -> nn.GRU:
     """A bidirectional, batch-first ``nn.GRU`` used only as the code to run: its parameters live
-    on the meta device (no memory) and are replaced on every call by :func:`functional_call`."""
+    on the meta device (no memory) and are replaced on every call by :func:`functional_call`.
+    One template is shared by every TARM of this process; ``functional_call`` swaps the
+    parameters in for the call, so two threads must not run it at once (``nn.DataParallel``
+    replicas would; mans uses DDP, one process per device)."""
     return nn.GRU(input_size, hidden, batch_first=True, bidirectional=True, device="meta")
 
 
