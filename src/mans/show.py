@@ -144,6 +144,7 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
             for t in keys:
                 ax.axvline(t, color="0.6", lw=0.8, ls="--")
         fig.suptitle(_title(record, seq.name), fontsize=10)
+        fig.subplots_adjust(left=0.03, right=0.97, wspace=0.05, top=0.9, bottom=0.1, hspace=0.3)
         fig.savefig(out, dpi=DPI)
         plt.close(fig)
         info.update(frames=1, bones=bones, key_frames=keys.tolist())

@@ -78,7 +78,7 @@ class SkeletonPanel:
             self.ax.set_xlabel("x")
             self.ax.set_ylabel("z")
             self.ax.set_zlabel("y")
-            self.ax.set_box_aspect((1, 1, 1))
+            self.ax.set_box_aspect((1, 1, 1), zoom=1.25)  # less empty margin round the cube
             self.ax.view_init(elev=10, azim=-80)
             make = Line3DCollection
         else:
