@@ -133,3 +133,5 @@ def test_mp4_without_ffmpeg_says_so(ntu_samples, tmp_path, monkeypatch):
         show(ntu_samples / TWO_PERSON, tmp_path / "clip.mp4")
     with pytest.raises(ConfigError, match="writes .gif, .mp4, .png"):
         show(ntu_samples / TWO_PERSON, tmp_path / "clip.avi")
+    with pytest.raises(ConfigError, match="--key-frames must be >= 1"):
+        show(ntu_samples / TWO_PERSON, tmp_path / "s.png", key_frames=0)

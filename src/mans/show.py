@@ -111,6 +111,9 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
     path, out = Path(path), Path(out)
     if out.suffix not in FORMATS:
         raise ConfigError(f"{out}: mans show writes {', '.join(FORMATS)}, not {out.suffix!r}")
+    if key_frames < 1 or (fps is not None and not fps > 0):
+        raise ConfigError(f"mans show: --key-frames must be >= 1 and --fps > 0, got "
+                          f"{key_frames} and {fps}")
     seq = read_sequence(path, fmt)
     layout = get_layout(seq.layout)
     joints = np.asarray(seq.joints, dtype=np.float32)  # (T, M, V, C)
