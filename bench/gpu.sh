@@ -21,7 +21,10 @@
 #   bash bench/gpu.sh              # on the GPU machine
 #   bash bench/gpu.sh --dry-run    # CPU, tiny sizes, no compile: checks the script itself
 #
+#   - the TARM alone on both recurrences, the Python loop over frames ("scan") and
+#     torch.nn.GRU ("nn", cuDNN): forward (eval) and forward + backward (train), float32.
 # Knobs (environment): MANS_GPU_COMPILE=0 (eager), MANS_GPU_VARIANTS=resnet,densenet161,
+# MANS_GPU_RECURRENCE=auto (TARM recurrence of the whole-model phases: auto = nn on CUDA; scan),
 # MANS_GPU_DEADLINE_S=420 (stages that would start later are skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +56,7 @@ if not dry and not torch.cuda.is_available():
     sys.exit("bench/gpu.sh: torch sees no CUDA device (use --dry-run to check the script on CPU)")
 use_compile = os.environ.get("MANS_GPU_COMPILE", "0" if dry else "1") == "1"
 variants = os.environ.get("MANS_GPU_VARIANTS", "resnet,densenet161").split(",")
+recurrence = os.environ.get("MANS_GPU_RECURRENCE", "auto")
 EPOCH = 40_091  # NTU-60 cross-subject training samples
 TRAIN_B, INFER_B = 128, 256
 REPS = {"infer": 20, "train": 30, "warmup": 3}
@@ -173,6 +177,8 @@ def bench(key):
     model = build_model(name, num_classes=60).to(device)
     r["gflops_per_sample"] = count_flops(model, (3, size, size))["total"] / 1e9
     model.stcm.to(memory_format=torch.channels_last)
+    model.tarm.recurrence = recurrence
+    r["recurrence"] = recurrence
     if use_compile:
         model.stcm = torch.compile(model.stcm)
         r["compile"] = "stcm (torch.compile default mode); TARM eager"
@@ -187,6 +193,33 @@ def bench(key):
 
     # inference: eval, inference_mode, bf16 autocast
     xi = data[:INFER_B]
+
+    # the TARM alone on both recurrences (float32: the recurrence runs in float32 anyway)
+    tarm, xr = model.tarm, data[:TRAIN_B]
+    r["tarm_recurrence"] = {"batch": TRAIN_B}
+    for rec in ("scan", "nn"):
+        tarm.recurrence = rec
+
+        def tarm_infer():
+            tarm.eval()
+            with torch.inference_mode():
+                tarm(xr)
+
+        def tarm_train():
+            tarm.train()
+            y, _ = tarm(xr)
+            y.sum().backward()
+            for p in tarm.parameters():
+                p.grad = None
+
+        r["tarm_recurrence"][rec] = {"infer_s": timed(tarm_infer, 1, REPS["train"]),
+                                     "train_s": timed(tarm_train, 1, REPS["train"])}
+    tarm.recurrence = recurrence
+    tr = r["tarm_recurrence"]
+    print(f"{name} TARM batch {TRAIN_B}, scan vs nn.GRU: forward {1e3 * tr['scan']['infer_s']:.1f} "
+          f"vs {1e3 * tr['nn']['infer_s']:.1f} ms, forward+backward "
+          f"{1e3 * tr['scan']['train_s']:.1f} vs {1e3 * tr['nn']['train_s']:.1f} ms", flush=True)
+    save()
 
     def infer():
         with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):

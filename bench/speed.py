@@ -13,6 +13,10 @@ In one process, on the current machine:
   ``train_ratio``; training counted as 3x the forward FLOPs).
 - **TARM share** of a training step: TARM forward + backward alone vs the whole step,
   interleaved so that both see the same machine load.
+- **onnx**: CPU inference samples/s of PyTorch and of onnxruntime on the exported graph
+  (``mans export``), side by side, interleaved (phase ``onnx``).
+- **gru**: the TARM alone on its two recurrences, the batched scan and ``torch.nn.GRU``,
+  inference and training forward + backward (phase ``gru``).
 - **profile** of a training step (torch.profiler, self CPU time grouped by kind of op).
 - **data path**: files/s of ``mans prepare`` on a synthetic NTU set written by ``mans synth``,
   samples/s that the engine's training DataLoader (batch 32, shuffled, the default
@@ -34,6 +38,7 @@ high-water mark ``VmHWM`` of ``/proc/self/status``, reset before each phase by w
     python bench/speed.py --quick --variants resnet --json out.json
     python bench/speed.py --no-data --phases "" --compare-settings --variants resnet
     python bench/speed.py --no-data --phases "" --compare-env --variants resnet
+    python bench/speed.py --no-data --phases onnx,gru --variants resnet,densenet161 --quick
 """
 
 from __future__ import annotations
@@ -378,6 +383,108 @@ def tarm_share(model: nn.Module, batch: int, size: int, warmup: int, repeats: in
     return out
 
 
+def onnx_vs_torch(model: nn.Module, batch: int, size: int, warmup: int, repeats: int,
+                  seed: int = 0) -> dict:
+    """CPU inference samples/s of the same weights on PyTorch and on onnxruntime, side by side.
+
+    The model is exported by :func:`mans.export.export_model` (the graph ``mans export`` writes)
+    to a temporary file; onnxruntime gets as many intra-op threads as torch has. The two are
+    timed interleaved (one torch batch, one onnxruntime batch, ...) so that both see the same
+    machine load. ``max_abs_diff_logits``: agreement of the two on the timed batch.
+    """
+    import onnxruntime as ort
+
+    from mans.export import export_model
+
+    x = torch.randn(batch, model.config.in_channels, size, size,
+                    generator=torch.Generator().manual_seed(seed))
+    model = copy.deepcopy(model).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        t0 = time.perf_counter()
+        export_model(copy.deepcopy(model), path)
+        export_s = time.perf_counter() - t0
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = torch.get_num_threads()
+        opts.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        xn = x.numpy()
+
+        def torch_step():
+            with torch.inference_mode():
+                return model(x)
+
+        def ort_step():
+            return session.run(["logits"], {"image": xn})[0]
+
+        a, b = Counters(), Counters()
+        for i in range(warmup + repeats):
+            if i < warmup:
+                torch_step(), ort_step()
+                continue
+            with a.measure():
+                ref = torch_step()
+            with b.measure():
+                got = ort_step()
+    tt, to = a.summary()["median_s"], b.summary()["median_s"]
+    return {"batch": batch, "threads": torch.get_num_threads(), "repeats": repeats,
+            "torch_samples_per_s": batch / tt, "onnxruntime_samples_per_s": batch / to,
+            "onnxruntime_over_torch": tt / to, "export_s": export_s,
+            "onnxruntime": ort.__version__,
+            "max_abs_diff_logits": float(np.abs(got - ref.numpy()).max())}
+
+
+def recurrence_speed(model: nn.Module, batch_infer: int, batch_train: int, size: int,
+                     warmup: int, repeats: int, seed: int = 0) -> dict:
+    """The TARM alone on its two recurrences (``scan``: batched Python loop over frames with the
+    hand-written backward; ``nn``: one ``torch.nn.GRU`` per channel), timed interleaved:
+    inference (eval, ``torch.inference_mode``, ``batch_infer``) and a training forward +
+    backward (train mode, input dropout on, ``batch_train``). ``max_abs_diff``: the two
+    recurrences' eval outputs on the same batch."""
+    if model.tarm is None:
+        return {"note": "model has no TARM"}
+    tarm = copy.deepcopy(model.tarm)
+    g = torch.Generator().manual_seed(seed)
+    xi = torch.randn(batch_infer, model.config.in_channels, size, size, generator=g)
+    xt = xi[:batch_train]
+    grad = torch.randn(xt.shape, generator=g)
+
+    def infer(rec: str):
+        def step():
+            tarm.recurrence = rec
+            tarm.eval()
+            with torch.inference_mode():
+                return tarm(xi)[0]
+        return step
+
+    def train(rec: str):
+        def step():
+            tarm.recurrence = rec
+            tarm.train()
+            y, _ = tarm(xt)
+            y.backward(grad)
+            for p in tarm.parameters():
+                p.grad = None
+        return step
+
+    out: dict = {"batch_infer": batch_infer, "batch_train": batch_train, "repeats": repeats,
+                 "threads": torch.get_num_threads()}
+    for phase, make in (("infer", infer), ("train", train)):
+        counters = {rec: Counters() for rec in ("scan", "nn")}
+        for i in range(warmup + repeats):
+            for rec, c in counters.items():
+                if i < warmup:
+                    make(rec)()
+                else:
+                    with c.measure():
+                        make(rec)()
+        for rec, c in counters.items():
+            out[f"{phase}_{rec}_s"] = c.summary()["median_s"]
+        out[f"{phase}_nn_over_scan_speed"] = out[f"{phase}_scan_s"] / out[f"{phase}_nn_s"]
+    out["max_abs_diff"] = float((infer("scan")() - infer("nn")()).abs().max())
+    return out
+
+
 OP_GROUPS = (  # (group, substrings of aten op names), first match wins
     ("convolution backward", ("convolution_backward",)),
     ("convolution forward", ("mkldnn_convolution", "conv2d", "convolution")),
@@ -463,6 +570,20 @@ def bench_variant(key: str, *, repeats: tuple[int, int], phases: set[str],
         res["tarm"] = tarm_share(model, TRAIN_BATCH, size, warmup, reps)
         print(f"  {name} TARM fwd+bwd {1e3 * res['tarm']['tarm_fwd_bwd_s']:.0f} ms of a "
               f"{1e3 * res['tarm']['step_s']:.0f} ms step = {res['tarm']['share']:.1%}", flush=True)
+    if "onnx" in phases:
+        r = res["onnx"] = onnx_vs_torch(model, INFER_BATCH, size, warmup, reps)
+        print(f"  {name} CPU inference, batch {r['batch']}, {r['threads']} threads: torch "
+              f"{r['torch_samples_per_s']:.1f} samples/s, onnxruntime "
+              f"{r['onnxruntime_samples_per_s']:.1f} samples/s "
+              f"(x{r['onnxruntime_over_torch']:.2f}; max |diff| {r['max_abs_diff_logits']:.1e})",
+              flush=True)
+    if "gru" in phases:
+        r = res["gru"] = recurrence_speed(model, INFER_BATCH, TRAIN_BATCH, size, warmup, reps)
+        if "note" not in r:
+            print(f"  {name} TARM recurrence scan vs nn.GRU: infer {1e3 * r['infer_scan_s']:.0f}"
+                  f" vs {1e3 * r['infer_nn_s']:.0f} ms, train fwd+bwd {1e3 * r['train_scan_s']:.0f}"
+                  f" vs {1e3 * r['train_nn_s']:.0f} ms (max |diff| {r['max_abs_diff']:.1e})",
+                  flush=True)
     if "profile" in phases:
         res["profile"] = profile_step(training_step(model, TRAIN_BATCH, size), profile_steps)
         print(f"  {name} profile (ms/step): " + ", ".join(
@@ -798,7 +919,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="resnet,densenet161",
                     help=f"comma-separated, of {sorted(VARIANTS)}")
     ap.add_argument("--phases", default=None,
-                    help="model phases of every variant, of infer, train, tarm, profile "
+                    help="model phases of every variant, of infer, train, tarm, profile, onnx "
+                         "(torch vs onnxruntime inference), gru (TARM recurrence scan vs "
+                         "nn.GRU) "
                          f"(default: {DEFAULT_PHASES})")
     ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller data set")
     ap.add_argument("--repeats", type=int, help="timed repeats per phase (overrides)")

@@ -163,3 +163,22 @@ def test_main_writes_consistent_json(speed, tmp_path):
         3 * v["gflops_per_sample"] * v["train"]["samples_per_s"])
     assert v["train_ratio"] == pytest.approx(v["train"]["gflops"] /
                                              v["train"]["ceiling_during_gflops"])
+
+
+def test_onnx_vs_torch_side_by_side(speed):
+    model = tiny_model()
+    r = speed.onnx_vs_torch(model, batch=4, size=12, warmup=1, repeats=2)
+    assert r["max_abs_diff_logits"] <= 1e-4  # the two runtimes computed the same logits
+    assert r["onnxruntime_over_torch"] == pytest.approx(
+        r["onnxruntime_samples_per_s"] / r["torch_samples_per_s"])
+    assert r["torch_samples_per_s"] > 0 and r["threads"] == torch.get_num_threads()
+
+
+def test_recurrence_speed_compares_equal_paths(speed):
+    model = tiny_model()
+    r = speed.recurrence_speed(model, batch_infer=4, batch_train=2, size=12, warmup=1, repeats=2)
+    assert r["max_abs_diff"] <= 1e-5
+    for phase in ("infer", "train"):
+        assert r[f"{phase}_nn_over_scan_speed"] == pytest.approx(
+            r[f"{phase}_scan_s"] / r[f"{phase}_nn_s"])
+    assert model.tarm.recurrence == "auto"  # the bench timed a copy

@@ -13,7 +13,7 @@ def test_every_subcommand_is_wired():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == {"synth", "prepare", "inspect", "train", "eval", "predict", "demo",
-                                "ensemble"}
+                                "ensemble", "export", "show", "report"}
 
 
 def test_inspect_real_ntu_two_person_sample(ntu_samples, capsys):

@@ -159,20 +159,23 @@ def test_cli_ensemble_and_fused_predict(bone_run, tiny_store, tmp_path, capsys, 
     raw = sorted((tiny_store.parent / "raw").glob("*.npy"))[:2]
     # the enginetest files are .npy arrays, not a format predict reads: hand predict the reader
     import mans.predict as predict_mod
+    from mans.runtime import softmax
     from mans.skeleton import Sequence
 
     def read(path, fmt=None):
         return Sequence(joints=np.load(path), layout="ntu25", name=Path(path).stem,
                         source=str(path))
 
-    monkeypatch.setattr(predict_mod, "read_sequence", read)
+    import mans.runtime as runtime_mod
+
+    monkeypatch.setattr(runtime_mod, "read_sequence", read)
     fused = predict_mod.predict_files(joint / "best.pt", raw, topk=4, device="cpu",
                                       ensemble=[bone_run[0] / "best.pt"])
     p1 = predict_mod.Predictor(joint / "best.pt", "cpu")
     p2 = predict_mod.Predictor(bone_run[0] / "best.pt", "cpu")
     assert (p1.stream, p2.stream) == ("joint", "bone")
     for f, r in zip(raw, fused):
-        expected = (p1.scores(f)[0] + p2.scores(f)[0]) / 2  # (K,)
+        expected = (softmax(p1.scores(f)[0]) + softmax(p2.scores(f)[0])) / 2  # (K,)
         got = {t["label"]: t["prob"] for t in r["top"]}
         assert got == pytest.approx({k: float(expected[k]) for k in range(4)}, abs=1e-6)
         assert r["checkpoints"] == [str(joint / "best.pt"), str(bone_run[0] / "best.pt")]

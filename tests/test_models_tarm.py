@@ -250,3 +250,58 @@ def test_gru_scan_runs_in_float32_under_autocast():
     ref = gru_scan_reference(gi.detach().float(), w.detach(), b.detach())
     torch.testing.assert_close(h.detach(), ref)
     assert gi.grad.dtype == torch.bfloat16 and w.grad.dtype == torch.float32
+
+
+# --- the torch.nn.GRU recurrence --------------------------------------------------------------
+
+
+def _both_recurrences(tarm, x, seed=1):
+    """Outputs, attention and parameter gradients of ``tarm`` on its scan and on nn.GRU, with the
+    same dropout masks (same RNG seed before each pass)."""
+    out = {}
+    for rec in ("scan", "nn"):
+        tarm.recurrence = rec
+        torch.manual_seed(seed)
+        y, a = tarm(x)
+        grads = torch.autograd.grad((y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum(),
+                                    list(tarm.parameters()))
+        out[rec] = (y, a, *grads)
+    return out
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_nn_gru_recurrence_equals_scan(train):
+    torch.manual_seed(0)
+    tarm = TARM(frames=20, dims=20, hidden=16, dropout=0.5).train(train)
+    with torch.no_grad():  # non-zero biases, so that both bias vectors are checked
+        tarm.gru_b_ih.normal_(0, 0.3)
+        tarm.gru_b_hh.normal_(0, 0.3)
+    x = torch.randn(3, 3, 20, 20)
+    out = _both_recurrences(tarm, x)
+    names = ["y", "attention"] + [n for n, _ in tarm.named_parameters()]
+    for name, s, n in zip(names, out["scan"], out["nn"]):
+        assert (s - n).abs().max().item() <= 1e-5, name
+    # with input dropout in training the output really depends on the mask: a different seed
+    # changes it (so the equality above compared the same masks, not mask-free passes)
+    if train:
+        tarm.recurrence = "nn"
+        torch.manual_seed(2)
+        assert (tarm(x)[0] - out["nn"][0]).abs().max() > 1e-3
+
+
+def test_recurrence_choice():
+    tarm = TARM(frames=8, dims=8, hidden=4, recurrent_dropout=0.2)
+    e = torch.zeros(3, 2, 8, 4)
+    tarm.train()
+    assert not tarm._use_nn(e)  # the recurrent-dropout mask needs the scan
+    tarm.recurrence = "nn"
+    with pytest.raises(ConfigError, match="cannot apply recurrent dropout"):
+        tarm(torch.zeros(2, 3, 8, 8))
+    tarm.eval()  # no mask in eval mode: nn.GRU is allowed
+    assert tarm._use_nn(e)
+    tarm.recurrence = "auto"
+    with torch.no_grad():
+        assert tarm._use_nn(e)  # CPU inference: nn.GRU
+    assert not tarm._use_nn(e)  # CPU with gradients: the scan's hand-written backward
+    with pytest.raises(ConfigError, match="recurrence must be one of"):
+        TARM(frames=8, dims=8, hidden=4, recurrence="cudnn")

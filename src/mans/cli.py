@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import MansError
+from .errors import ConfigError, MansError
 from .outputs import describe_os_error
 
 
@@ -83,17 +83,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .engine.evaluate import run_eval
 
     metrics = run_eval(args.target, data=args.data, split=args.split, device=args.device,
-                       out=args.out, progress=not args.quiet)
+                       out=args.out, progress=not args.quiet, attention=args.attention)
     _print_json({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))})
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import format_prediction, predict_files
+    from .runtime import format_prediction
 
     failed: list[dict] = []  # one bad file does not stop the others (reported, exit 1)
-    results = predict_files(args.checkpoint, args.files, topk=args.topk, device=args.device,
-                            fmt=args.format, ensemble=args.ckpt, errors=failed)
+    if args.onnx or args.checkpoint.suffix == ".onnx":  # onnxruntime; torch is never imported
+        from .onnx_predict import predict_files_onnx
+
+        if args.ckpt:
+            raise ConfigError("--ckpt (fusing checkpoints) is for PyTorch checkpoints, not --onnx")
+        results = predict_files_onnx(args.checkpoint, args.files, topk=args.topk,
+                                     fmt=args.format)
+    else:
+        from .predict import predict_files
+
+        results = predict_files(args.checkpoint, args.files, topk=args.topk,
+                                device=args.device, fmt=args.format, ensemble=args.ckpt,
+                                errors=failed)
     if args.json:
         _print_json(results)
     else:
@@ -112,6 +123,30 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     metrics = run_ensemble(args.runs, data=args.data, weights=args.weights, split=args.split,
                            out=args.out, device=args.device, progress=not args.quiet)
     _print_json({k: v for k, v in metrics.items() if not isinstance(v, dict)})
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    _print_json(export_onnx(args.checkpoint, args.onnx, opset=args.opset,
+                            check=not args.no_check))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .show import show
+
+    info = show(args.file, args.out, ckpt=args.ckpt, fmt=args.format, fps=args.fps,
+                key_frames=args.key_frames)
+    _print_json({k: v for k, v in info.items() if k != "bones"})
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .engine.report import write_report
+
+    _print_json(write_report(args.run))
     return 0
 
 
@@ -208,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, default=None,
                     help="folder for metrics.json and the confusion matrix (or a .json path)")
     sp.add_argument("--device", default="auto")
+    sp.add_argument("--attention", action="store_true",
+                    help="also write the mean TARM attention per class (attention.json, "
+                         "attention.png) to --out, or beside the checkpoint")
     _add_threads(sp)
 
     sp = add("predict", cmd_predict, "classify raw skeleton files with a checkpoint")
@@ -222,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ckpt", action="append", default=[], type=Path, metavar="CKPT",
                     help="another checkpoint to fuse with the first (mean of the softmax "
                          "scores; repeatable), e.g. the bone stream of the same data")
+    sp.add_argument("--onnx", action="store_true",
+                    help="CHECKPOINT is a .onnx file from mans export: run it on onnxruntime, "
+                         "without torch (implied by a .onnx suffix)")
 
     sp = add("ensemble", cmd_ensemble,
              "fuse the softmax scores of several runs on a store split")
@@ -234,6 +275,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="folder for metrics.json, confusion PNG, scores.npy, predictions.csv")
     sp.add_argument("--device", default="auto")
     _add_threads(sp)
+
+    sp = add("export", cmd_export, "export a checkpoint as an ONNX model (logits + attention)")
+    sp.add_argument("checkpoint", type=Path)
+    sp.add_argument("--onnx", type=Path, required=True, metavar="MODEL.onnx",
+                    help="output file; it holds the preprocessing settings and class names")
+    sp.add_argument("--opset", type=int, default=17)
+    sp.add_argument("--no-check", action="store_true",
+                    help="skip the onnxruntime-vs-PyTorch check on a random batch")
+
+    sp = add("report", cmd_report, "write report.html (curves, confusion, per-class accuracy, "
+                                   "config, environment) and MODEL_CARD.md into a run folder")
+    sp.add_argument("run", type=Path, help="folder of a finished mans train run")
+
+    sp = add("show", cmd_show, "draw a skeleton file as a GIF/MP4 animation or a PNG strip, "
+                               "with a model's attention and top-3 classes")
+    sp.add_argument("file", type=Path)
+    sp.add_argument("--out", type=Path, required=True, help="clip.gif (default kind), .mp4 or .png")
+    sp.add_argument("--ckpt", type=Path, default=None,
+                    help="checkpoint (.pt) or exported model (.onnx) whose attention to show")
+    sp.add_argument("--format", default=None, help="reader to use (default: from the file name)")
+    sp.add_argument("--fps", type=float, default=None, help="default: the file's, else 30")
+    sp.add_argument("--key-frames", type=int, default=6, help="frames in a PNG strip")
 
     sp = add("demo", cmd_demo,
              "synthesise data, prepare it, train the ResNet variant and evaluate it")
@@ -287,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         _reexec_with_malloc_tunables(sys.argv[1:])
     debug = os.environ.get("MANS_DEBUG", "") not in ("", "0")
     try:
-        if args.command in _NETWORK_COMMANDS:
+        onnx = args.command == "predict" and (args.onnx or args.checkpoint.suffix == ".onnx")
+        if args.command in _NETWORK_COMMANDS and not onnx:  # onnx: torch is never imported
             from .threads import configure_threads
 
             configure_threads(args.threads)

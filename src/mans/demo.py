@@ -94,6 +94,9 @@ def _print_table(metrics: dict, summary: dict, run: Path) -> None:
                  f"{summary['timings']['train_eval_s']:.0f})"),
         ("metrics", str(run / "metrics.json")),
     ]
+    rows += [(k, str(run / n)) for k, n in (("report", "report.html"),
+                                             ("model card", "MODEL_CARD.md"))
+             if (run / n).is_file()]
     rows += [("figure", str(p)) for p in sorted(run.glob("*.png"))]
     width = max(len(k) for k, _ in rows)
     print()

@@ -182,7 +182,8 @@ def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
 
     Returns:
         ``{"ckpt": Path, "state": checkpoint dict, "store": the open store, "idx": (N,) store
-        indices, "result": evaluate_model(...) output with "scores" (N, K)}``.
+        indices, "result": evaluate_model(...) output with "scores" (N, K), "model": the network,
+        "loader": the split's DataLoader}``.
     """
     ckpt = find_checkpoint(target)
     state = load_checkpoint(ckpt)
@@ -198,11 +199,13 @@ def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
                             num_classes=int(state["model"]["config"]["num_classes"]),
                             amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
                             progress=progress, desc=f"eval {split}", keep_scores=True)
-    return {"ckpt": ckpt, "state": state, "store": store, "idx": idx, "result": result}
+    return {"ckpt": ckpt, "state": state, "store": store, "idx": idx, "result": result,
+            "model": model, "loader": loader}
 
 
 def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = "auto",
-             out: str | Path | None = None, progress: bool = True) -> dict:
+             out: str | Path | None = None, progress: bool = True,
+             attention: bool = False) -> dict:
     """Evaluate a run folder (its selected checkpoint) or a checkpoint file on a store split.
 
     Args:
@@ -213,6 +216,9 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
         out: a folder (``metrics.json``, the confusion PNG, ``scores.npy`` and
             ``predictions.csv`` are written there) or a ``.json`` file (beside which the same
             files go).
+        attention: also write the mean TARM attention curve per class (``attention.json``,
+            ``attention.png``; :mod:`mans.engine.attention`) to ``out``'s folder, or beside the
+            checkpoint when ``out`` is None.
 
     Returns:
         ``selection``, ``top1``, ``top5``, ``mean_class_acc``, ``loss``, ``n``, ``per_class``,
@@ -223,7 +229,10 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
 
     ev = checkpoint_scores(target, data, split, device, progress)
     ckpt, state, idx, result = ev["ckpt"], ev["state"], ev["idx"], ev["result"]
-    store = ev["store"]
+    store, model, loader = ev["store"], ev["model"], ev["loader"]
+    if attention and getattr(getattr(model, "net", model), "tarm", None) is None:
+        raise ConfigError(f"{ckpt}: the model has no TARM (use_tarm: false), so it has no "
+                          f"attention to average")
     tr = state.get("train") or {}
     protocol = state["data"]["protocol"]
     sel = selection_label(tr.get("selection", "val"))
@@ -232,6 +241,16 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
                     "split": split, "dataset": store.dataset})
     if sel == "test-selected" and split == "test":
         metrics = _label_test_selected(metrics)
+    if attention:
+        from .attention import attention_by_class, write_attention_outputs
+
+        stats = attention_by_class(model, loader, resolve_device(device), len(store.class_names),
+                                   progress=progress)
+        where = ckpt.parent if out is None else (Path(out).parent if Path(out).suffix == ".json"
+                                                 else Path(out))
+        metrics.update(write_attention_outputs(
+            stats, store.class_names, where,
+            title=f"{state['model']['name']}, {store.dataset} {protocol} {split}"))
     if out is not None:
         out = Path(out)
         folder, name = (out.parent, out.name) if out.suffix == ".json" else (out, "metrics.json")

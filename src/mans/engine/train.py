@@ -442,6 +442,9 @@ class _Trainer:
                 for k in ("top1", "top5", "mean_class_acc"):
                     key = k if self.sel != "test" else f"test_selected_{k}"
                     writer.add_scalar(f"final/{key}", metrics[key], self.epoch)
+            from .report import write_report  # report.html, MODEL_CARD.md (engine/report.py)
+
+            self._log(f"report: {write_report(self.out)['html']}")
         self._log(f"test ({label}, epoch {self.best_epoch}): "
                   + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                               if k.endswith(("top1", "top5", "mean_class_acc"))

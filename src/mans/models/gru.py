@@ -25,9 +25,12 @@ tests. Without gradients (inference, export) the plain loop :func:`gru_scan_refe
 
 from __future__ import annotations
 
+import functools
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
+from torch.func import functional_call
 
 
 def gru_scan_reference(gi: Tensor, w_hh: Tensor, b_hh: Tensor,
@@ -133,3 +136,46 @@ def gru_scan(gi: Tensor, w_hh: Tensor, b_hh: Tensor, h_mask: Tensor | None = Non
     if torch.is_grad_enabled() and (gi.requires_grad or w_hh.requires_grad or b_hh.requires_grad):
         return _GRUScan.apply(gi, w_hh, b_hh, h_mask)
     return gru_scan_reference(gi, w_hh, b_hh, h_mask)
+
+
+# --- the same GRUs on torch.nn.GRU (cuDNN on CUDA) ------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _template(input_size: int, hidden: int) -> nn.GRU:
+    """A bidirectional, batch-first ``nn.GRU`` used only as the code to run: its parameters live
+    on the meta device (no memory) and are replaced on every call by :func:`functional_call`.
+    One template is shared by every TARM of this process; ``functional_call`` swaps the
+    parameters in for the call, so two threads must not run it at once (``nn.DataParallel``
+    replicas would; mans uses DDP, one process per device)."""
+    return nn.GRU(input_size, hidden, batch_first=True, bidirectional=True, device="meta")
+
+
+def bigru_nn(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
+    """One bidirectional GRU with explicit weights, run by ``torch.nn.GRU``.
+
+    Same equations (gate order r, z, n; reset after the recurrent matmul; h_0 = 0) as
+    :func:`gru_scan_reference`, so with the weights of one TARM channel it returns the forward
+    and backward hidden states of the scan. On CUDA this is one cuDNN call for all T steps and
+    both directions, instead of T small kernels per step.
+
+    Args:
+        x: input ``(B, T, I)``.
+        w_ih: input weights ``(2, I, 3H)`` (``x @ w_ih``; index 0 = forward, 1 = backward).
+        w_hh: recurrent weights ``(2, H, 3H)``.
+        b_ih, b_hh: biases ``(2, 3H)``.
+
+    Returns:
+        ``(B, T, 2H)``: forward states, then backward states (aligned to the input's time).
+    """
+    H = w_hh.shape[1]
+    gru = _template(x.shape[-1], H)
+    params = {
+        "weight_ih_l0": w_ih[0].t(), "weight_hh_l0": w_hh[0].t(),  # nn.GRU: (3H, I), (3H, H)
+        "bias_ih_l0": b_ih[0], "bias_hh_l0": b_hh[0],
+        "weight_ih_l0_reverse": w_ih[1].t(), "weight_hh_l0_reverse": w_hh[1].t(),
+        "bias_ih_l0_reverse": b_ih[1], "bias_hh_l0_reverse": b_hh[1],
+    }
+    params = {k: v.contiguous() for k, v in params.items()}
+    out, _ = functional_call(gru, params, (x,))  # (B, T, 2H)
+    return out

@@ -27,7 +27,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .gru import gru_scan
+from .gru import bigru_nn, gru_scan
+
+RECURRENCES = ("auto", "scan", "nn")
 
 
 def attention_width(frames: int, reduction: int) -> int:
@@ -52,6 +54,14 @@ class TARM(nn.Module):
         attention: False fixes ``a = 1`` (ablation "TARM without attention"); the attention MLP
             is then not created.
         residual: False drops the ``x_c +`` skip (ablation).
+        recurrence: how the 6 GRUs run. ``"scan"``: all 6 in one batched Python loop over the
+            frames (:func:`~mans.models.gru.gru_scan`, hand-written backward); ``"nn"``: one
+            bidirectional ``torch.nn.GRU`` call per channel (cuDNN on CUDA), which cannot apply
+            a recurrent-dropout mask; ``"auto"`` (default): ``"nn"`` unless recurrent dropout is
+            active (training with ``recurrent_dropout > 0``) or the pass runs on the CPU with
+            gradients, where the scan's hand-written backward is faster (docs/performance.md).
+            Not part of the weights or the config: it may be changed on a built module
+            (``tarm.recurrence = "nn"``).
     """
 
     def __init__(
@@ -65,6 +75,7 @@ class TARM(nn.Module):
         recurrent_dropout: float = 0.0,
         attention: bool = True,
         residual: bool = True,
+        recurrence: str = "auto",
     ) -> None:
         super().__init__()
         for name, v in (("frames", frames), ("dims", dims), ("hidden", hidden),
@@ -77,6 +88,9 @@ class TARM(nn.Module):
         self.frames, self.dims, self.hidden, self.channels = frames, dims, hidden, channels
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.use_attention, self.residual = bool(attention), bool(residual)
+        if recurrence not in RECURRENCES:
+            raise ConfigError(f"TARM: recurrence must be one of {RECURRENCES}, got {recurrence!r}")
+        self.recurrence = recurrence
         C, T, D, H = channels, frames, dims, hidden
 
         self.in_weight = nn.Parameter(torch.empty(C, D, H))
@@ -124,13 +138,55 @@ class TARM(nn.Module):
         s = F.relu(torch.baddbmm(self.se_b1.unsqueeze(1), m, self.se_w1))  # (C, B, R)
         return torch.sigmoid(torch.baddbmm(self.se_b2.unsqueeze(1), s, self.se_w2))  # (C, B, T)
 
+    def _use_nn(self, e: Tensor) -> bool:
+        """Whether :meth:`_memory` runs on ``torch.nn.GRU`` (see ``recurrence``)."""
+        recurrent_mask = self.training and self.recurrent_dropout > 0
+        if self.recurrence == "nn":
+            if recurrent_mask:
+                raise ConfigError("TARM: recurrence 'nn' (torch.nn.GRU) cannot apply recurrent "
+                                  "dropout; set model.gru_recurrent_dropout=0 or use 'scan'")
+            return True
+        if self.recurrence == "scan" or recurrent_mask:
+            return False
+        return e.is_cuda or not torch.is_grad_enabled()
+
+    def _memory_nn(self, e: Tensor, mask: Tensor | None) -> Tensor:
+        """:meth:`_memory` on ``torch.nn.GRU``: one bidirectional call per channel.
+
+        The input-dropout mask differs between the two directions, which one ``nn.GRU`` call
+        (both directions read the same input) cannot express; with a mask the two masked copies
+        are concatenated along the features, ``[e * m_fwd, e * m_bwd] (B, T, 2H)``, and each
+        direction's input weights are padded with zeros for the other copy. Under autocast the
+        recurrence runs in float32, as in :func:`~mans.models.gru.gru_scan`.
+        """
+        if torch.is_autocast_enabled(e.device.type):
+            with torch.autocast(e.device.type, enabled=False):
+                return self._memory_nn(e.float(), None if mask is None else mask.float())
+        C, B, T, H = e.shape
+        out = []
+        for c in range(C):  # the channels have separate weights: one call each
+            w_ih = self.gru_w_ih[c]  # (2, H, 3H)
+            if mask is None:
+                x = e[c]  # (B, T, H)
+            else:
+                x = torch.cat((e[c] * mask[c, 0], e[c] * mask[c, 1]), dim=-1)  # (B, T, 2H)
+                zero = torch.zeros_like(w_ih[0])
+                w_ih = torch.stack((torch.cat((w_ih[0], zero)), torch.cat((zero, w_ih[1]))))
+            h2 = bigru_nn(x, w_ih, self.gru_w_hh[c], self.gru_b_ih[c], self.gru_b_hh[c])
+            out.append(h2[..., :H] + h2[..., H:])  # (B, T, H): merge_mode='sum'
+        return torch.stack(out)  # (C, B, T, H)
+
     def _memory(self, e: Tensor) -> Tensor:
         """Bidirectional GRU over ``e (C, B, T, H)``, directions summed -> ``(C, B, T, H)``."""
         C, B, T, H = e.shape
+        mask = None
         if self.training and self.dropout > 0:
             # one mask per (channel, direction, sample, feature), shared by all frames
             keep = 1.0 - self.dropout
             mask = e.new_empty(C, 2, B, 1, H).bernoulli_(keep) / keep
+        if self._use_nn(e):
+            return self._memory_nn(e, mask)
+        if mask is not None:
             gi = torch.einsum("cdbth,cdhk->cdbtk", e.unsqueeze(1) * mask, self.gru_w_ih)
         else:
             gi = torch.einsum("cbth,cdhk->cdbtk", e, self.gru_w_ih)  # (C, 2, B, T, 3H)

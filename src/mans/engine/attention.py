@@ -1,0 +1,109 @@
+"""``mans eval --attention``: the TARM's mean attention curve per class over a split.
+
+The paper's claim is that the TARM learns which frames matter; the per-class mean of the
+per-frame weights over many samples is the place to look for it. Rows of the ``(C, S, S)`` image
+that are zero padding (sequences shorter than S are centre-padded) are left out of the means,
+so each row's mean is over the samples that have a frame there (``count``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+
+@torch.no_grad()
+def attention_by_class(model: torch.nn.Module, loader, device: torch.device, num_classes: int,
+                       *, progress: bool = False) -> dict:
+    """Sums of the attention per class and model row over ``loader``.
+
+    Returns:
+        ``{"sum": (K, C, S) float64 attention summed over the samples with a frame in that row,
+        "count": (K, S) int64 such samples, "samples": (K,) int64}``; None when the model has no
+        TARM.
+    """
+    model.eval()
+    sums = counts = samples = None
+    for x, y in tqdm(loader, desc="attention", leave=False, disable=not progress,
+                     dynamic_ncols=True):
+        x = x.to(device)  # (B, C, S, S)
+        _, att = model(x, return_attention=True)  # (B, C, S) or None
+        if att is None:
+            return None
+        att = att.double().cpu().numpy()
+        valid = (x.abs().sum(dim=(1, 3)) > 0).cpu().numpy()  # (B, S): not a padding row
+        y = y.numpy()
+        if sums is None:
+            C, S = att.shape[1:]
+            sums = np.zeros((num_classes, C, S))
+            counts = np.zeros((num_classes, S), np.int64)
+            samples = np.zeros(num_classes, np.int64)
+        np.add.at(sums, y, att * valid[:, None, :])
+        np.add.at(counts, y, valid.astype(np.int64))
+        np.add.at(samples, y, 1)
+    return {"sum": sums, "count": counts, "samples": samples}
+
+
+def mean_curves(stats: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``(per-channel means (K, C, S), channel-mean curves (K, S))``; NaN where no sample of the
+    class has a frame in that row."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_channel = stats["sum"] / stats["count"][:, None, :]
+    return per_channel, per_channel.mean(axis=1)
+
+
+def write_attention_outputs(stats: dict, class_names: list[str], out: str | Path, *,
+                            title: str) -> dict:
+    """Write ``attention.json`` (numbers) and ``attention.png`` (one curve per class) to ``out``.
+
+    ``attention.json``: ``{"rows": S, "classes": {name: {"samples", "count" (S,), "mean" (S,)
+    channel-mean curve, "mean_xyz" (C, S), "range": [min, max] of the curve}}}`` for the classes
+    with samples; NaN (no frame in that row) is written as null.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    per_channel, curves = mean_curves(stats)
+    present = np.flatnonzero(stats["samples"] > 0)
+
+    def clean(a: np.ndarray) -> list:
+        return [None if not np.isfinite(v) else round(float(v), 6) for v in a]
+
+    classes = {}
+    for k in present:
+        c = curves[k]
+        classes[class_names[k]] = {
+            "samples": int(stats["samples"][k]), "count": stats["count"][k].tolist(),
+            "mean": clean(c), "mean_xyz": [clean(ch) for ch in per_channel[k]],
+            "range": [float(np.nanmin(c)), float(np.nanmax(c))]}
+    doc = {"rows": int(curves.shape[1]), "title": title, "classes": classes}
+    (out / "attention.json").write_text(json.dumps(doc, indent=1) + "\n")
+
+    n = len(present)
+    cols = min(4, max(n, 1))
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.2 * rows), squeeze=False,
+                             sharex=True)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, k in zip(axes.flat, present):
+        # each class on its own range: a trained TARM's weights differ by hundredths
+        ax.plot(np.arange(curves.shape[1]), curves[k], lw=1.2)
+        ax.set_title(f"{class_names[k]} (n={stats['samples'][k]})", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("model row (frame)", fontsize=8)
+    fig.suptitle(f"{title}: mean attention per class (mean of x, y, z)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "attention.png", dpi=90)
+    plt.close(fig)
+    return {"attention_json": str(out / "attention.json"),
+            "attention_png": str(out / "attention.png"), "attention_classes": n}

@@ -1,0 +1,155 @@
+"""``mans export``: a checkpoint as an ONNX model (logits and TARM attention, dynamic batch).
+
+The ONNX graph has one input and two outputs::
+
+    image      float32 (batch, C, S, S)   the model input of :func:`mans.runtime.file_image`
+    logits     float32 (batch, K)
+    attention  float32 (batch, C, S)      per-frame TARM weights; all ones for a model without
+                                          a TARM or with attention disabled
+
+Everything ``mans predict --onnx`` needs to preprocess a raw file and name the classes (the
+checkpoint's ``data`` entry: size, prep, layout, class names) travels inside the file as the
+metadata entry ``mans`` (JSON), so the ``.onnx`` file alone is a deployable model.
+
+The TARM's recurrence is exported as its plain loop (:func:`mans.models.gru.gru_scan_reference`),
+unrolled over the S frames; the trace runs under ``torch.no_grad`` so that the training-time
+autograd function (which writes into preallocated buffers) is never traced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from . import __version__
+from .engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+from .errors import ConfigError
+
+METADATA_KEY = "mans"
+FORMAT = "mans-onnx"
+VERSION = 1
+OPSET = 17
+INPUT, OUTPUTS = "image", ("logits", "attention")
+
+
+class _WithAttention(nn.Module):
+    """``x -> (logits, attention)`` with attention ``(B, C, S)`` always a tensor (ones when the
+    model has no TARM), as one ONNX graph needs a fixed set of outputs."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        logits, attention = self.model(x, return_attention=True)
+        if attention is None:
+            attention = torch.ones_like(x[:, :, :, 0])  # (B, C, S)
+        return logits, attention
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET,
+                check: bool = True) -> dict:
+    """Write ``checkpoint`` as an ONNX model to ``out``.
+
+    Args:
+        checkpoint: a ``.pt`` written by ``mans train``.
+        out: the ``.onnx`` path (its folder is created).
+        opset: ONNX opset of the graph.
+        check: run the file on onnxruntime (when installed) at a batch size other than the one
+            traced and report the largest absolute difference to PyTorch.
+
+    Returns:
+        ``{"onnx", "checkpoint", "variant", "size", "num_classes", "opset", "bytes"}`` plus,
+        with ``check``, ``max_abs_diff_logits`` / ``max_abs_diff_attention`` (or
+        ``check: "skipped: onnxruntime not installed"``).
+    """
+    checkpoint, out = Path(checkpoint), Path(out)
+    if out.suffix != ".onnx":
+        raise ConfigError(f"{out}: the ONNX file name must end in .onnx")
+    state = load_checkpoint(checkpoint)
+    model = build_model_from_checkpoint(state, "cpu")
+    wrapper = export_model(model, out, opset=opset)
+    _add_metadata(out, state, checkpoint)
+    cfg = model.config
+    info = {"onnx": str(out), "checkpoint": str(checkpoint), "variant": cfg.variant,
+            "size": cfg.size,
+            "num_classes": cfg.num_classes, "opset": opset, "bytes": out.stat().st_size}
+    if check:
+        info.update(parity(wrapper, out, batch=3))
+    return info
+
+
+def export_model(model: nn.Module, out: str | Path, *, opset: int = OPSET) -> nn.Module:
+    """Write the ONNX graph of a :class:`~mans.models.MANs` ``model`` (moved to the CPU, eval
+    mode, plain memory format, TARM on its scan) to ``out``, without the ``mans`` metadata.
+    Returns the wrapped module that was traced (``x -> (logits, attention)``)."""
+    out = Path(out)
+    model = model.cpu().to(memory_format=torch.contiguous_format).eval()
+    tarm = getattr(getattr(model, "net", model), "tarm", None)  # net: under MirrorAverage
+    if tarm is not None:
+        tarm.recurrence = "scan"  # the plain loop exports to plain ONNX ops
+    wrapper = _WithAttention(model).eval()
+    C, S = model.config.in_channels, model.config.size
+    example = torch.zeros(2, C, S, S)  # (2, C, S, S): batch 2, exported as dynamic
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        # the trace turns Python shape arithmetic ('same' padding, S) into constants: intended,
+        # as S is fixed per model; only the batch axis is dynamic
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # dynamo=False: the torch.export-based exporter needs onnxscript, which mans does not
+        # depend on; the TorchScript exporter (deprecated, still shipped) needs only onnx
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            wrapper, (example,), str(out), dynamo=False, opset_version=opset,
+            input_names=[INPUT], output_names=list(OUTPUTS),
+            dynamic_axes={INPUT: {0: "batch"}, OUTPUTS[0]: {0: "batch"},
+                          OUTPUTS[1]: {0: "batch"}},
+        )
+    return wrapper
+
+
+def _add_metadata(path: Path, state: dict, checkpoint: Path) -> None:
+    """Store the checkpoint's ``model`` and ``data`` entries in the ONNX file (``mans`` key)."""
+    import onnx
+
+    meta = {"format": FORMAT, "version": VERSION, "mans_version": __version__,
+            "model": state["model"], "data": state["data"],
+            "checkpoint": {"name": checkpoint.name, "sha256": _sha256(checkpoint),
+                           "epoch": (state.get("train") or {}).get("epoch")}}
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+
+
+def parity(wrapper: nn.Module, path: str | Path, *, batch: int = 3, seed: int = 0) -> dict:
+    """Largest absolute differences between PyTorch and onnxruntime on one random batch."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return {"check": "skipped: onnxruntime not installed"}
+    model = wrapper.model
+    C, S = model.config.in_channels, model.config.size
+    x = torch.randn(batch, C, S, S, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        ref_logits, ref_att = wrapper(x)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits, att = session.run(list(OUTPUTS), {INPUT: x.numpy()})
+    return {"max_abs_diff_logits": float(np.abs(logits - ref_logits.numpy()).max()),
+            "max_abs_diff_attention": float(np.abs(att - ref_att.numpy()).max())}

@@ -1,0 +1,88 @@
+"""``mans predict --onnx``: classify raw skeleton files with an exported model on onnxruntime.
+
+No torch at inference time: the file is read and prepared by the NumPy code shared with the
+PyTorch path (:mod:`mans.runtime`), with the preprocessing settings that :mod:`mans.export`
+stored in the ONNX file's ``mans`` metadata entry. This module must never import torch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, FormatError
+from .runtime import file_image, layout_from_data, prediction_record
+from .transforms import PrepConfig
+
+METADATA_KEY = "mans"  # = mans.export.METADATA_KEY (not imported: mans.export imports torch)
+FORMAT = "mans-onnx"
+
+
+class OnnxPredictor:
+    """An exported ``.onnx`` model loaded once into an onnxruntime session (CPU).
+
+    Args:
+        model: path of a file written by ``mans export CKPT --onnx FILE``.
+        threads: intra-op threads of the session (None: onnxruntime's default).
+    """
+
+    def __init__(self, model: str | Path, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ConfigError("mans predict --onnx needs onnxruntime: pip install "
+                              "'mans[onnx]'") from None
+        self.path = Path(model)
+        if not self.path.is_file():
+            raise FormatError(self.path, "no such ONNX model file")
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for bad files
+            raise FormatError(self.path, f"not a readable ONNX model ({type(e).__name__}: "
+                                         f"{str(e).splitlines()[0][:200]})") from None
+        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if raw is None:
+            raise FormatError(self.path, f"an ONNX model without the {METADATA_KEY!r} metadata "
+                                         f"entry: not written by mans export")
+        meta = json.loads(raw)
+        if meta.get("format") != FORMAT:
+            raise FormatError(self.path, f"metadata format {meta.get('format')!r}, expected "
+                                         f"{FORMAT!r}")
+        self.meta = meta
+        data = meta["data"]
+        self.size = int(data["size"])
+        self.class_names = list(data["class_names"])
+        self.prep = PrepConfig.from_dict(data["prep"])
+        self.layout = layout_from_data(data)
+        self.stream = str(data.get("stream") or "joint")
+        self.has_attention = bool(meta["model"]["config"].get("use_tarm", True))
+
+    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``images (B, C, S, S)`` float32 -> ``logits (B, K)``, ``attention (B, C, S)``."""
+        logits, attention = self.session.run(
+            ["logits", "attention"], {"image": np.ascontiguousarray(images, dtype=np.float32)})
+        return logits, attention
+
+    def predict(self, path: str | Path, topk: int = 5, fmt: str | None = None) -> dict:
+        """Top-k classes with probabilities and the per-frame attention of one file (the same
+        record as :meth:`mans.predict.Predictor.predict`)."""
+        img, meta = file_image(path, layout=self.layout, prep=self.prep, size=self.size,
+                               model_path=self.path, fmt=fmt, stream=self.stream)
+        logits, attention = self.run(img[None])  # (1, K), (1, C, S)
+        return prediction_record(path, meta, logits[0],
+                                 attention[0] if self.has_attention else None,
+                                 size=self.size, class_names=self.class_names, topk=topk)
+
+
+def predict_files_onnx(model: str | Path, files: list[str | Path], *, topk: int = 5,
+                       fmt: str | None = None) -> list[dict]:
+    """Predict every file with one loaded ONNX model (see :meth:`OnnxPredictor.predict`)."""
+    predictor = OnnxPredictor(model)
+    return [predictor.predict(f, topk=topk, fmt=fmt) for f in files]

@@ -1,0 +1,134 @@
+"""The torch-free half of inference: raw file -> model input, logits -> top-k record -> text.
+
+Shared by ``mans predict`` on PyTorch (:mod:`mans.predict`) and on onnxruntime
+(:mod:`mans.onnx_predict`), so that both preprocess a file identically: reader ->
+:func:`~mans.transforms.prepare_sequence` (bodies, view) -> :func:`~mans.streams.model_input`
+(the model's input stream; S frames, S joint columns). Only NumPy is imported here; this module must never import torch
+(``mans predict --onnx`` runs without it, checked by tests/test_export.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+from .formats import read_sequence
+from .skeleton import Layout, get_layout, register_layout
+from .streams import model_input
+from .transforms import PrepConfig, frame_indices, prepare_sequence
+
+# 8 levels: the lowest frame of a sequence gets a visible bar, the highest a full block
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def layout_from_data(data: dict) -> Layout:
+    """The joint layout a checkpoint's ``data`` entry names (a user layout is stored in full as
+    ``prep.layout_def`` and registered here so that the transforms know it)."""
+    layout_def = data["prep"].get("layout_def")
+    layout = Layout.from_dict(layout_def) if layout_def else get_layout(data["layout"])
+    try:
+        get_layout(layout.name)
+    except ConfigError:  # a user layout: make it known to the transforms
+        register_layout(layout)
+    return layout
+
+
+def file_image(path: str | Path, *, layout: Layout, prep: PrepConfig, size: int,
+               model_path: str | Path, fmt: str | None = None, stream: str = "joint"
+               ) -> tuple[np.ndarray, dict]:
+    """The model input ``(3, S, S)`` float32 of input ``stream`` for one raw file and the
+    sequence's metadata (with ``frames_used`` = T', the prepared frames before resizing to S)."""
+    seq = read_sequence(path, fmt)
+    if seq.layout != layout.name:
+        raise ConfigError(
+            f"{path}: the file has joint layout {seq.layout!r} but the model {model_path} was "
+            f"trained on {layout.name!r}"
+        )
+    x = prepare_sequence(seq, prep)  # (C, T', J)
+    meta = seq.metadata()
+    meta["frames_used"] = int(x.shape[1])
+    return model_input(x, size, stream, layout), meta
+
+
+def frame_map(t: int, size: int) -> np.ndarray:
+    """For each of the S model rows, the index of the prepared frame it holds (-1 for padding)."""
+    if t > size:
+        return frame_indices(t, size)
+    rows = np.full(size, -1, dtype=np.int64)
+    before = (size - t) // 2
+    rows[before:before + t] = np.arange(t)
+    return rows
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float64 (stable: the maximum is subtracted first)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def prediction_record(path: str | Path, meta: dict, logits: np.ndarray | None,
+                      attention: np.ndarray | None, *, size: int, class_names: list[str],
+                      topk: int = 5, prob: np.ndarray | None = None) -> dict:
+    """The result of one file as ``mans predict`` prints it (``--json``).
+
+    Args:
+        logits: ``(K,)`` of the file (or None with ``prob``).
+        prob: ``(K,)`` class probabilities instead of ``logits`` (e.g. fused over models).
+        attention: ``(C, S)`` per-frame TARM weights, or None for a model without a TARM.
+
+    The attention is given per coordinate channel on the model's S frames; for a sequence of
+    T' <= S frames the zero-padded rows are marked by ``frame_index`` = -1, and for T' > S
+    ``frame_index`` gives the original (kept) frame each row was sampled from.
+    """
+    prob = softmax(logits) if prob is None else np.asarray(prob, dtype=np.float64)
+    k = min(topk, prob.size)
+    order = np.argsort(-prob, kind="stable")[:k]
+    return {
+        "file": str(path),
+        "name": meta["name"],
+        "top": [{"label": int(i), "class": class_names[i], "prob": float(prob[i])}
+                for i in order],
+        "attention": None if attention is None else
+        np.asarray(attention, dtype=np.float32).round(4).tolist(),  # (C, S)
+        "frame_index": frame_map(meta["frames_used"], size).tolist(),
+        "true_label": meta.get("label"),
+    }
+
+
+def sparkline(values: np.ndarray, keep: np.ndarray) -> tuple[str, float, float]:
+    """One character per value, scaled min-max over the kept values (``·`` where not kept).
+
+    The TARM's sigmoid weights of a trained model often span only 0.49-0.51, which an absolute
+    0-1 scale draws as one flat line; scaled to the sequence's own range the shape shows. A
+    constant sequence is drawn at mid height.
+
+    Returns:
+        ``(text, min, max)`` of the kept values (``nan`` when none is kept).
+    """
+    values, keep = np.asarray(values, dtype=np.float64), np.asarray(keep, dtype=bool)
+    if not keep.any():
+        return "·" * len(values), float("nan"), float("nan")
+    lo, hi = float(values[keep].min()), float(values[keep].max())
+    span = hi - lo
+    scaled = (values - lo) / span if span > 0 else np.full_like(values, 0.5)
+    levels = np.clip(np.round(scaled * (len(BARS) - 1)), 0, len(BARS) - 1).astype(int)
+    return "".join(BARS[i] if k else "·" for i, k in zip(levels, keep)), lo, hi
+
+
+def format_prediction(r: dict) -> str:
+    """Human-readable lines: the top classes, then the mean attention per frame as a sparkline
+    scaled to the sequence's own range (the range is printed beside it)."""
+    lines = [f"{r['file']}"]
+    for i, t in enumerate(r["top"], 1):
+        lines.append(f"  {i}. {t['class']:<40s} {t['prob']:.3f}")
+    if r.get("attention") is None:
+        lines.append("  attention: none (the model has no TARM)")
+        return "\n".join(lines)
+    att = np.asarray(r["attention"]).mean(axis=0)  # (S,)
+    spark, lo, hi = sparkline(att, np.asarray(r["frame_index"]) >= 0)
+    lines.append(f"  attention per frame (mean of x, y, z; scaled {lo:.4f}..{hi:.4f}; "
+                 f"· = padding): {spark}")
+    return "\n".join(lines)
