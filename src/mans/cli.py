@@ -40,7 +40,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     manifest = prepare(
         args.dataset, args.raw, args.out, view=args.view, workers=args.workers,
-        missing_list=args.missing_list, progress=not args.quiet,
+        missing_list=args.missing_list, progress=not args.quiet, max_bodies=args.max_bodies,
+        confidence=args.confidence, ann=args.ann,
     )
     summary = {k: manifest[k] for k in ("found", "prepared", "protocols") if k in manifest}
     summary["skipped"] = len(manifest.get("skipped", []))
@@ -124,12 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--replications", type=int, default=2, help="repetitions per subject/camera")
 
     sp = add("prepare", cmd_prepare, "read a raw dataset once into a prepared, memory-mapped store")
-    sp.add_argument("dataset", choices=["ntu60", "ntu120", "utkinect", "hdm05", "custom"])
-    sp.add_argument("--raw", type=Path, required=True, help="folder with the raw files")
+    sp.add_argument("dataset",
+                    choices=["ntu60", "ntu120", "utkinect", "hdm05", "custom", "pyskl"])
+    sp.add_argument("--raw", type=Path, default=None,
+                    help="folder with the raw files (all datasets but pyskl)")
+    sp.add_argument("--ann", type=Path, default=None,
+                    help="pyskl: the PYSKL / mmaction2 annotation pickle")
     sp.add_argument("--out", type=Path, required=True, help="output folder of the store")
-    sp.add_argument("--view", default="authors", choices=["authors", "gcn", "none"],
+    sp.add_argument("--view", default="authors", choices=["authors", "gcn", "none", "2d"],
                     help="view normalisation: authors' PCA frame (default), GCN-style spine "
-                         "centring + rotation, or none")
+                         "centring + rotation, none, or 2d (image key points: hip-centred, "
+                         "torso-scaled)")
+    sp.add_argument("--max-bodies", type=int, default=None,
+                    help="body slots kept (default: the dataset's; custom/pyskl: the most "
+                         "bodies found in one frame, at most 2)")
+    sp.add_argument("--confidence", action="store_true",
+                    help="view 2d: joint scores as a third input channel")
     sp.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     sp.add_argument("--missing-list", type=Path, default=None,
                     help="NTU: official samples_with_missing_skeletons.txt; listed files are "
