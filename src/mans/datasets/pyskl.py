@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FormatError
 from ..formats.pyskl import annotation_to_sequence, load_annotations
 from ..skeleton import Sequence
 from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
@@ -72,13 +72,20 @@ def discover(ann: Path, options: dict | None = None) -> Discovery:
                 except Exception:  # noqa: BLE001 - this one is skipped with its reason later
                     pass
         items.append(Item(key=key, path=ann, info={"index": i}))
+    for it in items:
+        it.info["layout"] = layout
     return Discovery(items=items, skipped=skipped, layout=layout,
                      max_bodies=min(bodies, MAX_BODIES))
 
 
 def read(item: Item) -> Sequence:
-    return annotation_to_sequence(item.path, _load(item.path)[1][item.info["index"]],
-                                  item.info["index"])
+    i = item.info["index"]
+    seq = annotation_to_sequence(item.path, _load(item.path)[1][i], i)
+    want = item.info.get("layout")
+    if want is not None and seq.layout != want:
+        raise FormatError(item.path, f"annotation {i} ({item.key}): layout {seq.layout!r}, but "
+                          f"the dataset's first annotation has {want!r}")
+    return seq
 
 
 def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:

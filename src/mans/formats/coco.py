@@ -88,9 +88,11 @@ def frames_to_rows(path: Path, ids: list[int | None], people: list[list[Person]]
     if hi - lo >= MAX_SPAN:
         raise FormatError(path, f"frame ids span {hi - lo + 1} frames (> {MAX_SPAN})")
     rows: list[list[Person]] = [[] for _ in range(hi - lo + 1)]  # type: ignore[operator]
+    seen: set[int] = set()
     for k, (fid, ps) in enumerate(zip(ids, people)):
-        if rows[fid - lo]:  # type: ignore[operator]
+        if fid in seen:
             raise FormatError(path, f"frame {k}: frame id {fid} appears twice")
+        seen.add(fid)  # type: ignore[arg-type]
         rows[fid - lo] = ps  # type: ignore[operator]
     return rows
 

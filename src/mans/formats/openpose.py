@@ -89,6 +89,9 @@ def read_openpose(folder: str | Path) -> Sequence:
         if hi - lo >= MAX_SPAN:  # type: ignore[operator]
             raise FormatError(folder, f"frame numbers span more than {MAX_SPAN} frames")
         rows: list[list[Person]] = [[] for _ in range(hi - lo + 1)]  # type: ignore[operator]
+        if len(set(numbers_)) != len(numbers_):
+            raise FormatError(folder, "two *_keypoints.json files have the same frame number; "
+                              "one folder must hold one recording")
         for n, ps in zip(numbers_, frames):
             rows[n - lo] = ps  # type: ignore[operator]
         frames = rows
