@@ -98,30 +98,36 @@ def make_person(path: Path, kp: np.ndarray, scores: np.ndarray | None, v: int, c
     return Person(keypoints=xy, scores=scores, track_id=track_id)
 
 
-def assign_slots(frames: list[list[Person]], v: int, c: int) -> tuple[np.ndarray, np.ndarray]:
-    """People of each frame -> ``(joints (T, M, V, C) float32, scores (T, M, V) float32)``.
+class SlotTracker:
+    """Frame-by-frame body-slot assignment with ``m`` fixed slots (used by :func:`assign_slots`
+    and by live streams, which cannot look ahead).
 
-    ``M = max(1, most people in one frame)``. Identity: by ``track_id`` if every detection has
-    one (a track keeps its slot while it is free; a new track takes the free slot nearest to
-    where that slot was last seen, else the lowest free one), else greedily by the distance of
-    each person's centroid to each free slot's last position (closest pair first). People with no
-    valid joint are ignored (treated as missing).
+    Identity: by ``track_id`` if every detection so far had one (a track keeps its slot while it
+    is free; a new track takes the free slot nearest to where that slot was last seen, else the
+    lowest free one), else greedily by the distance of each person's centroid to each free slot's
+    last position (closest pair first). People with no valid joint are ignored; when a frame has
+    more people than slots, those with the lowest mean score are dropped.
     """
-    frames = [[p for p in f if p.valid.any()] for f in frames]
-    t = len(frames)
-    m = max([1] + [len(f) for f in frames])
-    joints = np.zeros((t, m, v, c), dtype=np.float32)
-    scores = np.zeros((t, m, v), dtype=np.float32)
-    tracked = all(p.track_id is not None for f in frames for p in f)
-    slot_of: dict = {}
-    last: list[np.ndarray | None] = [None] * m  # where each slot was last seen
-    for i, people in enumerate(frames):
-        free = list(range(m))
+
+    def __init__(self, m: int, v: int, c: int):
+        self.m, self.v, self.c = m, v, c
+        self.slot_of: dict = {}
+        self.last: list[np.ndarray | None] = [None] * m  # where each slot was last seen
+        self.tracked = True
+
+    def step(self, people: list[Person]) -> tuple[np.ndarray, np.ndarray]:
+        """One frame -> ``(joints (m, V, C) float32, scores (m, V) float32)``."""
+        people = [p for p in people if p.valid.any()]
+        if len(people) > self.m:
+            people = sorted(people, key=lambda p: -float(p.scores.mean()))[:self.m]
+        self.tracked = self.tracked and all(p.track_id is not None for p in people)
+        tracked = self.tracked
+        free = list(range(self.m))
         placed: dict[int, Person] = {}
         rest = []
         seen_ids = set()
         for p in people:
-            s = slot_of.get(p.track_id) if tracked and p.track_id not in seen_ids else None
+            s = self.slot_of.get(p.track_id) if tracked and p.track_id not in seen_ids else None
             seen_ids.add(p.track_id)
             if s is not None and s in free:
                 placed[s] = p
@@ -129,8 +135,8 @@ def assign_slots(frames: list[list[Person]], v: int, c: int) -> tuple[np.ndarray
             else:
                 rest.append(p)
         # nearest free slot first (by last position), then the lowest free slots
-        pairs = sorted((float(np.linalg.norm(p.centroid() - last[s])), k, s)
-                       for k, p in enumerate(rest) for s in free if last[s] is not None)
+        pairs = sorted((float(np.linalg.norm(p.centroid() - self.last[s])), k, s)
+                       for k, p in enumerate(rest) for s in free if self.last[s] is not None)
         done: set[int] = set()
         for _, k, s in pairs:
             if k in done or s not in free:
@@ -140,12 +146,27 @@ def assign_slots(frames: list[list[Person]], v: int, c: int) -> tuple[np.ndarray
             done.add(k)
         for k, p in enumerate(rest):
             if k not in done:
-                s = free.pop(0)
-                placed[s] = p
+                placed[free.pop(0)] = p
+        joints = np.zeros((self.m, self.v, self.c), dtype=np.float32)
+        scores = np.zeros((self.m, self.v), dtype=np.float32)
         for s, p in placed.items():
-            joints[i, s] = p.keypoints
-            scores[i, s] = p.scores
-            last[s] = p.centroid()
+            joints[s] = p.keypoints
+            scores[s] = p.scores
+            self.last[s] = p.centroid()
             if tracked:
-                slot_of[p.track_id] = s
+                self.slot_of[p.track_id] = s
+        return joints, scores
+
+
+def assign_slots(frames: list[list[Person]], v: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """People of each frame -> ``(joints (T, M, V, C) float32, scores (T, M, V) float32)``,
+    ``M = max(1, most people in one frame)``, identities kept by :class:`SlotTracker` (by
+    ``track_id`` when every detection has one, else by position)."""
+    frames = [[p for p in f if p.valid.any()] for f in frames]
+    m = max([1] + [len(f) for f in frames])
+    tracker = SlotTracker(m, v, c)
+    tracker.tracked = all(p.track_id is not None for f in frames for p in f)
+    out = [tracker.step(f) for f in frames]
+    joints = np.stack([o[0] for o in out]) if out else np.zeros((0, m, v, c), np.float32)
+    scores = np.stack([o[1] for o in out]) if out else np.zeros((0, m, v), np.float32)
     return joints, scores
