@@ -83,6 +83,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.window is not None or args.stride is not None:
+        return _predict_timeline(args)
     from .predict import format_prediction, predict_files
 
     results = predict_files(args.checkpoint, args.files, topk=args.topk, device=args.device,
@@ -92,6 +94,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         for r in results:
             print(format_prediction(r))
+    return 0
+
+
+def _predict_timeline(args: argparse.Namespace) -> int:
+    from .api import load
+    from .errors import ConfigError
+    from .timeline import write_timelines
+
+    if args.window is None or args.stride is None:
+        raise ConfigError("--window and --stride go together")
+    clf = load(args.checkpoint, args.device)
+    timelines = [clf.timeline(f, window=args.window, stride=args.stride, topk=args.topk,
+                              fmt=args.format) for f in args.files]
+    text = write_timelines(timelines, args.timeline_out)
+    if text is not None:
+        print(text)
+    return 0
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    from .api import load
+    from .stream import run_stream
+
+    clf = load(args.checkpoint, args.device)
+    run_stream(clf, args.input, stride=args.stride, window=args.window, topk=args.topk,
+               follow=args.follow, idle_exit=args.idle_exit)
     return 0
 
 
@@ -178,6 +206,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", default=None, help="reader to use (default: from the file name)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp.add_argument("--device", default="auto")
+    sp.add_argument("--window", type=int, default=None,
+                    help="long recordings: classify windows of W frames (with --stride)")
+    sp.add_argument("--stride", type=int, default=None, help="frames between window starts")
+    sp.add_argument("--timeline-out", type=Path, default=None,
+                    help="with --window: write the timeline and merged segments to a .json, or "
+                         "a .csv (+ .segments.csv); default: JSON on stdout")
+
+    sp = add("stream", cmd_stream,
+             "classify a live stream of frames (one JSON object per line) with a checkpoint")
+    sp.add_argument("checkpoint", type=Path)
+    sp.add_argument("--input", default="-", help="file to read frames from (default: stdin)")
+    sp.add_argument("--follow", action="store_true",
+                    help="keep reading a growing file at its end (like tail -f)")
+    sp.add_argument("--idle-exit", type=float, default=None,
+                    help="with --follow: stop after this many seconds without a new line")
+    sp.add_argument("--stride", type=int, default=5, help="frames between predictions")
+    sp.add_argument("--window", type=int, default=None,
+                    help="frames in the ring buffer (default: the model's S)")
+    sp.add_argument("--topk", type=int, default=5)
+    sp.add_argument("--device", default="cpu")
 
     sp = add("demo", cmd_demo,
              "synthesise data, prepare it, train the ResNet variant and evaluate it")
@@ -193,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 # variable only at start-up, so the commands that run a network re-execute themselves with it.
 MALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=4294967296:"
                    "glibc.malloc.trim_threshold=17179869184")
-_NETWORK_COMMANDS = ("train", "eval", "predict", "demo")
+_NETWORK_COMMANDS = ("train", "eval", "predict", "demo", "stream")
 
 
 def _reexec_with_malloc_tunables(argv: list[str]) -> None:
