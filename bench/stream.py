@@ -9,7 +9,11 @@ fed as fast as it will go from lines held in memory:
 
 * **latency per prediction**: ``latency_ms`` of each prediction (prepare the buffered window +
   model forward), p50 and p99;
-* **sustained input rate**: input frames / wall time over the whole run (parsing included).
+* **sustained input rate**: input frames / wall time over the whole run (parsing included);
+* with ``--threads 1``, also the **CPU time** of the (only) working thread per prediction and
+  frames per CPU second: the cost without waiting for a CPU, i.e. what an otherwise idle core
+  would take -- the fair number on a machine shared with other jobs. (With more threads the
+  thread's CPU time misses the other threads' work and means nothing.)
 
 Inputs (real motion, repeated to ``--frames`` frames):
 
@@ -83,20 +87,27 @@ def measure(kind: str, frames: int, stride: int, ckpt_dir: Path) -> dict:
     for i, line in enumerate(lines[:100]):  # warm-up: allocator, first forward passes
         parse_line(warm, line, "warm", i)
     stream = clf.stream(stride=stride)
-    lat = []
-    t0 = time.perf_counter()
+    lat, cpu_pred = [], []
+    t0, c0 = time.perf_counter(), time.thread_time()
     for i, line in enumerate(lines):
+        c = time.thread_time()
         r = parse_line(stream, line, "bench", i + 1)
         if r is not None:
             lat.append(r["latency_ms"])
-    wall = time.perf_counter() - t0
-    lat = np.array(lat)
+            cpu_pred.append(1000 * (time.thread_time() - c))
+    wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+    lat, cpu_pred = np.array(lat), np.array(cpu_pred)
     return {"input": kind, "size": clf.size, "window": stream.window, "stride": stride,
             "frames": frames, "predictions": int(lat.size),
             "latency_ms_p50": round(float(np.percentile(lat, 50)), 2),
             "latency_ms_p99": round(float(np.percentile(lat, 99)), 2),
             "latency_ms_max": round(float(lat.max()), 2),
-            "input_fps": round(frames / wall, 1), "wall_s": round(wall, 2)}
+            "input_fps": round(frames / wall, 1), "wall_s": round(wall, 2),
+            # CPU time of this thread (= all the work with 1 torch thread): what the run costs
+            # without waiting for a busy CPU, i.e. the latency on an otherwise idle core
+            "cpu_ms_per_prediction_p50": round(float(np.percentile(cpu_pred, 50)), 2),
+            "cpu_ms_per_prediction_p99": round(float(np.percentile(cpu_pred, 99)), 2),
+            "input_fps_per_cpu_second": round(frames / cpu, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['input']:10s} S={r['size']} stride {r['stride']}: latency p50 "
               f"{r['latency_ms_p50']} ms, p99 {r['latency_ms_p99']} ms; sustained "
-              f"{r['input_fps']} input frames/s ({r['predictions']} predictions)")
+              f"{r['input_fps']} input frames/s ({r['predictions']} predictions); thread CPU "
+              f"time per prediction p50 {r['cpu_ms_per_prediction_p50']} ms, p99 "
+              f"{r['cpu_ms_per_prediction_p99']} ms; {r['input_fps_per_cpu_second']} frames per "
+              f"CPU second")
     print(f"load average before/after: {res['loadavg_before']} / {res['loadavg_after']}")
     return 0
 

@@ -114,9 +114,12 @@ def _predict_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
+    import torch
+
     from .api import load
     from .stream import run_stream
 
+    torch.set_num_threads(args.threads)
     clf = load(args.checkpoint, args.device)
     run_stream(clf, args.input, stride=args.stride, window=args.window, topk=args.topk,
                follow=args.follow, idle_exit=args.idle_exit)
@@ -226,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="frames in the ring buffer (default: the model's S)")
     sp.add_argument("--topk", type=int, default=5)
     sp.add_argument("--device", default="cpu")
+    sp.add_argument("--threads", type=int, default=1,
+                    help="CPU threads of the model (default 1: one prediction of one window is "
+                         "too small to gain from more, and extra threads stall on a busy "
+                         "machine; docs/inference.md)")
 
     sp = add("demo", cmd_demo,
              "synthesise data, prepare it, train the ResNet variant and evaluate it")
