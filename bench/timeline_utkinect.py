@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -70,6 +71,11 @@ def train(out: Path, threads: int) -> Path:
     return out / "run" / m["checkpoint"]
 
 
+def _run_top1(ckpt: Path) -> float | None:
+    metrics = ckpt.parent / "metrics.json"
+    return round(json.loads(metrics.read_text())["top1"], 4) if metrics.is_file() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, default=None)
@@ -104,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
            "frame_accuracy": round(hits / total, 4), "labelled_rows": total,
            "segment_accuracy": round(seg_ok / seg_n, 4), "segments": seg_n,
            "per_recording": per, "train_s": round(train_s, 1),
-           "command": "python bench/timeline_utkinect.py " + " ".join(argv or [])}
+           # the same model on the pre-cut test segments (engine metrics of its run), if known
+           "cut_segments_top1": _run_top1(Path(ckpt)),
+           "command": "python bench/timeline_utkinect.py " + " ".join(
+               sys.argv[1:] if argv is None else argv)}
     args.json.write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))
     return 0
