@@ -33,6 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MANS_SHARED_DATA", REPO.parent / "shared" / "data"))
 RAW = SHARED / "utkinect"
+NEAR = 15  # rows: "near a boundary" (half a default window)
 
 
 def truth_rows(raw: Path) -> dict[str, tuple[Path, np.ndarray]]:
@@ -95,12 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     clf = mans.load(ckpt)
     per, hits, total, seg_ok, seg_n = {}, 0, 0, 0, 0
+    near = np.zeros(2, dtype=np.int64)  # [correct, rows] within NEAR rows of a label change
+    far = np.zeros(2, dtype=np.int64)
     for rec, (path, truth) in sorted(truth_rows(RAW).items()):
         tl = clf.timeline(path, window=args.window, stride=args.stride)
         pred = tl.frame_labels()
         scored = truth >= 0
         ok = (pred == truth) & scored
         per[rec] = round(float(ok.sum() / scored.sum()), 4)
+        change = np.flatnonzero(np.diff(truth) != 0) + 0.5  # between rows of different labels
+        dist = np.abs(np.arange(truth.size)[:, None] - change[None]).min(axis=1)
+        for acc, mask in ((near, scored & (dist < NEAR)), (far, scored & (dist >= NEAR))):
+            acc += [int((ok & mask).sum()), int(mask.sum())]
         hits, total = hits + int(ok.sum()), total + int(scored.sum())
         for c in np.unique(truth[scored]):
             rows = truth == c
@@ -109,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     res = {"checkpoint": str(ckpt), "window": args.window, "stride": args.stride,
            "frame_accuracy": round(hits / total, 4), "labelled_rows": total,
            "segment_accuracy": round(seg_ok / seg_n, 4), "segments": seg_n,
+           f"accuracy_within_{NEAR}_rows_of_a_boundary": round(near[0] / near[1], 4),
+           "rows_near": int(near[1]), "accuracy_elsewhere": round(far[0] / far[1], 4),
+           "rows_elsewhere": int(far[1]),
            "per_recording": per, "train_s": round(train_s, 1),
            # the same model on the pre-cut test segments (engine metrics of its run), if known
            "cut_segments_top1": _run_top1(Path(ckpt)),
