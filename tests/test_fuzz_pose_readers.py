@@ -108,3 +108,26 @@ def test_fuzz_pyskl_pickle(tmp_path_factory, data):
             assert np.isfinite(seq.joints).all() and seq.joints.ndim == 4
     except FormatError:
         return
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 40) | st.floats(allow_nan=True)
+    | st.sampled_from(["keypoints", "instances", "frame_id", "landmarks", "people"]),
+    lambda inner: st.lists(inner, max_size=18) | st.dictionaries(
+        st.sampled_from(["keypoints", "keypoint_scores", "instances", "people", "frame_id",
+                         "track_id", "landmarks", "world_landmarks", "frame", "frames",
+                         "instance_info", "x", "y", "joints", "scores"]), inner, max_size=4),
+    max_leaves=60)
+
+
+@settings(FUZZ, max_examples=200)
+@given(doc=JSON_VALUES, fmt=st.sampled_from(["coco", "mediapipe"]))
+def test_fuzz_json_structures(tmp_path_factory, doc, fmt):
+    """Arbitrary JSON structures made of the formats' own keys: a Sequence or a FormatError."""
+    path = tmp_path_factory.mktemp("js", numbered=True) / "d.json"
+    path.write_text(json.dumps(doc))
+    try:
+        seq = read_sequence(path, fmt)
+    except FormatError:
+        return
+    _check(seq, "coco17" if fmt == "coco" else "mediapipe33")
