@@ -336,3 +336,18 @@ def test_prepare_pyskl_cli(tmp_path, capsys):
     assert store.sequence(3).shape == (3, 11, 17)  # x, y, score; 11 frames; 1 x 17 columns
     rc = main(["prepare", "pyskl", "--out", str(tmp_path / "s2"), "-q"])
     assert rc == 2 and "needs --ann" in capsys.readouterr().err
+
+
+def test_inspect_openpose_folder_reports_detections(tmp_path, capsys):
+    from mans.cli import main
+
+    folder = tmp_path / "v"
+    folder.mkdir()
+    _openpose_frame(folder, 0, [(-1, _kp(25, 100, 0, 0.5))])
+    _openpose_frame(folder, 2, [(-1, _kp(18 + 7, 100, 0, 1.0))])
+    assert main(["inspect", str(folder)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["format"], out["layout"], out["frames"], out["channels"]) == (
+        "openpose", "openpose25", 3, 2)
+    assert out["frames_without_detection"] == 1 and out["detected_joints"] == pytest.approx(2 / 3)
+    assert out["mean_score"] == pytest.approx(0.75)
