@@ -351,3 +351,19 @@ def test_inspect_openpose_folder_reports_detections(tmp_path, capsys):
         "openpose", "openpose25", 3, 2)
     assert out["frames_without_detection"] == 1 and out["detected_joints"] == round(2 / 3, 4)
     assert out["mean_score"] == pytest.approx(0.75)
+
+
+def test_coco_json_ultralytics_tojson_keypoints(tmp_path):
+    det = {"name": "person", "class": 0, "confidence": 0.9, "track_id": 4,
+           "box": {"x1": 0, "y1": 0, "x2": 10, "y2": 10},
+           "keypoints": {"x": [float(10 + j) for j in range(17)], "y": [5.0] * 17,
+                         "visible": [0.0] + [0.8] * 16}}
+    path = tmp_path / "yolo.json"
+    path.write_text(json.dumps([[det], [dict(det, keypoints=dict(det["keypoints"], y=[6.0] * 17))]]))
+    seq = read_sequence(path)
+    assert seq.joints.shape == (2, 1, 17, 2)
+    assert seq.joints[1, 0, 3].tolist() == [13.0, 6.0] and seq.joints[0, 0, 0].tolist() == [0, 0]
+    assert seq.scores[0, 0, 1] == pytest.approx(0.8)
+    path.write_text(json.dumps([[dict(det, keypoints={"x": [1.0] * 17})]]))
+    with pytest.raises(FormatError, match="without 'x' and 'y'"):
+        read_sequence(path)

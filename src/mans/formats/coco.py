@@ -10,14 +10,15 @@ Accepted structure (the common shapes of those tools' outputs)::
              {"frame_id": 3, "instances": [person, ...]}   # also "people" / "predictions";
                                               # frame id keys: frame_id, frame_idx, frame, image_id
     person = {"keypoints": K, "keypoint_scores": [17 numbers]?, "bbox": [...]?, "track_id": id?}
-    K      = 17 x [x, y] or 17 x [x, y, score], or the same flattened (34 or 51 numbers)
+    K      = 17 x [x, y] or 17 x [x, y, score], or the same flattened (34 or 51 numbers),
+             or {"x": [17], "y": [17], "visible": [17]?} (ultralytics Results.tojson())
 
 Coordinates are image pixels (y down). A score is taken from ``keypoint_scores`` (MMPose), else
 from the third number of each key point (YOLO-pose confidence, COCO visibility 0/1/2 clipped to
-[0, 1]), else 1. When frames carry ids, frame ``i`` goes to row ``id - first id`` and ids that are
-absent are frames without detections (zero rows); without ids, frame ``i`` is row ``i``.
-``bbox`` is accepted and not used. People are matched to body slots by ``track_id`` or position
-(:func:`mans.formats.keypoints.assign_slots`).
+[0, 1]; ultralytics' ``visible``), else 1. When frames carry ids, frame ``i`` goes to row
+``id - first id`` and ids that are absent are frames without detections (zero rows); without ids,
+frame ``i`` is row ``i``. ``bbox`` is accepted and not used. People are matched to body slots by
+``track_id`` or position (:func:`mans.formats.keypoints.assign_slots`).
 """
 
 from __future__ import annotations
@@ -72,8 +73,17 @@ def person_from_dict(path: Path, p, v: int, where: str) -> Person:
     """One ``{"keypoints", "keypoint_scores"?, "track_id"?}`` object (COCO-style keys)."""
     if not isinstance(p, dict) or "keypoints" not in p:
         raise FormatError(path, f"{where}: expected an object with 'keypoints'")
-    kp = numbers(path, p["keypoints"], f"{v} key points", f"{where} keypoints")
-    sc = p.get("keypoint_scores", p.get("scores"))
+    raw, sc = p["keypoints"], p.get("keypoint_scores", p.get("scores"))
+    if isinstance(raw, dict):  # ultralytics Results.tojson(): {"x": [...], "y": [...], "visible"}
+        if "x" not in raw or "y" not in raw:
+            raise FormatError(path, f"{where}: keypoints object without 'x' and 'y' lists")
+        raw, sc = [raw["x"], raw["y"]], raw.get("visible", raw.get("score", sc))
+        kp = numbers(path, raw, f"{v} x and {v} y", f"{where} keypoints")
+        if kp.ndim != 2 or kp.shape[0] != 2:
+            raise FormatError(path, f"{where}: keypoints 'x' and 'y' must be lists of {v} numbers")
+        kp = kp.T  # (V, 2)
+    else:
+        kp = numbers(path, raw, f"{v} key points", f"{where} keypoints")
     scores = None if sc is None else numbers(path, sc, f"{v} scores", f"{where} scores")
     return make_person(path, kp, scores, v, 2, p.get("track_id"), where)
 
