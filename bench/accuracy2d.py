@@ -103,8 +103,10 @@ def render(results2d: dict, results3d: dict) -> str:
     std over seeds)."""
     def stats(runs, dataset, variant):
         acc = [r["top1"] for r in runs if r["dataset"] == dataset and r["variant"] == variant]
-        return (f"{100 * np.mean(acc):.1f} ± {100 * np.std(acc, ddof=1) if len(acc) > 1 else 0:.1f}"
-                f" ({len(acc)})") if acc else "n/a"
+        if not acc:
+            return "n/a"
+        std = 100 * np.std(acc, ddof=1) if len(acc) > 1 else 0.0
+        return f"{100 * np.mean(acc):.1f} ± {std:.1f} ({len(acc)})"
     lines = ["| dataset | protocol | variant | 2-D top-1 (seeds) | 3-D top-1 (seeds) |",
              "|---|---|---|---|---|"]
     for name in ("utkinect", "hdm05"):

@@ -20,8 +20,8 @@ Inputs (real motion, repeated to ``--frames`` frames):
 * ``ntu25-3d``: the frames of a real two-person NTU RGB+D sample (``../shared/data``) as
   ``{"joints": (2, 25, 3)}`` lines, into the paper's ResNet variant (S = 50, view ``authors``,
   2 bodies = 50 joint columns);
-* ``coco17-2d``: the same motion projected to 2-D pixels (:func:`mans.transforms2d.pinhole_project`),
-  as COCO-style ``{"people": [...]}`` lines with scores, into the ResNet variant with the 2-D view
+* ``coco17-2d``: the same motion projected to 2-D pixels
+  (:func:`mans.transforms2d.pinhole_project`), as COCO-style ``{"people": [...]}`` lines with scores, into the ResNet variant with the 2-D view
   and the confidence channel (S = 50, 1 body).
 
 The networks are untrained (seeded random weights, :func:`mans.api.save_untrained`): latency does

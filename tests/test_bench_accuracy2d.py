@@ -56,3 +56,16 @@ def test_project_utkinect_keeps_labels_subjects_and_xsub(tmp_path, utkinect_dir)
     x, y, z = first.joints[0, 0, 3].astype(np.float64)  # the head, Kinect camera frame
     assert got[0, 0, 3].tolist() == pytest.approx([320 + 525 * x / z, 240 - 525 * y / z],
                                                   rel=1e-5)
+
+
+def test_render_puts_3d_results_beside_2d():
+    import json
+
+    import accuracy2d
+
+    results3d = json.loads((accuracy2d.REPO / "bench" / "results.json").read_text())
+    runs2d = [{"dataset": "hdm05", "variant": "STCM only", "top1": t} for t in (0.5, 0.7)]
+    table = accuracy2d.render({"runs": runs2d}, results3d).splitlines()
+    # the README's 3-D rows (mean ± sample std over 3 seeds), next to the 2-D numbers given
+    assert "| utkinect | xsub | MANs (TARM + STCM) | n/a | 90.2 ± 1.2 (3) |" in table
+    assert "| hdm05 | actors | STCM only | 60.0 ± 14.1 (2) | 98.3 ± 0.6 (3) |" in table

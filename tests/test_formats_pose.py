@@ -293,8 +293,8 @@ def test_pyskl_bad_annotations_and_layouts(tmp_path):
     assert annotation_to_sequence(path, {**anns[0], "keypoint": np.ones((1, 4, 25, 3)),
                                          "keypoint_score": None}, 0).layout == "ntu25"
     assert annotation_to_sequence(
-        path, {**anns[0], "keypoint": np.ones((1, 4, 25, 2)), "keypoint_score": np.ones((1, 4, 25))},
-        0).layout == "openpose25"
+        path, {**anns[0], "keypoint": np.ones((1, 4, 25, 2)),
+               "keypoint_score": np.ones((1, 4, 25))}, 0).layout == "openpose25"
     for bad, words in [({"keypoint": np.ones((4, 17, 2))}, "(M, T, V, C)"),
                        ({"keypoint": np.ones((1, 0, 17, 2)), "keypoint_score": None}, "0 frames"),
                        ({"keypoint": np.ones((1, 4, 9, 2)), "keypoint_score": None},

@@ -175,7 +175,7 @@ KINECT20 = register_layout(
 
 # --- HDM05 (Acclaim ASF): registered by mans.formats.acclaim ---------------------------------------
 
-# --- Pose estimators (2-D image key points; MediaPipe also 3-D world landmarks) --------------------
+# --- Pose estimators (2-D image key points; MediaPipe also 3-D world landmarks) -----------------
 # Their trees have no spine joint, so spine_base / spine_top are absent unless the estimator has a
 # mid-hip / neck key point (OpenPose). Roles are what the 2-D normalisation needs: hips, shoulders.
 

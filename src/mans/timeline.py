@@ -1,5 +1,6 @@
 """Timelines of long recordings: per-window predictions, merged segments, per-frame labels, and
-their JSON / CSV forms (``mans predict --window W --stride K``; :meth:`mans.api.Classifier.timeline`).
+their JSON / CSV forms (``mans predict --window W --stride K``;
+:meth:`mans.api.Classifier.timeline`).
 
 Frame indices are 0-based indices of the recording's rows as read (UT-Kinect: rows of the joints
 file, not its frame numbers); ``end`` is inclusive.

@@ -35,7 +35,8 @@ class Discovery:
     unusable (``skipped``: list of ``{"file": ..., "reason": ...}``), so that
     ``found == len(items) + len(skipped)`` before reading starts. ``layout`` names the joint layout
     when it depends on the files (custom data) rather than on the dataset (``DatasetSpec.layout``);
-    ``max_bodies`` likewise (the most bodies found in one frame of the files, capped by the spec)."""
+    ``max_bodies`` likewise (the most bodies found in one frame of the files, capped by the
+    spec)."""
 
     items: list[Item]
     skipped: list[dict] = field(default_factory=list)
