@@ -13,7 +13,7 @@ def test_every_subcommand_is_wired():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == {"synth", "prepare", "inspect", "train", "eval", "predict", "demo",
-                                "ensemble", "export", "show", "report"}
+                                "ensemble", "export", "show", "report", "stream"}
 
 
 def test_inspect_real_ntu_two_person_sample(ntu_samples, capsys):
@@ -47,7 +47,7 @@ def test_bad_file_is_one_line_naming_file_and_line(tmp_path, capsys):
 
 
 def test_unknown_format_and_missing_file(tmp_path, capsys):
-    assert main(["inspect", str(tmp_path / "x.csv")]) == 1
+    assert main(["inspect", str(tmp_path / "x.xyz")]) == 1
     assert "cannot tell the format" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path / "absent.skeleton")]) == 1
     assert "no such file" in capsys.readouterr().err

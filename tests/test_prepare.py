@@ -206,5 +206,9 @@ def test_prepare_custom_folder_takes_layout_from_files(tmp_path):
     assert manifest["found"] == 6 and manifest["prepared"] == 6
     store = PreparedStore.open(tmp_path / "store")
     assert store.layout.name == "kinect20"
-    assert store.sequence(0).shape == (3, 12, 2 * 20)  # custom spec keeps up to 2 bodies
+    # one body per file: max_bodies defaults to the most bodies found (1), not 2
+    assert store.sequence(0).shape == (3, 12, 20) and store.prep["max_bodies"] == 1
+    prepare("custom", raw, tmp_path / "store2", view="none", workers=1, progress=False,
+            max_bodies=2)
+    assert PreparedStore.open(tmp_path / "store2").sequence(0).shape == (3, 12, 40)
     assert store.class_names == ["a", "b"]

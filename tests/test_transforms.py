@@ -173,7 +173,7 @@ def test_absent_bodies_stay_exact_zero():
     seq = moving_sequence(8, 2, 6) @ rotation(rng).T + 5.0  # far from the origin: subtracting
     seq[2:5, 1] = 0  # body 1 leaves for three frames      # it must not touch absent slots
     seq[6] = 0  # nobody in frame 6
-    for view in T.VIEWS:
+    for view in ("authors", "gcn", "none"):  # the 3-D views (2-D: tests/test_transforms2d.py)
         out = T.prepare_sequence(make_seq(seq), T.PrepConfig(view, 2))  # (3, 8, 50)
         absent = out[:, 2:5, 25:]
         assert np.all(absent == 0) and not np.signbit(absent).any(), view
@@ -222,6 +222,23 @@ def test_check_view_names_missing_role():
     with pytest.raises(ConfigError, match="left_hip"):
         T.check_view(bare, "authors")
     T.check_view(bare, "none")
+
+
+def test_check_view_lists_every_missing_need_at_once():
+    half = Layout(name="half3", joints=("a", "b", "c"), parents=(-1, 0, 1),
+                  roles={"left_hip": 0, "right_hip": 1}, torso=(0, 1))
+    with pytest.raises(ConfigError) as e:
+        T.check_view(half, "authors", channels=2)
+    msg = str(e.value)
+    assert "\n" not in msg
+    for need in ("left_shoulder", "left_ankle", "right_ankle", "left_foot", "right_foot",
+                 "at least 3 torso joints (it defines 2)", "3-D coordinates"):
+        assert need in msg, need
+    assert "right_hip" not in msg.split("needs")[1]  # present roles are not listed
+    with pytest.raises(ConfigError, match="spine_base, spine_top"):
+        T.check_view(half, "gcn")
+    with pytest.raises(ConfigError, match="left_shoulder, right_shoulder"):
+        T.check_view(half, "2d")
 
 
 def test_prep_config_roundtrip_and_validation():

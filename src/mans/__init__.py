@@ -6,3 +6,11 @@ stored by :mod:`mans.prepare` / :mod:`mans.store`, and classified by :mod:`mans.
 """
 
 __version__ = "0.1.0"
+
+
+def load(checkpoint, device: str = "cpu"):
+    """Load a trained checkpoint as a classifier: ``mans.load("run/best.pt").predict(x)``
+    (see :mod:`mans.api`; imported on first use so that ``import mans`` stays light)."""
+    from .api import load as _load
+
+    return _load(checkpoint, device)

@@ -43,7 +43,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     manifest = prepare(
         args.dataset, args.raw, args.out, view=args.view, workers=args.workers,
-        missing_list=args.missing_list, progress=not args.quiet,
+        missing_list=args.missing_list, progress=not args.quiet, max_bodies=args.max_bodies,
+        confidence=args.confidence, ann=args.ann,
     )
     from .prepare import short_summary, skip_summary
 
@@ -89,6 +90,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.window is not None or args.stride is not None:
+        return _predict_timeline(args)
     from .runtime import format_prediction
 
     failed: list[dict] = []  # one bad file does not stop the others (reported, exit 1)
@@ -150,6 +153,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_timeline(args: argparse.Namespace) -> int:
+    from .api import load
+    from .errors import ConfigError
+    from .timeline import write_timelines
+
+    if args.window is None or args.stride is None:
+        raise _UsageError("--window and --stride go together")
+    clf = load(args.checkpoint, args.device)
+    timelines = [clf.timeline(f, window=args.window, stride=args.stride, topk=args.topk,
+                              fmt=args.format) for f in args.files]
+    text = write_timelines(timelines, args.timeline_out)
+    if text is not None:
+        print(text)
+    return 0
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    import torch
+
+    from .api import load
+    from .stream import run_stream
+
+    torch.set_num_threads(args.threads)
+    clf = load(args.checkpoint, args.device)
+    run_stream(clf, args.input, stride=args.stride, window=args.window, topk=args.topk,
+               follow=args.follow, idle_exit=args.idle_exit)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -202,12 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--replications", type=int, default=2, help="repetitions per subject/camera")
 
     sp = add("prepare", cmd_prepare, "read a raw dataset once into a prepared, memory-mapped store")
-    sp.add_argument("dataset", choices=["ntu60", "ntu120", "utkinect", "hdm05", "custom"])
-    sp.add_argument("--raw", type=Path, required=True, help="folder with the raw files")
+    sp.add_argument("dataset",
+                    choices=["ntu60", "ntu120", "utkinect", "hdm05", "custom", "pyskl"])
+    sp.add_argument("--raw", type=Path, default=None,
+                    help="folder with the raw files (all datasets but pyskl)")
+    sp.add_argument("--ann", type=Path, default=None,
+                    help="pyskl: the PYSKL / mmaction2 annotation pickle")
     sp.add_argument("--out", type=Path, required=True, help="output folder of the store")
-    sp.add_argument("--view", default="authors", choices=["authors", "gcn", "none"],
+    sp.add_argument("--view", default="authors", choices=["authors", "gcn", "none", "2d"],
                     help="view normalisation: authors' PCA frame (default), GCN-style spine "
-                         "centring + rotation, or none")
+                         "centring + rotation, none, or 2d (image key points: hip-centred, "
+                         "torso-scaled)")
+    sp.add_argument("--max-bodies", type=_positive_int, default=None,
+                    help="body slots kept (default: the dataset's; custom/pyskl: the most "
+                         "bodies found in one frame, at most 2)")
+    sp.add_argument("--confidence", action="store_true",
+                    help="view 2d: joint scores as a third input channel")
     sp.add_argument("--workers", type=_positive_int, default=None,
                     help="processes (default: all cores)")
     sp.add_argument("--missing-list", type=Path, default=None,
@@ -263,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--onnx", action="store_true",
                     help="CHECKPOINT is a .onnx file from mans export: run it on onnxruntime, "
                          "without torch (implied by a .onnx suffix)")
+    sp.add_argument("--window", type=_positive_int, default=None,
+                    help="long recordings: classify windows of W frames (with --stride)")
+    sp.add_argument("--stride", type=_positive_int, default=None, help="frames between window starts")
+    sp.add_argument("--timeline-out", type=Path, default=None,
+                    help="with --window: write the timeline and merged segments to a .json, or "
+                         "a .csv (+ .segments.csv); default: JSON on stdout")
 
     sp = add("ensemble", cmd_ensemble,
              "fuse the softmax scores of several runs on a store split")
@@ -298,6 +346,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--fps", type=float, default=None, help="default: the file's, else 30")
     sp.add_argument("--key-frames", type=int, default=6, help="frames in a PNG strip")
 
+    sp = add("stream", cmd_stream,
+             "classify a live stream of frames (one JSON object per line) with a checkpoint")
+    sp.add_argument("checkpoint", type=Path)
+    sp.add_argument("--input", default="-", help="file to read frames from (default: stdin)")
+    sp.add_argument("--follow", action="store_true",
+                    help="keep reading a growing file at its end (like tail -f)")
+    sp.add_argument("--idle-exit", type=float, default=None,
+                    help="with --follow: stop after this many seconds without a new line")
+    sp.add_argument("--stride", type=_positive_int, default=5, help="frames between predictions")
+    sp.add_argument("--window", type=_positive_int, default=None,
+                    help="frames in the ring buffer (default: the model's S)")
+    sp.add_argument("--topk", type=_positive_int, default=5)
+    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--threads", type=_positive_int, default=1,
+                    help="CPU threads of the model (default 1: one prediction of one window is "
+                         "too small to gain from more, and extra threads stall on a busy "
+                         "machine; docs/inference.md)")
+
     sp = add("demo", cmd_demo,
              "synthesise data, prepare it, train the ResNet variant and evaluate it")
     sp.add_argument("--out", type=Path, default=Path("mans-demo"), help="output folder")
@@ -316,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
 # variable only at start-up, so the commands that run a network re-execute themselves with it.
 MALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=4294967296:"
                    "glibc.malloc.trim_threshold=17179869184")
-_NETWORK_COMMANDS = ("train", "eval", "predict", "demo", "ensemble")
+_NETWORK_COMMANDS = ("train", "eval", "predict", "demo", "ensemble", "stream")
 
 
 def _reexec_with_malloc_tunables(argv: list[str]) -> None:

@@ -31,4 +31,10 @@ def inspect_file(path: str | Path, fmt: str | None = None) -> dict:
     if present.size:
         summary["coord_min"] = [round(float(v), 4) for v in present.min(axis=0)]
         summary["coord_max"] = [round(float(v), 4) for v in present.max(axis=0)]
+    if seq.scores is not None:  # pose-estimator output: how much was detected, how surely
+        detected = seq.scores > 0  # (T, M, V)
+        summary["detected_joints"] = round(float(detected.mean()), 4)
+        summary["mean_score"] = round(float(seq.scores[detected].mean()), 4) \
+            if detected.any() else None
+        summary["frames_without_detection"] = int((~detected.any(axis=(1, 2))).sum())
     return summary

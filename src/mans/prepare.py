@@ -235,9 +235,10 @@ def skip_summary(skipped: list[dict], shown: int = 10) -> list[str]:
 # --- main -----------------------------------------------------------------------------------------
 
 
-def prepare(dataset: str, raw: str | Path, out: str | Path, *, view: str = "authors",
+def prepare(dataset: str, raw: str | Path | None, out: str | Path, *, view: str = "authors",
             workers: int | None = None, missing_list: str | Path | None = None,
-            progress: bool = True) -> dict:
+            progress: bool = True, max_bodies: int | None = None, confidence: bool = False,
+            ann: str | Path | None = None) -> dict:
     """Prepare the raw folder of ``dataset`` into a store at ``out`` (see module docstring).
 
     Args:
@@ -250,17 +251,32 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, view: str = "auth
         missing_list: passed to the dataset's discovery as ``options["missing_list"]`` (NTU's
             official list of samples with missing skeletons; listed samples are skipped).
         progress: show a progress bar.
+        max_bodies: body slots to keep; default: the dataset's (``DatasetSpec.max_bodies``), or
+            for data whose body count depends on the files (custom, pyskl) the most bodies found
+            in one frame, at most the dataset's.
+        confidence: view ``2d`` only: joint scores as a third channel.
+        ann: an annotation file holding the whole dataset (``pyskl``), instead of ``raw``.
 
     Returns:
         The manifest dict (also written to ``out/manifest.json``); ``found == prepared +
         len(skipped)``.
     """
     spec = get_dataset(dataset)
-    raw, out = Path(raw), Path(out)
-    if not raw.is_dir():
-        raise ConfigError(f"--raw {raw} is not a folder")
-    cfg = PrepConfig(view=view, max_bodies=spec.max_bodies)
+    if ann is not None:
+        raw = Path(ann)
+        if not raw.is_file():
+            raise ConfigError(f"--ann {raw}: no such file")
+    elif raw is None:
+        raise ConfigError(f"dataset {dataset!r} needs --raw FOLDER" if dataset != "pyskl"
+                          else "dataset 'pyskl' needs --ann FILE.pkl")
+    else:
+        raw = Path(raw)
+        if not raw.is_dir():
+            raise ConfigError(f"--raw {raw} is not a folder")
+    out = Path(out)
     check_out_folder(out)
+    if max_bodies is not None and (not isinstance(max_bodies, int) or max_bodies < 1):
+        raise ConfigError(f"--max-bodies: expected an integer >= 1, got {max_bodies!r}")
     _check_out(out)
     if workers is not None and int(workers) < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
@@ -274,6 +290,9 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, view: str = "auth
     if found == 0:
         raise ConfigError(f"no {dataset} samples found in {raw}")
     layout = get_layout(found_items.layout or spec.layout)  # custom data: layout from the files
+    if max_bodies is None:
+        max_bodies = found_items.max_bodies or spec.max_bodies
+    cfg = PrepConfig(view=view, max_bodies=max_bodies, confidence=confidence)
     check_view(layout, view)
 
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -223,6 +223,83 @@ KINECT20 = register_layout(
 
 # --- HDM05 (Acclaim ASF): registered by mans.formats.acclaim ---------------------------------------
 
+# --- Pose estimators (2-D image key points; MediaPipe also 3-D world landmarks) -----------------
+# Their trees have no spine joint, so spine_base / spine_top are absent unless the estimator has a
+# mid-hip / neck key point (OpenPose). Roles are what the 2-D normalisation needs: hips, shoulders.
+
+COCO17 = register_layout(
+    Layout(
+        name="coco17",  # MS-COCO keypoints: MMPose, YOLO-pose, HRNet, PYSKL's 2-D pickles
+        joints=(
+            "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+            "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+            "left_wrist", "right_wrist", "left_hip", "right_hip",
+            "left_knee", "right_knee", "left_ankle", "right_ankle",
+        ),
+        parents=(-1, 0, 0, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14),
+        roles={"left_hip": 11, "right_hip": 12, "left_shoulder": 5, "right_shoulder": 6,
+               "left_ankle": 15, "right_ankle": 16},
+        torso=(5, 6, 11, 12),
+    )
+)
+
+OPENPOSE25 = register_layout(
+    Layout(
+        name="openpose25",  # OpenPose BODY_25
+        joints=(
+            "nose", "neck", "right_shoulder", "right_elbow", "right_wrist",
+            "left_shoulder", "left_elbow", "left_wrist", "mid_hip",
+            "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+            "right_eye", "left_eye", "right_ear", "left_ear",
+            "left_big_toe", "left_small_toe", "left_heel",
+            "right_big_toe", "right_small_toe", "right_heel",
+        ),
+        parents=(1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16,
+                 14, 19, 14, 11, 22, 11),
+        roles={"spine_base": 8, "spine_top": 1, "left_hip": 12, "right_hip": 9,
+               "left_shoulder": 5, "right_shoulder": 2, "left_ankle": 14, "right_ankle": 11,
+               "left_foot": 19, "right_foot": 22},
+        torso=(8, 1, 2, 5, 9, 12),
+    )
+)
+
+OPENPOSE18 = register_layout(
+    Layout(
+        name="openpose18",  # OpenPose COCO-18 (COCO-17 reordered plus a neck)
+        joints=(
+            "nose", "neck", "right_shoulder", "right_elbow", "right_wrist",
+            "left_shoulder", "left_elbow", "left_wrist", "right_hip", "right_knee",
+            "right_ankle", "left_hip", "left_knee", "left_ankle",
+            "right_eye", "left_eye", "right_ear", "left_ear",
+        ),
+        parents=(1, -1, 1, 2, 3, 1, 5, 6, 1, 8, 9, 1, 11, 12, 0, 0, 14, 15),
+        roles={"spine_top": 1, "left_hip": 11, "right_hip": 8, "left_shoulder": 5,
+               "right_shoulder": 2, "left_ankle": 13, "right_ankle": 10},
+        torso=(1, 2, 5, 8, 11),
+    )
+)
+
+MEDIAPIPE33 = register_layout(
+    Layout(
+        name="mediapipe33",  # MediaPipe Pose (BlazePose) landmarks
+        joints=(
+            "nose", "left_eye_inner", "left_eye", "left_eye_outer",
+            "right_eye_inner", "right_eye", "right_eye_outer", "left_ear", "right_ear",
+            "mouth_left", "mouth_right", "left_shoulder", "right_shoulder",
+            "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+            "left_pinky", "right_pinky", "left_index", "right_index",
+            "left_thumb", "right_thumb", "left_hip", "right_hip",
+            "left_knee", "right_knee", "left_ankle", "right_ankle",
+            "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+        ),
+        parents=(-1, 0, 1, 2, 0, 4, 5, 3, 6, 0, 0, 0, 0, 11, 12, 13, 14, 15, 16, 15, 16,
+                 15, 16, 11, 12, 23, 24, 25, 26, 27, 28, 27, 28),
+        roles={"left_hip": 23, "right_hip": 24, "left_shoulder": 11, "right_shoulder": 12,
+               "left_ankle": 27, "right_ankle": 28, "left_foot": 31, "right_foot": 32},
+        torso=(11, 12, 23, 24),
+    )
+)
+
 
 @dataclass
 class Sequence:
@@ -239,6 +316,11 @@ class Sequence:
         subject, camera, setup, replication: 1-based ids parsed from the name, None if unknown.
         fps: frames per second of the recording, if known.
         source: path of the file it was read from (for error messages).
+        scores: ``(T, M, V)`` float32 detection confidence in ``[0, 1]`` of each joint (pose
+            estimators), or None (motion capture, Kinect). A joint the estimator did not find has
+            score 0 and coordinates 0.
+        extra: further per-sample metadata (e.g. the extra ``labels.csv`` columns ``view``,
+            ``session``), strings keyed by column name; used by user-defined protocols.
     """
 
     joints: np.ndarray
@@ -251,6 +333,8 @@ class Sequence:
     replication: int | None = None
     fps: float | None = None
     source: str = ""
+    scores: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
 
     @property
     def num_frames(self) -> int:
@@ -264,8 +348,8 @@ class Sequence:
         return present.sum(axis=1)
 
     def metadata(self) -> dict:
-        """The JSON-serialisable fields other than the joints."""
-        return {
+        """The JSON-serialisable fields other than the joints (``extra`` only when non-empty)."""
+        out = {
             "name": self.name,
             "layout": self.layout,
             "label": self.label,
@@ -277,3 +361,6 @@ class Sequence:
             "source": self.source,
             "frames": self.num_frames,
         }
+        if self.extra:
+            out["extra"] = dict(self.extra)
+        return out

@@ -41,14 +41,16 @@ import numpy as np
 
 from .errors import ConfigError, FormatError
 from .skeleton import Layout, Sequence, get_layout
+from .transforms2d import ROLES_2D, normalise_2d, select_slots_2d
 
-VIEWS = ("authors", "gcn", "none")
+VIEWS = ("authors", "gcn", "none", "2d")
 # Joint roles each view normalisation needs (checked up front by :func:`check_view`).
 VIEW_ROLES = {
     "authors": ("left_hip", "right_hip", "left_shoulder", "left_ankle", "right_ankle",
                 "left_foot", "right_foot"),
     "gcn": ("spine_base", "spine_top", "left_hip", "right_hip"),
     "none": (),
+    "2d": ROLES_2D,
 }
 _EPS = 1e-8  # below this an axis length (metres) is degenerate -> that body keeps identity rotation
 
@@ -61,10 +63,13 @@ class PrepConfig:
         view: ``"authors"`` (paper's per-body PCA frame), ``"gcn"`` (spine-centred rigid
             transform) or ``"none"``.
         max_bodies: body slots kept (2 for NTU; 1 for single-person data). ``J = max_bodies * V``.
+        confidence: ``"2d"`` view only: add the joint scores as a third channel
+            (:mod:`mans.transforms2d`); without it 2-D data have 2 channels.
     """
 
     view: str = "authors"
     max_bodies: int = 2
+    confidence: bool = False
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
@@ -73,6 +78,10 @@ class PrepConfig:
         if not isinstance(self.max_bodies, int) or isinstance(self.max_bodies, bool) \
                 or self.max_bodies < 1:
             raise ConfigError(f"prep.max_bodies: expected an integer >= 1, got {self.max_bodies!r}")
+        if not isinstance(self.confidence, bool):
+            raise ConfigError(f"prep.confidence: expected true or false, got {self.confidence!r}")
+        if self.confidence and self.view != "2d":
+            raise ConfigError("prep.confidence: the confidence channel exists only for view '2d'")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,22 +93,29 @@ class PrepConfig:
         missing = [k for k in ("view", "max_bodies") if k not in d]
         if missing:
             raise ConfigError(f"prep settings lack {missing}; got keys {sorted(d)}")
-        return cls(view=str(d["view"]), max_bodies=d["max_bodies"])
+        return cls(view=str(d["view"]), max_bodies=d["max_bodies"],
+                   confidence=bool(d.get("confidence", False)))  # absent in older stores
 
 
 def check_view(layout: Layout, view: str, channels: int | None = None) -> None:
-    """Raise :class:`ConfigError` if ``view`` cannot run on ``layout`` (missing joint roles or
-    torso) or on ``channels``-dimensional coordinates (the view transforms need 3-D)."""
+    """Raise one :class:`ConfigError` listing *everything* that keeps ``view`` from running on
+    ``layout`` and ``channels``-dimensional coordinates: every missing joint role, too few torso
+    joints, the wrong coordinate dimension (the 3-D views need 3-D, ``2d`` needs 2-D)."""
     if view not in VIEWS:
         raise ConfigError(f"unknown view normalisation {view!r}; choose one of {VIEWS}")
-    for role in VIEW_ROLES[view]:
-        layout.role(role)  # raises ConfigError naming the layout and role
+    problems = []
+    missing = [r for r in VIEW_ROLES[view] if r not in layout.roles]
+    if missing:
+        problems.append(f"the joint roles {', '.join(missing)}")
     if view == "authors" and len(layout.torso) < 3:
-        raise ConfigError(f"layout {layout.name!r} defines {len(layout.torso)} torso joints; the "
-                          f"'authors' view normalisation needs at least 3 (use view 'none')")
-    if view != "none" and channels is not None and channels != 3:
-        raise ConfigError(f"view normalisation {view!r} needs 3-D joints, got {channels}-D "
-                          f"coordinates; use view 'none'")
+        problems.append(f"at least 3 torso joints (it defines {len(layout.torso)})")
+    want = 2 if view == "2d" else 3
+    if view != "none" and channels is not None and channels != want:
+        problems.append(f"{want}-D coordinates (the data are {channels}-D)")
+    if problems:
+        raise ConfigError(f"view normalisation {view!r} cannot run on layout {layout.name!r}: it "
+                          f"needs " + "; ".join(problems) + " (docs/formats.md, 'What each view "
+                          "needs'); define them in the layout or choose another view")
 
 
 # --- body selection ------------------------------------------------------------------------------
@@ -358,6 +374,8 @@ def prepare_sequence(seq: Sequence, cfg: PrepConfig) -> np.ndarray:
         raise FormatError(seq.source or seq.name, f"joints of shape {joints.shape}; expected "
                           f"(T, M, {layout.num_joints}, C) for layout {layout.name!r}")
     check_view(layout, cfg.view, joints.shape[3])
+    if cfg.view == "2d":
+        return _prepare_2d(seq, joints, layout, cfg)
     bodies, kept = select_bodies(joints, cfg.max_bodies)  # (T', M', V, C)
     present = body_presence(bodies)  # (T', M')
     if not present.any():
@@ -369,6 +387,20 @@ def prepare_sequence(seq: Sequence, cfg: PrepConfig) -> np.ndarray:
     elif cfg.view == "gcn":
         bodies = view_gcn(bodies, layout, present)
     return to_channels_first(bodies.astype(np.float32, copy=False))
+
+
+def _prepare_2d(seq: Sequence, joints: np.ndarray, layout: Layout, cfg: PrepConfig) -> np.ndarray:
+    """The 2-D path of :func:`prepare_sequence` (:mod:`mans.transforms2d`): every frame is kept
+    (frames without a detection are zero rows), slots are kept as matched by the reader."""
+    scores = None if seq.scores is None else np.asarray(seq.scores, dtype=np.float64)
+    if scores is not None and scores.shape != joints.shape[:3]:
+        raise FormatError(seq.source or seq.name, f"scores of shape {scores.shape}; expected "
+                          f"{joints.shape[:3]} (T, M, V)")
+    bodies, scores = select_slots_2d(joints, scores, cfg.max_bodies)
+    if not body_presence(bodies).any():
+        raise FormatError(seq.source or seq.name, "nothing to prepare: no frame holds a body")
+    out = normalise_2d(bodies, scores, layout, cfg.confidence)  # (T, M, V, 2 or 3)
+    return to_channels_first(out.astype(np.float32))
 
 
 # --- load time: the (C, S, S) image ---------------------------------------------------------------

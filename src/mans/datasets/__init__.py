@@ -34,11 +34,14 @@ class Discovery:
     """What :meth:`DatasetSpec.discover` found: items to read, plus samples already known to be
     unusable (``skipped``: list of ``{"file": ..., "reason": ...}``), so that
     ``found == len(items) + len(skipped)`` before reading starts. ``layout`` names the joint layout
-    when it depends on the files (custom data) rather than on the dataset (``DatasetSpec.layout``)."""
+    when it depends on the files (custom data) rather than on the dataset (``DatasetSpec.layout``);
+    ``max_bodies`` likewise (the most bodies found in one frame of the files, capped by the
+    spec)."""
 
     items: list[Item]
     skipped: list[dict] = field(default_factory=list)
     layout: str | None = None
+    max_bodies: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ _MODULES = {
     "utkinect": "utkinect",
     "hdm05": "hdm05",
     "custom": "custom",
+    "pyskl": "pyskl",
 }
 
 

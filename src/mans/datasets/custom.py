@@ -2,21 +2,36 @@
 
 Raw folder::
 
-    labels.csv          file,label[,subject][,split]   (header line required; any column order)
+    labels.csv          file,label[,subject][,split][,any metadata column...]  (header required;
+                        any column order; extra columns such as view, camera, session are kept
+                        as strings in each sample's ``extra`` metadata)
     classes.txt         optional: one class name per line, in label order
-    *.npz / sub/*.npz   one sequence per file (mans.formats.custom), paths relative to the folder
+    protocols.yaml      optional: protocols defined from the CSV columns (see below)
+    *.npz / sub/*.npz   one sequence per file (mans.formats.custom), paths relative to the folder;
+                        any other file mans can read (pose-estimator JSON, OpenPose folders,
+                        MediaPipe CSV, ...) is read with :func:`mans.formats.read_sequence`
 
 Class names: ``classes.txt`` if present, else the sorted unique ``label`` values (numerically
 when all are integers, so ``"10"`` follows ``"9"``).
 
 Protocols (always also one named ``default``, which the spec's default protocol points to):
 
+* every protocol of ``protocols.yaml``: ``NAME: {train: {COLUMN: VALUES}, test: {...}[, val:
+  {...}]}``, a row belonging to a split when its value in every named column is among VALUES (a
+  value or a list; compared as strings). A row matching two splits, an unknown column, or an empty
+  train or test split is an error;
 * ``given``: the ``split`` column (train / test / val), when the CSV has one;
 * ``xsub``: when subjects are known, the sorted subject ids alternate train, test, train, ...;
 * ``holdout``: always; a file is in the test split when the first 8 hex digits of the SHA-1 of
   its key (path without ``.npz``) modulo 100 are below 20 (about 80/20, stable under reordering).
 
-``default`` is ``given`` if present, else ``xsub``, else ``holdout``.
+``default`` is ``given`` if present, else ``xsub``, else ``holdout``. A ``given`` protocol with an
+empty train or test split is an error; an automatic one (``xsub``, ``holdout``) with an empty split
+is not created (a folder of 3 files has no 80/20 hold-out).
+
+Discovery reads every file once (cheap next to preparation): a file that cannot be read or has
+0 frames is recorded as skipped with its reason, and the most bodies found in one frame (at most
+2) becomes the default ``max_bodies`` of ``mans prepare``.
 """
 
 from __future__ import annotations
@@ -27,17 +42,24 @@ import hashlib
 import io
 from pathlib import Path
 
-import numpy as np
+import re
 
-from ..errors import FormatError
-from ..formats.custom import read_npz_layout, read_npz_with_label
+import numpy as np
+import yaml
+
+from ..errors import ConfigError, FormatError
+from ..formats import read_sequence
+from ..formats.custom import read_npz_with_label
 from ..skeleton import Sequence
 from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
 
 LABELS_CSV = "labels.csv"
 CLASSES_TXT = "classes.txt"
+PROTOCOLS_YAML = "protocols.yaml"
 SPLITS = ("train", "test", "val")
 HOLDOUT_TEST_PERCENT = 20
+MAX_BODIES = 2
+_COLUMN = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +69,7 @@ class Row:
     label: str
     subject: int | None
     split: str | None
+    extra: dict = dataclasses.field(default_factory=dict)  # further columns, as strings
 
 
 def read_labels_csv(path: Path) -> list[Row]:
@@ -69,10 +92,12 @@ def read_labels_csv(path: Path) -> list[Row]:
         if col not in header:
             raise FormatError(path, f"header has no '{col}' column; expected "
                               f"'file,label[,subject][,split]'", 1)
-    unknown = [h for h in header if h not in ("file", "label", "subject", "split")]
-    if unknown or len(set(header)) != len(header):
-        raise FormatError(path, f"header columns must be distinct names among file, label, "
-                          f"subject, split; found {header}", 1)
+    bad = [h for h in header if not _COLUMN.match(h)]
+    if bad or len(set(header)) != len(header):
+        raise FormatError(path, f"header columns must be distinct names of lower-case letters, "
+                          f"digits and '_' (file, label, subject, split, or any metadata "
+                          f"column); found {header}", 1)
+    extra_cols = [h for h in header if h not in ("file", "label", "subject", "split")]
     col = {h: i for i, h in enumerate(header)}
     rows: list[Row] = []
     seen: dict[str, int] = {}
@@ -108,7 +133,9 @@ def read_labels_csv(path: Path) -> list[Row]:
             split = rec[col["split"]].lower()
             if split not in SPLITS:
                 raise FormatError(path, f"split {split[:20]!r}: expected one of {SPLITS}", line)
-        rows.append(Row(line=line, file=file, label=label, subject=subject, split=split))
+        extra = {h: rec[col[h]] for h in extra_cols}
+        rows.append(Row(line=line, file=file, label=label, subject=subject, split=split,
+                        extra=extra))
     if not rows:
         raise FormatError(path, "no rows after the header")
     return rows
@@ -155,41 +182,73 @@ def _key(file: str) -> str:
     return file[:-4] if file.lower().endswith(".npz") else file
 
 
+def _probe(path: Path) -> tuple[str, int]:
+    """``(layout name, most bodies in one frame)`` of one file, read in full; FormatError for an
+    unreadable file or one with 0 frames."""
+    seq = read_npz_with_label(path)[0] if path.suffix.lower() == ".npz" else read_sequence(path)
+    if seq.num_frames == 0:
+        raise FormatError(path, "0 frames")
+    return seq.layout, int(seq.bodies_per_frame().max(initial=0))
+
+
 def discover(raw_dir: Path, options: dict | None = None) -> Discovery:
     """One :class:`Item` per CSV row (key = file path without ``.npz``); ``info["layout"]`` is
     the files' common layout. A row naming a missing file, an unknown class or a file with
-    another layout than the first raises :class:`FormatError` with the CSV line."""
+    another layout than the first raises :class:`FormatError` with the CSV line; a file that
+    cannot be read (or has 0 frames) is skipped with its reason."""
     raw_dir = Path(raw_dir)
     csv_path = _csv(raw_dir)
     rows = read_labels_csv(csv_path)
     names = class_names(raw_dir)
-    items = []
+    items, skipped, bodies = [], [], 1
     for r in rows:
         if r.label not in names:
             raise FormatError(csv_path, f"label {r.label!r} is not in {CLASSES_TXT}", r.line)
         path = raw_dir / r.file
-        if not path.is_file():
+        if not path.exists():
             raise FormatError(csv_path, f"file {r.file!r} not found in {raw_dir}", r.line)
-        layout = read_npz_layout(path)
+        try:
+            layout, most = _probe(path)
+        except FormatError as e:
+            where = f"line {e.line}: " if e.line is not None else ""
+            skipped.append({"file": str(path), "key": _key(r.file), "reason": where + e.reason})
+            continue
         if items and layout != items[0].info["layout"]:
-            raise FormatError(csv_path, f"{r.file} has layout {layout!r} but {rows[0].file} has "
+            raise FormatError(csv_path, f"{r.file} has layout {layout!r} but "
+                              f"{items[0].path.relative_to(raw_dir)} has "
                               f"{items[0].info['layout']!r}; one dataset needs one layout", r.line)
+        bodies = max(bodies, most)
         info = {"label": names.index(r.label), "class_name": r.label, "subject": r.subject,
-                "split": r.split, "csv_line": r.line, "layout": layout}
+                "split": r.split, "csv_line": r.line, "layout": layout, "extra": r.extra}
         items.append(Item(key=_key(r.file), path=path, info=info))
-    return Discovery(items=items, layout=items[0].info["layout"] if items else None)
+    return Discovery(items=items, skipped=skipped,
+                     layout=items[0].info["layout"] if items else None,
+                     max_bodies=min(bodies, MAX_BODIES))
 
 
 def read(item: Item) -> Sequence:
     """Read the item's ``.npz``; label and subject come from the CSV, which must agree with a
     label stored in the file."""
-    seq, own = read_npz_with_label(item.path)
+    if item.path.suffix.lower() == ".npz":
+        seq, own = read_npz_with_label(item.path)
+    else:
+        seq, own = read_sequence(item.path), None
     label, cls = int(item.info["label"]), item.info["class_name"]
     if own is not None and own != cls and own != label:
         raise FormatError(item.path, f"its 'label' {own!r} contradicts labels.csv line "
                           f"{item.info['csv_line']} ({cls!r}, index {label})")
     subject = item.info.get("subject") or seq.subject
-    return dataclasses.replace(seq, name=item.key, label=label, subject=subject)
+    return dataclasses.replace(seq, name=item.key, label=label, subject=subject,
+                               extra=dict(item.info.get("extra") or {}))
+
+
+def _root(m: dict) -> Path | None:
+    """The raw folder of a sample, found from its ``source`` path and its key (``name``)."""
+    key_parts = len(Path(m["name"]).parts)
+    source = Path(m.get("source") or "")
+    if key_parts == 0 or len(source.parents) < key_parts:
+        return None
+    return source.parents[key_parts - 1]
 
 
 def _splits_from_csv(meta: list[dict]) -> list[str | None]:
@@ -200,18 +259,79 @@ def _splits_from_csv(meta: list[dict]) -> list[str | None]:
     cache: dict[Path, dict[str, str | None]] = {}
     out = []
     for m in meta:
-        key_parts = len(Path(m["name"]).parts)
-        source = Path(m.get("source") or "")
-        if key_parts == 0 or len(source.parents) < key_parts:
+        root = _root(m)
+        if root is None:
             out.append(None)  # cannot locate the CSV: no "given" protocol
             continue
-        root = source.parents[key_parts - 1]
         if root not in cache:
             path = root / LABELS_CSV
             cache[root] = {_key(r.file): r.split for r in read_labels_csv(path)} \
                 if path.is_file() else {}
         out.append(cache[root].get(m["name"]))
     return out
+
+
+def read_protocols_yaml(path: Path, columns: set[str]) -> dict[str, dict[str, dict]]:
+    """``{protocol: {split: {column: [values as str]}}}`` from ``protocols.yaml``, checked."""
+    try:
+        d = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        mark = getattr(e, "problem_mark", None)
+        why = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise FormatError(path, f"cannot read as YAML: {why}",
+                          mark.line + 1 if mark is not None else None) from None
+    if not isinstance(d, dict) or not d:
+        raise FormatError(path, "expected a mapping NAME: {train: {COLUMN: VALUES}, test: {...}}")
+    out = {}
+    for name, splits in d.items():
+        if not isinstance(splits, dict) or not {"train", "test"} <= set(splits) \
+                or not set(splits) <= set(SPLITS):
+            raise FormatError(path, f"protocol {name!r}: expected the splits train and test "
+                              f"(and optionally val), found {splits!r:.80}")
+        out[str(name)] = {}
+        for split, rule in splits.items():
+            if not isinstance(rule, dict) or not rule:
+                raise FormatError(path, f"protocol {name!r}, {split}: expected a mapping "
+                                  f"COLUMN: VALUES, found {rule!r:.80}")
+            unknown = sorted(set(map(str, rule)) - columns)
+            if unknown:
+                raise FormatError(path, f"protocol {name!r}, {split}: no labels.csv column "
+                                  f"{', '.join(unknown)}; columns: {sorted(columns)}")
+            out[str(name)][split] = {
+                str(c): [str(v) for v in (vals if isinstance(vals, list) else [vals])]
+                for c, vals in rule.items()}
+    return out
+
+
+def _user_protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
+    """The protocols of ``protocols.yaml`` in the samples' raw folder (none without one)."""
+    roots = {_root(m) for m in meta}
+    if len(roots) != 1 or None in roots:
+        return {}
+    path = next(iter(roots)) / PROTOCOLS_YAML  # type: ignore[operator]
+    if not path.is_file():
+        return {}
+    values = [{**(m.get("extra") or {}), "subject": str(m.get("subject"))} for m in meta]
+    columns = set().union(*(v.keys() for v in values)) if values else set()
+    out = {}
+    for name, splits in read_protocols_yaml(path, columns).items():
+        member = {s: np.array([all(v.get(c) in vals for c, vals in rule.items()) for v in values],
+                              dtype=bool) for s, rule in splits.items()}
+        both = np.sum(list(member.values()), axis=0) > 1
+        if both.any():
+            i = int(np.flatnonzero(both)[0])
+            raise ConfigError(f"{path}: protocol {name!r}: sample {meta[i]['name']!r} matches "
+                              f"more than one split")
+        out[name] = {s: np.flatnonzero(mk).astype(np.int64) for s, mk in member.items()}
+        _check_nonempty(out[name], f"{path}: protocol {name!r}")
+    return out
+
+
+def _check_nonempty(splits: dict[str, np.ndarray], what: str) -> None:
+    empty = [s for s in ("train", "test") if len(splits.get(s, ())) == 0]
+    if empty:
+        raise ConfigError(f"{what}: the {' and '.join(empty)} split is empty "
+                          f"({', '.join(f'{s} {len(i)}' for s, i in splits.items())} samples)")
 
 
 def holdout_is_test(key: str) -> bool:
@@ -221,20 +341,27 @@ def holdout_is_test(key: str) -> bool:
 
 def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     """``given`` / ``xsub`` / ``holdout`` as available, plus ``default`` (see module doc)."""
-    out: dict[str, dict[str, np.ndarray]] = {}
+    out: dict[str, dict[str, np.ndarray]] = _user_protocols(meta)
     splits = _splits_from_csv(meta)
     if meta and all(s is not None for s in splits):
         arr = np.array(splits)
         out["given"] = {s: np.flatnonzero(arr == s).astype(np.int64) for s in SPLITS
                         if (arr == s).any() or s != "val"}
+        _check_nonempty(out["given"], "labels.csv 'split' column")
     subjects = [m.get("subject") for m in meta]
+    auto = {}
     if meta and all(s is not None for s in subjects):
         order = sorted(set(subjects))
         train_subjects = set(order[0::2])
-        out["xsub"] = split_indices(np.array([s in train_subjects for s in subjects]))
-    out["holdout"] = split_indices(np.array([not holdout_is_test(m["name"]) for m in meta],
-                                            dtype=bool))
-    out["default"] = out.get("given") or out.get("xsub") or out["holdout"]
+        auto["xsub"] = split_indices(np.array([s in train_subjects for s in subjects]))
+    auto["holdout"] = split_indices(np.array([not holdout_is_test(m["name"]) for m in meta],
+                                             dtype=bool))
+    out.update({k: v for k, v in auto.items() if len(v["train"]) and len(v["test"])})
+    default = out.get("given") or out.get("xsub") or out.get("holdout")
+    if default is None:
+        raise ConfigError(f"no protocol with a non-empty train and test split for these "
+                          f"{len(meta)} samples: give a 'split' column or a {PROTOCOLS_YAML}")
+    out["default"] = default
     return out
 
 

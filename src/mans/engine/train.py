@@ -190,6 +190,22 @@ def _deterministic_mode(on: bool, device: torch.device):
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = prev[2], prev[3]
 
 
+def _check_confidence_augment(prep: dict, augment) -> None:
+    """A store with a confidence channel (view ``2d --confidence``) holds (x, y, score): the
+    geometric augmentations would rotate / scale / perturb the scores as if they were a
+    coordinate, so they are refused rather than silently applied."""
+    if not prep.get("confidence"):
+        return
+    bad = [k for k, off in (("rotation_deg", all(a == 0 for a in augment.rotation_deg)),
+                            ("scale", tuple(augment.scale) == (1.0, 1.0)),
+                            ("noise_std", augment.noise_std == 0)) if not off]
+    if bad:
+        raise ConfigError(f"the store has a confidence channel (prepared with --view 2d "
+                          f"--confidence), which data.augment.{', '.join(bad)} would treat as a "
+                          f"coordinate; set them off (rotation_deg=[0,0,0], scale=[1,1], "
+                          f"noise_std=0) or prepare without --confidence")
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -274,6 +290,7 @@ class _Trainer:
                                      use_buffers=True)
         self.eval_model = with_test_mirror(self.ema.module if self.ema else self.model,
                                            self._data_state())
+        _check_confidence_augment(self.store.prep, cfg.data.augment)
         self.epoch = 0  # completed epochs
         self.best_metric: float | None = None
         self.best_epoch: int | None = None

@@ -173,6 +173,9 @@ def read_npz_with_label(path: str | Path, layout: str | None = None,
     joints = d["joints"]
     if joints.dtype.kind not in "iuf":
         raise FormatError(path, f"key 'joints': expected numbers, found dtype {joints.dtype}")
+    if joints.ndim in (3, 4) and joints.shape[0] == 0:
+        raise FormatError(path, f"key 'joints' has 0 frames (shape {joints.shape}); expected "
+                          f"(T, V, C) or (T, M, V, C) with no empty axis")
     if joints.ndim == 3:
         joints = joints[:, None]  # (T, 1, V, C)
     if joints.ndim != 4 or joints.shape[-1] not in (2, 3) or 0 in joints.shape:

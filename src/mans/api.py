@@ -1,0 +1,210 @@
+"""The Python API: ``mans.load(checkpoint)`` -> :class:`Classifier`.
+
+    import mans
+    clf = mans.load("run/best.pt")
+    clf.predict("clip.json")                        # a file any reader of mans reads
+    clf.predict(xyz, layout="kinect20")             # an array (T, V, C) or (T, M, V, C)
+    clf.timeline("recording.txt", window=40, stride=10)   # a long recording, window by window
+    stream = clf.stream(stride=5)                   # live: push one frame at a time
+    for frame in frames:
+        result = stream.push(frame)                 # a prediction every 5 frames, else None
+
+Every input walks the same path as a training sample, with the settings saved in the checkpoint
+(:class:`~mans.predict.Predictor`): :func:`~mans.transforms.prepare_sequence` (bodies, view
+normalisation, 2-D normalisation) -> :func:`~mans.streams.model_input` (the checkpoint's input
+stream) -> model. ``mans predict``
+(files, ``--window``) and ``mans stream`` call these same methods.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, FormatError
+from .formats import read_sequence
+from .predict import Predictor, _frame_map
+from .skeleton import Sequence, get_layout
+from .timeline import Timeline, merge_segments
+from .streams import model_input
+from .transforms import prepare_sequence
+
+BATCH = 64  # windows per forward pass of a timeline
+
+
+class Classifier:
+    """A trained checkpoint, loaded once (see module docstring).
+
+    Attributes:
+        class_names: index = label.
+        layout: the joint layout the checkpoint was trained on (arrays must follow it).
+        size: ``S``, the model's frames x joint columns.
+        prep: the prepare-time settings (:class:`~mans.transforms.PrepConfig`).
+    """
+
+    def __init__(self, checkpoint: str | Path, device: str = "cpu"):
+        self.predictor = Predictor(checkpoint, device)
+        self.class_names = self.predictor.class_names
+        self.layout = self.predictor.layout
+        self.size = self.predictor.size
+        self.prep = self.predictor.prep
+
+    # --- inputs -----------------------------------------------------------------------------
+
+    def sequence(self, x, *, layout: str | None = None, scores=None,
+                 fmt: str | None = None) -> Sequence:
+        """Any input as a :class:`Sequence`: a path (read by the reader for ``fmt`` or the file
+        name), a :class:`Sequence`, or an array ``(T, V, C)`` / ``(T, M, V, C)`` in ``layout``
+        (default: the checkpoint's) with optional ``scores`` ``(T, V)`` / ``(T, M, V)``."""
+        if isinstance(x, Sequence):
+            seq = x
+        elif isinstance(x, (str, Path)):
+            seq = read_sequence(x, fmt)
+        else:
+            seq = self._from_array(x, layout, scores)
+        if seq.layout != self.layout.name:
+            raise ConfigError(f"{seq.source or seq.name}: joint layout {seq.layout!r}, but the "
+                              f"checkpoint {self.predictor.path} was trained on "
+                              f"{self.layout.name!r}")
+        return seq
+
+    def _from_array(self, x, layout: str | None, scores) -> Sequence:
+        a = np.asarray(x, dtype=np.float32)
+        name = layout or self.layout.name
+        v = get_layout(name).num_joints if name != self.layout.name else self.layout.num_joints
+        if a.ndim == 3:
+            a = a[:, None]  # (T, 1, V, C)
+        if a.ndim != 4 or a.shape[2] != v or a.shape[3] not in (2, 3) or a.shape[0] == 0:
+            raise ConfigError(f"array of shape {np.shape(x)}: expected (T, V, C) or "
+                              f"(T, M, V, C) with V = {v} ({name}), C = 2 or 3 and T > 0")
+        if not np.isfinite(a).all():
+            t = int(np.flatnonzero(~np.isfinite(a).reshape(a.shape[0], -1).all(1))[0])
+            raise ConfigError(f"array: NaN/inf at frame {t}")
+        sc = None
+        if scores is not None:
+            sc = np.asarray(scores, dtype=np.float32)
+            sc = sc[:, None] if sc.ndim == 2 else sc
+            if sc.shape != a.shape[:3]:
+                raise ConfigError(f"scores of shape {np.shape(scores)}; expected {a.shape[:3]}")
+        return Sequence(joints=a, layout=name, name="array", scores=sc)
+
+    # --- one sequence ------------------------------------------------------------------------
+
+    def image(self, seq: Sequence) -> tuple[np.ndarray, int]:
+        """``(model input (C, S, S), frames used T')`` of one sequence."""
+        x = prepare_sequence(seq, self.prep)  # (C, T', J)
+        return (model_input(x, self.size, self.predictor.stream, self.predictor.layout),
+                int(x.shape[1]))
+
+    @torch.no_grad()
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """``(B, K)`` class probabilities of ``(B, C, S, S)`` model inputs."""
+        x = torch.from_numpy(np.ascontiguousarray(images)).to(self.predictor.device)
+        logits = self.predictor.model(x)
+        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+
+    def top(self, prob: np.ndarray, topk: int = 5) -> list[dict]:
+        order = np.argsort(-prob, kind="stable")[:min(topk, prob.size)]
+        return [{"label": int(i), "class": self.class_names[i], "prob": float(prob[i])}
+                for i in order]
+
+    @torch.no_grad()
+    def predict(self, x, *, layout: str | None = None, scores=None, topk: int = 5,
+                fmt: str | None = None) -> dict:
+        """Top-k classes and per-frame attention of one file, Sequence or array (see
+        :meth:`sequence`); the same dict as ``mans predict --json`` (``file`` is None for
+        arrays)."""
+        if isinstance(x, (str, Path)):
+            return self.predictor.predict(x, topk=topk, fmt=fmt)  # the CLI's own path
+        seq = self.sequence(x, layout=layout, scores=scores, fmt=fmt)
+        img, used = self.image(seq)
+        t = torch.from_numpy(img).unsqueeze(0).to(self.predictor.device)  # (1, C, S, S)
+        logits, attention = self.predictor.model(t, return_attention=True)
+        prob = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+        return {"file": None, "name": seq.name, "top": self.top(prob, topk),
+                "attention": None if attention is None else
+                attention[0].float().cpu().numpy().round(4).tolist(),
+                "frame_index": _frame_map(used, self.size).tolist(), "true_label": seq.label}
+
+    # --- long recordings and streams ---------------------------------------------------------
+
+    def timeline(self, x, *, window: int, stride: int, topk: int = 5, layout: str | None = None,
+                 scores=None, fmt: str | None = None) -> Timeline:
+        """Classify every window of ``window`` frames, every ``stride`` frames (the last window
+        is aligned to the end so that every frame is covered; a recording shorter than
+        ``window`` is one window). A window without any body gets no prediction (its
+        ``reason`` says why). See :class:`~mans.timeline.Timeline`."""
+        if window < 1 or stride < 1:
+            raise ConfigError(f"--window and --stride must be >= 1, got {window}, {stride}")
+        seq = self.sequence(x, layout=layout, scores=scores, fmt=fmt)
+        t = seq.num_frames
+        starts = list(range(0, max(t - window, 0) + 1, stride))
+        if starts[-1] + window < t:
+            starts.append(t - window)
+        windows, images, rows = [], [], []
+        for s in starts:
+            e = min(s + window, t)  # exclusive
+            part = Sequence(joints=seq.joints[s:e], layout=seq.layout, name=seq.name,
+                            source=seq.source,
+                            scores=None if seq.scores is None else seq.scores[s:e])
+            entry = {"start": s, "end": e - 1}
+            try:
+                images.append(self.image(part)[0])
+                rows.append(len(windows))
+            except FormatError as err:  # e.g. no body in these frames
+                entry.update(top=[], reason=err.reason)
+            windows.append(entry)
+        probs = np.full((len(windows), len(self.class_names)), np.nan)
+        for i in range(0, len(images), BATCH):
+            probs[rows[i:i + BATCH]] = self.probabilities(np.stack(images[i:i + BATCH]))
+        for r in rows:
+            windows[r]["top"] = self.top(probs[r], topk)
+        return Timeline(file=None if not isinstance(x, (str, Path)) else str(x), name=seq.name,
+                        frames=t, window=window, stride=stride, windows=windows,
+                        segments=merge_segments(windows), probs=probs)
+
+    def stream(self, *, window: int | None = None, stride: int = 5, topk: int = 5,
+               min_frames: int | None = None):
+        """A :class:`~mans.stream.Stream` over this classifier (``window`` defaults to the
+        model's ``S`` frames)."""
+        from .stream import Stream
+
+        return Stream(self, window=window or self.size, stride=stride, topk=topk,
+                      min_frames=min_frames)
+
+
+def load(checkpoint: str | Path, device: str = "cpu") -> Classifier:
+    """Load a checkpoint written by ``mans train`` as a :class:`Classifier`."""
+    return Classifier(checkpoint, device)
+
+
+def save_untrained(path: str | Path, *, layout: str, prep: dict, class_names: list[str],
+                   model: str = "mans_resnet", seed: int = 0, **model_overrides) -> Path:
+    """Write a checkpoint of an *untrained* network (random weights, seeded): for latency
+    measurements (bench/stream.py) and tests, where what is measured does not depend on the
+    weights. ``prep``: :class:`~mans.transforms.PrepConfig` fields; channels are inferred."""
+    from .engine.checkpoint import FORMAT, VERSION, save_checkpoint
+    from .models import build_model
+    from .transforms import PrepConfig
+
+    cfg = PrepConfig.from_dict(prep)
+    lay = get_layout(layout)
+    channels = (3 if cfg.confidence else 2) if cfg.view == "2d" else 3
+    if "in_channels" not in model_overrides:
+        model_overrides["in_channels"] = channels
+    torch.manual_seed(seed)
+    net = build_model(model, num_classes=len(class_names), **model_overrides)
+    size = net.config.size
+    state = {
+        "format": FORMAT, "version": VERSION,
+        "model": {"name": model, "config": net.config.to_dict()},
+        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "data": {"dataset": None, "protocol": "none", "size": int(size), "layout": layout,
+                 "prep": {**cfg.to_dict(), "layout": layout, "layout_def": lay.to_dict(),
+                          "channels": channels, "joints": cfg.max_bodies * lay.num_joints},
+                 "class_names": list(class_names), "num_classes": len(class_names)},
+    }
+    return save_checkpoint(path, state)

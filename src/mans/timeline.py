@@ -1,0 +1,143 @@
+"""Timelines of long recordings: per-window predictions, merged segments, per-frame labels, and
+their JSON / CSV forms (``mans predict --window W --stride K``;
+:meth:`mans.api.Classifier.timeline`).
+
+Frame indices are 0-based indices of the recording's rows as read (UT-Kinect: rows of the joints
+file, not its frame numbers); ``end`` is inclusive.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+def merge_segments(windows: list[dict]) -> list[dict]:
+    """Neighbouring windows with the same top-1 class merged into one segment.
+
+    Args:
+        windows: ``[{"start", "end", "top": [{"label", "class", "prob"}, ...]}, ...]`` in time
+            order; a window with an empty ``top`` (no prediction) ends the current segment.
+
+    Returns:
+        ``[{"start", "end", "label", "class", "windows": n, "mean_prob"}]``: ``start`` of the
+        first window, ``end`` of the last one, the mean top-1 probability over the windows.
+    """
+    out: list[dict] = []
+    run: list[dict] = []
+
+    def close() -> None:
+        if run:
+            out.append({"start": run[0]["start"], "end": run[-1]["end"],
+                        "label": run[0]["top"][0]["label"], "class": run[0]["top"][0]["class"],
+                        "windows": len(run),
+                        "mean_prob": float(np.mean([w["top"][0]["prob"] for w in run]))})
+        run.clear()
+
+    for w in windows:
+        if not w.get("top"):
+            close()
+            continue
+        if run and w["top"][0]["label"] != run[-1]["top"][0]["label"]:
+            close()
+        run.append(w)
+    close()
+    return out
+
+
+def frame_labels(windows: list[dict], probs: np.ndarray, frames: int) -> np.ndarray:
+    """``(frames,)`` int: each frame's class, the argmax of the summed probabilities of the
+    windows covering it (-1 where no window with a prediction covers it).
+
+    Args:
+        windows: as in :func:`merge_segments`; ``probs``: ``(len(windows), K)`` (NaN rows for
+            windows without a prediction).
+    """
+    acc = np.zeros((frames, probs.shape[1]))
+    covered = np.zeros(frames, dtype=bool)
+    for w, p in zip(windows, probs):
+        if np.isnan(p).any():
+            continue
+        acc[w["start"]:w["end"] + 1] += p
+        covered[w["start"]:w["end"] + 1] = True
+    return np.where(covered, acc.argmax(axis=1), -1)
+
+
+@dataclass
+class Timeline:
+    """Per-window predictions of one recording.
+
+    Attributes:
+        windows: ``[{"start", "end", "top": [...]}]`` (``reason`` instead of a prediction when a
+            window holds no body).
+        segments: :func:`merge_segments` of ``windows``.
+        probs: ``(n_windows, K)`` class probabilities (NaN rows: no prediction).
+    """
+
+    file: str | None
+    name: str
+    frames: int
+    window: int
+    stride: int
+    windows: list[dict]
+    segments: list[dict]
+    probs: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+
+    def frame_labels(self) -> np.ndarray:
+        return frame_labels(self.windows, self.probs, self.frames)
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "name": self.name, "frames": self.frames,
+                "window": self.window, "stride": self.stride, "windows": self.windows,
+                "segments": self.segments}
+
+    def windows_csv(self) -> str:
+        """One row per window: start, end, then class and probability of each of the top k."""
+        k = max((len(w.get("top", [])) for w in self.windows), default=0)
+        buf = io.StringIO()
+        wr = csv.writer(buf, lineterminator="\n")
+        wr.writerow(["file", "start", "end"]
+                    + [c for i in range(1, k + 1) for c in (f"class{i}", f"prob{i}")])
+        for w in self.windows:
+            top = w.get("top", [])
+            wr.writerow([self.file or self.name, w["start"], w["end"]]
+                        + [v for t in top for v in (t["class"], f"{t['prob']:.6f}")]
+                        + [""] * (2 * (k - len(top))))
+        return buf.getvalue()
+
+    def segments_csv(self) -> str:
+        buf = io.StringIO()
+        wr = csv.writer(buf, lineterminator="\n")
+        wr.writerow(["file", "start", "end", "label", "class", "windows", "mean_prob"])
+        for s in self.segments:
+            wr.writerow([self.file or self.name, s["start"], s["end"], s["label"], s["class"],
+                         s["windows"], f"{s['mean_prob']:.6f}"])
+        return buf.getvalue()
+
+
+def write_timelines(timelines: list[Timeline], out: str | Path | None) -> str | None:
+    """Write timelines to ``out``: ``.json`` (a list of :meth:`Timeline.to_dict`) or ``.csv``
+    (windows in ``out``, segments in ``<out stem>.segments.csv`` beside it). With ``out`` None,
+    return the JSON text instead."""
+    if out is None:
+        return json.dumps([t.to_dict() for t in timelines], indent=2)
+    out = Path(out)
+    if out.suffix.lower() == ".json":
+        out.write_text(json.dumps([t.to_dict() for t in timelines], indent=2) + "\n")
+    elif out.suffix.lower() == ".csv":
+        windows = "".join(t.windows_csv().split("\n", 1)[1] if i else t.windows_csv()
+                          for i, t in enumerate(timelines))
+        segments = "".join(t.segments_csv().split("\n", 1)[1] if i else t.segments_csv()
+                           for i, t in enumerate(timelines))
+        out.write_text(windows)
+        out.with_name(out.stem + ".segments.csv").write_text(segments)
+    else:
+        raise ConfigError(f"--timeline-out {out}: expected a .json or .csv path")
+    return None
