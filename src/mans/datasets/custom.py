@@ -49,6 +49,7 @@ import yaml
 
 from ..errors import ConfigError, FormatError
 from ..formats import read_sequence
+from ..formats.csvrows import csv_records
 from ..formats.custom import read_npz_with_label
 from ..skeleton import Sequence
 from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
@@ -101,19 +102,7 @@ def read_labels_csv(path: Path) -> list[Row]:
     col = {h: i for i, h in enumerate(header)}
     rows: list[Row] = []
     seen: dict[str, int] = {}
-    while True:
-        try:
-            rec = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            raise FormatError(path, f"CSV syntax: {e}", reader.line_num) from None
-        line = reader.line_num
-        if not any(c.strip() for c in rec):
-            continue
-        if len(rec) != len(header):
-            raise FormatError(path, f"expected {len(header)} columns ({','.join(header)}), "
-                              f"found {len(rec)}", line)
+    for line, rec in csv_records(reader, path, len(header), f" ({','.join(header)})"):
         rec = [c.strip() for c in rec]
         file, label = rec[col["file"]], rec[col["label"]]
         if not file or not label:

@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import FormatError
 from ..skeleton import Sequence
 from .coco import MAX_SPAN
+from .csvrows import csv_records
 from .keypoints import load_json, numbers
 
 V = 33
@@ -110,18 +111,7 @@ def read_mediapipe_csv(path: str | Path, space: str | None = None) -> Sequence:
     cols = [[col.get(f"{pre}{a}{j}") for a in ("x", "y", "z")] + [col.get(f"visibility{j}")]
             for j in range(V)]  # (33, 4) column indices, None when absent
     rows, frame_ids = [], []
-    while True:
-        try:
-            rec = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            raise FormatError(path, f"CSV syntax: {e}", reader.line_num) from None
-        line = reader.line_num
-        if not any(c.strip() for c in rec):
-            continue
-        if len(rec) != len(header):
-            raise FormatError(path, f"expected {len(header)} columns, found {len(rec)}", line)
+    for line, rec in csv_records(reader, path, len(header)):
         fid = None
         if "frame" in col:
             s = rec[col["frame"]].strip()
