@@ -18,7 +18,6 @@ stream) -> model. ``mans predict``
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np

@@ -155,7 +155,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _predict_timeline(args: argparse.Namespace) -> int:
     from .api import load
-    from .errors import ConfigError
     from .timeline import write_timelines
 
     if args.window is None or args.stride is None:

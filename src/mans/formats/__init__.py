@@ -46,9 +46,9 @@ def detect_format(path: str | Path) -> str:
     if name.startswith("joints_") and name.endswith(".txt"):
         return "utkinect"
     raise FormatError(
-        p, f"cannot tell the format from the file name; supported: .skeleton (NTU RGB+D), "
-        f"joints_sXX_eYY.txt (UT-Kinect), .amc (Acclaim, with its .asf beside it), .npz (custom), "
-        f".json (COCO-17 key points or MediaPipe), an OpenPose folder, .csv (MediaPipe)"
+        p, "cannot tell the format from the file name; supported: .skeleton (NTU RGB+D), "
+        "joints_sXX_eYY.txt (UT-Kinect), .amc (Acclaim, with its .asf beside it), .npz (custom), "
+        ".json (COCO-17 key points or MediaPipe), an OpenPose folder, .csv (MediaPipe)"
     )
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import FormatError
 from ..skeleton import Sequence
