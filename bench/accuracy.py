@@ -238,8 +238,8 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
         prob = torch.softmax(model(x).float(), dim=1).numpy()  # (N, K)
     pred = prob.argmax(axis=1)
     np.save(run / "test_scores.npy", prob.astype(np.float32))  # for ensembles (--fuse)
-    size = int(state["data"]["size"])
-    gflops = count_flops(model, (3, size, size))["total"] / 1e9  # mirror averaging counts twice
+    size, channels = int(state["data"]["size"]), model.config.in_channels
+    gflops = count_flops(model, (channels, size, size))["total"] / 1e9  # mirror: counted twice
     cm = confusion_matrix(st.labels[idx], pred, st.num_classes)
     top1 = float(np.trace(cm) / cm.sum())
     if abs(top1 - m["top1"]) > 1e-9:
@@ -586,7 +586,7 @@ def config_gflops(config: str, overrides, num_classes: int) -> float:
     cfg = load_config(config, list(overrides))
     model = build_model(cfg.model.name, **{**cfg.model.overrides(), "num_classes": num_classes})
     s = model.config.size
-    return round(count_flops(model, (3, s, s))["total"] / 1e9 * (2 if cfg.data.test_mirror
+    return round(count_flops(model, (model.config.in_channels, s, s))["total"] / 1e9 * (2 if cfg.data.test_mirror
                                                                  else 1), 6)
 
 
