@@ -445,6 +445,13 @@ def render_markdown(results: dict) -> str:
                       f"{', '.join(f'`{c}`' for c in older)}: "
                   + "; ".join(f"{e['dataset']} {e['protocol']} {e['variant']}" for e in entries
                               if set(e.get("commits", [])) & set(older)) + "."]
+    if results.get("targets"):
+        lines += ["", "**Targets** (issue 8; top-1 is the mean over seeds, unrounded; GFLOP limits "
+                      f"are fractions of CTR-GCN's {CTRGCN_GFLOP} GFLOP per sample):", ""]
+        for t in results["targets"]:
+            lines.append(f"- {t['what']} ({t['variant']}): {t['top1']:.2f} % for a target of "
+                         f"{t['min_top1']:.1f} %, {t['gflops']:.3f} GFLOP for at most "
+                         f"{t['max_gflops']:.2f}: **{'met' if t['met'] else 'missed'}**")
     lines += ["", "Not run: " + "; ".join(meta.get("not_run", [])) + ".", ""]
 
     lines += ["## Per seed", "", "| dataset | protocol | recipe | variant | top-1 per seed | "
@@ -669,6 +676,42 @@ def git_commit() -> str:
     return head + ("-dirty" if dirty else "")
 
 
+# Issue 8's targets: (what, dataset, protocol, which row, minimum top-1 in %, maximum GFLOP per
+# sample). CTR-GCN (joint stream, same UT-Kinect split and input) costs 1.24 GFLOP per sample.
+CTRGCN_GFLOP = 1.24
+TARGETS = [
+    ("best single model, UT-Kinect xsub", "utkinect", "xsub", "recipe", 96.0, CTRGCN_GFLOP / 10),
+    ("best ensemble, UT-Kinect xsub", "utkinect", "xsub", "ensemble", 97.5, CTRGCN_GFLOP / 4),
+    ("best recipe, UT-Kinect LOSO", "utkinect", "loso", "MANs (best recipe)", 96.0,
+     CTRGCN_GFLOP / 10),
+    ("best single model, HDM05 subset", "hdm05", "actors", "recipe", 99.0, CTRGCN_GFLOP / 10),
+]
+
+
+def target_rows(entries: list[dict]) -> list[dict]:
+    """Each target of :data:`TARGETS` against its row of ``entries``: ``recipe`` is the stream row
+    of the dataset's built-in recipe config, ``ensemble`` the ensemble row."""
+    from mans.engine.config import load_config
+
+    out = []
+    for what, dataset, protocol, row, min_top1, max_gflop in TARGETS:
+        if row == "recipe":
+            stream = load_config(CONFIGS[protocol]).data.stream
+            row = next(v for v, o in STREAMS.items() if o == [f"data.stream={stream}"])
+        e = next((e for e in entries if e["dataset"] == dataset and e["protocol"] == protocol
+                  and e.get("recipe") == "best" and (e["variant"] == row or
+                                                     (row == "ensemble" and
+                                                      e["variant"].startswith("ensemble")))),
+                 None)
+        if e is None:
+            continue
+        top1 = 100 * e["top1_mean"]
+        out.append({"what": what, "variant": e["variant"], "top1": top1, "min_top1": min_top1,
+                    "gflops": e.get("gflops"), "max_gflops": max_gflop,
+                    "met": top1 >= min_top1 - 1e-9 and (e.get("gflops") or 0) <= max_gflop})
+    return out
+
+
 def recipe_record() -> dict:
     """The resolved recipe configs and the notes the table cites."""
     from mans.engine.config import load_config
@@ -789,6 +832,7 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(json_path.read_text())
         results["tuning"] = tuning_record()
         results["recipe"] = recipe_record()  # the configs and notes of this commit
+        results["targets"] = target_rows(results["entries"])
         write_outputs(results, json_path, docs_path)
         print(f"wrote {json_path} and {docs_path}")
         return 0
@@ -832,6 +876,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": sorted(runs, key=lambda r: r["key"]),
         "tuning": tuning_record(),
     }
+    results["targets"] = target_rows(results["entries"])
     default_json, default_docs = ((args.out / "results.json", args.out / "results.md")
                                   if args.quick else (DEFAULT_JSON, DEFAULT_DOCS))
     json_path, docs_path = args.json or default_json, args.docs or default_docs

@@ -213,3 +213,20 @@ def test_reuse_takes_only_runs_with_identical_settings(acc):
     changed = json.loads(json.dumps(old))
     changed["recipe"]["configs"]["then-xsub"]["train.epochs"] = 99
     assert acc.reusable_runs(jobs, changed) == {}
+
+
+def test_targets_pick_the_recipe_stream_and_compare_unrounded(acc):
+    from mans.engine.config import load_config
+
+    stream = load_config("hdm05-resnet").data.stream
+    row = next(v for v, o in acc.STREAMS.items() if o == [f"data.stream={stream}"])
+    entries = [{"dataset": "hdm05", "protocol": "actors", "recipe": "best", "variant": v,
+                "top1_mean": (98 / 99 if v == row else 1.0), "gflops": 0.04}
+               for v in acc.STREAMS]
+    (t,) = acc.target_rows(entries)
+    assert t["variant"] == row and t["top1"] == pytest.approx(100 * 98 / 99)
+    assert not t["met"]  # 98.99 % rounds to 99.0 but is below the 99.0 % target
+    entries[list(acc.STREAMS).index(row)]["top1_mean"] = 0.99
+    assert acc.target_rows(entries)[0]["met"]
+    entries[list(acc.STREAMS).index(row)]["gflops"] = 0.2  # over a tenth of CTR-GCN's
+    assert not acc.target_rows(entries)[0]["met"]
