@@ -156,7 +156,8 @@ def plan(*, seeds: int, quick: bool = False, loo: bool = False, loo_count: int =
 def prepare_stores(out: Path, progress: bool = False) -> dict[str, Path]:
     """Prepare each dataset once into ``out/stores/NAME`` (an existing store is reused: preparation
     is deterministic, and it is re-done when the raw folder's path changed)."""
-    from mans.prepare import is_store, prepare
+    from mans.prepare import prepare
+    from mans.store import is_store
 
     stores = {}
     for name, raw in RAW.items():

@@ -146,7 +146,7 @@ def test_disk_full_during_synth_leaves_only_complete_files(tmp_path, capsys, mon
 def test_disk_full_during_prepare_leaves_nothing(ntu_samples, tmp_path, capsys, monkeypatch):
     import mans.prepare as prep
 
-    real_append = prep._FramesWriter.append
+    real_append = prep.FramesWriter.append
     calls = {"n": 0}
 
     def append(self, block):
@@ -155,7 +155,7 @@ def test_disk_full_during_prepare_leaves_nothing(ntu_samples, tmp_path, capsys, 
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
         real_append(self, block)
 
-    monkeypatch.setattr(prep._FramesWriter, "append", append)
+    monkeypatch.setattr(prep.FramesWriter, "append", append)
     out = tmp_path / "store"
     assert main(["prepare", "ntu60", "--raw", str(ntu_samples), "--out", str(out), "-q",
                  "--workers", "1"]) == 1

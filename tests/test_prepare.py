@@ -12,7 +12,8 @@ import helpers_prepare as tiny
 from mans import transforms as T
 from mans.datasets import Item
 from mans.errors import ConfigError
-from mans.prepare import _npy_header, is_store, prepare
+from mans.prepare import prepare
+from mans.store import is_store, npy_header
 
 ARRAYS = ("frames.npy", "offsets.npy", "labels.npy", "protocols.json", "samples.jsonl")
 
@@ -118,7 +119,7 @@ def test_all_samples_bad_is_an_error(tmp_path):
 def test_fixed_npy_header_is_valid(tmp_path):
     for shape in [(0, 3, 50), (123456789, 3, 50), (7, 2, 40)]:
         p = tmp_path / "h.npy"
-        p.write_bytes(_npy_header(shape, np.float32))
+        p.write_bytes(npy_header(shape, np.float32))
         with open(p, "rb") as f:
             version = np.lib.format.read_magic(f)
             got, fortran, dtype = np.lib.format.read_array_header_1_0(f)

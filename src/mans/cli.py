@@ -55,7 +55,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .inspect import inspect_file
+    from .summary import inspect_file
 
     _print_json([inspect_file(p, fmt=args.format) for p in args.files] if len(args.files) > 1
                 else inspect_file(args.files[0], fmt=args.format))

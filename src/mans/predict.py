@@ -13,6 +13,8 @@ import numpy as np
 import torch
 
 from .engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
+from .engine.distributed import resolve_device
+from .engine.selection import find_checkpoint
 from .errors import ConfigError, MansError
 from .runtime import (file_image, format_prediction, frame_map, layout_from_data,
                       prediction_record, softmax)
@@ -20,12 +22,6 @@ from .transforms import PrepConfig
 
 __all__ = ["Predictor", "predict_files", "format_prediction", "resolve_device"]
 _frame_map = frame_map  # the name the tests and older callers use
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class Predictor:
@@ -38,8 +34,6 @@ class Predictor:
     """
 
     def __init__(self, checkpoint: str | Path, device: str = "auto"):
-        from .engine.evaluate import find_checkpoint
-
         self.path = find_checkpoint(checkpoint)
         state = load_checkpoint(self.path)
         self.device = resolve_device(device)

@@ -6,16 +6,8 @@ streams each one straight into the output files, so memory stays bounded by a fe
 flight, not by the dataset. A sample that cannot be read or prepared is recorded in the manifest's
 ``skipped`` list with its reason and never stops the run.
 
-Store layout (a folder; written to a temporary sibling folder and renamed into place at the end)::
-
-    frames.npy      (total_T, C, J) float32  all kept frames of all samples, sample after sample
-    offsets.npy     (N + 1,) int64            sample i is frames[offsets[i]:offsets[i + 1]]
-    labels.npy      (N,) int64                0-based class, -1 if the reader gave none
-    samples.jsonl   N lines                   {"key", Sequence.metadata()..., "kept_frames"}
-    protocols.json  {protocol: {split: [sample indices]}}
-    manifest.json   format, version, dataset, counts, skipped list, per-protocol split sizes,
-                    prep settings (view, max_bodies, layout), class names, mans version
-
+The store's layout is defined in :mod:`mans.store` (its owner: the reader and this writer both
+use its names); it is written to a temporary sibling folder and renamed into place at the end.
 The arrays are byte-identical across re-runs on the same input; ``manifest.json`` differs only in
 its ``created`` time stamp (and in ``raw`` if the raw folder moved).
 """
@@ -28,7 +20,6 @@ import multiprocessing as mp
 import os
 import re
 import shutil
-import struct
 import tempfile
 import time
 from pathlib import Path
@@ -41,71 +32,15 @@ from . import __version__
 from .datasets import DatasetSpec, Item, get_dataset
 from .errors import ConfigError, FormatError
 from .outputs import check_out_folder
+from .store import (FRAMES, LABELS, MANIFEST, OFFSETS, PROTOCOLS, SAMPLES, STORE_FORMAT,
+                    STORE_VERSION, FramesWriter, is_store)
 from .skeleton import get_layout
 from .transforms import PrepConfig, check_view, prepare_sequence
-
-STORE_FORMAT = "mans-prepared-store"
-STORE_VERSION = 1
-FRAMES, OFFSETS, LABELS = "frames.npy", "offsets.npy", "labels.npy"
-SAMPLES, PROTOCOLS, MANIFEST = "samples.jsonl", "protocols.json", "manifest.json"
-_NPY_HEADER_BYTES = 128  # fixed-size .npy header, rewritten with the final shape at the end
-
 
 def _json_default(o):
     """JSON for NumPy scalars (a reader may hand back ``np.int64`` ids) and paths."""
     return o.item() if isinstance(o, np.generic) else str(o)
 
-
-def is_store(path: str | Path) -> bool:
-    """True if ``path`` is a folder holding a prepared store's manifest."""
-    try:
-        manifest = json.loads((Path(path) / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == STORE_FORMAT
-
-
-# --- streaming .npy writer ------------------------------------------------------------------------
-
-
-def _npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
-    """A version 1.0 ``.npy`` header of exactly :data:`_NPY_HEADER_BYTES` bytes (space padded,
-    which the format allows), so the final shape can be written over the placeholder."""
-    d = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
-         "shape": tuple(int(s) for s in shape)}
-    text = repr(d).ljust(_NPY_HEADER_BYTES - 10 - 1) + "\n"
-    assert len(text) == _NPY_HEADER_BYTES - 10, "shape too long for the fixed .npy header"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
-
-
-class _FramesWriter:
-    """Appends ``(T_i, C, J)`` float32 blocks to one ``.npy`` file of shape ``(sum T_i, C, J)``."""
-
-    def __init__(self, path: Path, joints: int):
-        self.path, self.joints = path, joints
-        self.channels: int | None = None  # fixed by the first block
-        self.rows = 0
-        self._f = open(path, "wb", buffering=1 << 20)
-        self._f.write(_npy_header((0, 0, joints), np.float32))  # placeholder
-
-    def append(self, block: np.ndarray) -> None:
-        """``block``: ``(T, C, J)`` float32, C-contiguous."""
-        self._f.write(memoryview(np.ascontiguousarray(block, dtype="<f4")).cast("B"))
-        self.rows += block.shape[0]
-
-    def close(self) -> tuple[int, int, int]:
-        """Write the final header and close; returns the array's shape."""
-        shape = (self.rows, self.channels or 0, self.joints)
-        self._f.seek(0)
-        self._f.write(_npy_header(shape, np.float32))
-        self._f.close()
-        return shape
-
-    def __enter__(self) -> "_FramesWriter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._f.close()  # on an error path: the file is discarded with its folder
 
 
 # --- worker side ----------------------------------------------------------------------------------
@@ -324,7 +259,7 @@ def _write_store(tmp: Path, spec: DatasetSpec, cfg: PrepConfig, num_joints: int,
     offsets, labels, meta = [0], [], []
     k = len(class_names)
     with _results(spec, cfg, items, workers) as results, \
-            _FramesWriter(tmp / FRAMES, joints) as frames, \
+            FramesWriter(tmp / FRAMES, joints) as frames, \
             open(tmp / SAMPLES, "w", encoding="utf-8") as samples:
         bar = tqdm(total=len(items), desc=f"prepare {spec.name}", unit="file",
                    disable=not progress, dynamic_ncols=True)

@@ -1,4 +1,18 @@
-"""Reading a prepared store (written by :mod:`mans.prepare`) and serving it as a torch Dataset.
+"""The prepared store: its on-disk format (this module is its one home: :mod:`mans.prepare` writes it
+with the names and the frames writer defined here), reading it, and serving it as a Dataset.
+
+Store layout (a folder)::
+
+    frames.npy      (total_T, C, J) float32  all kept frames of all samples, sample after sample
+    offsets.npy     (N + 1,) int64            sample i is frames[offsets[i]:offsets[i + 1]]
+    labels.npy      (N,) int64                0-based class, -1 if the reader gave none
+    samples.jsonl   N lines                   {"key", Sequence.metadata()..., "kept_frames"}
+    protocols.json  {protocol: {split: [sample indices]}}
+    manifest.json   format, version, dataset, counts, skipped list, per-protocol split sizes,
+                    prep settings (view, max_bodies, layout), class names, mans version
+
+Importing this module does not import torch (the prepare workers import it);
+:class:`SkeletonDataset` imports it when it builds a sample.
 
 The frames are memory-mapped, so opening a store costs only its small index files, each sample is
 read from disk (page cache) when it is used, and DataLoader worker processes share the pages.
@@ -9,20 +23,83 @@ with :func:`mans.streams.model_input` -- the same function ``predict`` uses.
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
+from .augment import Augment
+
+if TYPE_CHECKING:
+    import torch
 from .errors import ConfigError, FormatError
 from .skeleton import Layout
-from .prepare import (FRAMES, LABELS, MANIFEST, OFFSETS, PROTOCOLS, SAMPLES, STORE_FORMAT,
-                      STORE_VERSION)
 from .streams import check_stream, model_input
 
-Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+# --- the format -----------------------------------------------------------------------------------
+
+STORE_FORMAT = "mans-prepared-store"
+STORE_VERSION = 1
+FRAMES, OFFSETS, LABELS = "frames.npy", "offsets.npy", "labels.npy"
+SAMPLES, PROTOCOLS, MANIFEST = "samples.jsonl", "protocols.json", "manifest.json"
+_NPY_HEADER_BYTES = 128  # fixed-size .npy header, rewritten with the final shape at the end
+
+
+def is_store(path: str | Path) -> bool:
+    """True if ``path`` is a folder holding a prepared store's manifest."""
+    try:
+        manifest = json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == STORE_FORMAT
+
+
+# --- streaming .npy writer ------------------------------------------------------------------------
+
+
+def npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
+    """A version 1.0 ``.npy`` header of exactly :data:`_NPY_HEADER_BYTES` bytes (space padded,
+    which the format allows), so the final shape can be written over the placeholder."""
+    d = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+         "shape": tuple(int(s) for s in shape)}
+    text = repr(d).ljust(_NPY_HEADER_BYTES - 10 - 1) + "\n"
+    assert len(text) == _NPY_HEADER_BYTES - 10, "shape too long for the fixed .npy header"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
+
+
+class FramesWriter:
+    """Appends ``(T_i, C, J)`` float32 blocks to one ``.npy`` file of shape ``(sum T_i, C, J)``."""
+
+    def __init__(self, path: Path, joints: int):
+        self.path, self.joints = path, joints
+        self.channels: int | None = None  # fixed by the first block
+        self.rows = 0
+        self._f = open(path, "wb", buffering=1 << 20)
+        self._f.write(npy_header((0, 0, joints), np.float32))  # placeholder
+
+    def append(self, block: np.ndarray) -> None:
+        """``block``: ``(T, C, J)`` float32, C-contiguous."""
+        self._f.write(memoryview(np.ascontiguousarray(block, dtype="<f4")).cast("B"))
+        self.rows += block.shape[0]
+
+    def close(self) -> tuple[int, int, int]:
+        """Write the final header and close; returns the array's shape."""
+        shape = (self.rows, self.channels or 0, self.joints)
+        self._f.seek(0)
+        self._f.write(npy_header(shape, np.float32))
+        self._f.close()
+        return shape
+
+    def __enter__(self) -> "FramesWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._f.close()  # on an error path: the file is discarded with its folder
+
+
+
+# --- reading ----------------------------------------------------------------------------------------
 
 
 class PreparedStore:
@@ -207,8 +284,9 @@ def _load_array(path: Path, mmap_mode: str | None = None) -> np.ndarray:
         raise FormatError(path, f"damaged ({why}); prepare the store again") from None
 
 
-class SkeletonDataset(Dataset):
-    """Samples of a store as ``(image (C, size, size) float32 tensor, label int)``.
+class SkeletonDataset:
+    """Samples of a store as ``(image (C, size, size) float32 tensor, label int)``: a map-style
+    dataset (``len`` and indexing) for :class:`torch.utils.data.DataLoader`.
 
     Args:
         store: an open :class:`PreparedStore`.
@@ -250,7 +328,9 @@ class SkeletonDataset(Dataset):
         """``(len(self),)`` int64 labels, in dataset order (for samplers and class counts)."""
         return self.store.labels[self.indices]
 
-    def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, k: int) -> tuple["torch.Tensor", int]:
+        import torch  # here, not at module level: see the module docstring
+
         i = int(self.indices[k])
         x = self.store.sequence(i)  # (C, T, J) memmap view
         if self.augment is not None:

@@ -17,10 +17,13 @@ from tqdm import tqdm
 from ..errors import ConfigError
 from ..store import PreparedStore, SkeletonDataset
 from .checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
+from .config import RunConfig
+from .data import carve_validation, labelled
 from .distributed import DistInfo, all_reduce_sum, resolve_device
 from .metrics import (accuracy, confusion_matrix, mean_class_accuracy, per_class_accuracy,
                       summarize, topk_correct)
 from .plots import plot_confusion
+from .selection import find_checkpoint, label_test_selected, selection_label
 
 __all__ = ["accuracy", "confusion_matrix", "mean_class_accuracy", "per_class_accuracy",
            "summarize", "topk_correct", "evaluate_model", "final_metrics", "run_eval",
@@ -123,21 +126,6 @@ def write_eval_outputs(metrics: dict, cm: np.ndarray, class_names: list[str], ou
     return metrics
 
 
-def find_checkpoint(target: str | Path) -> Path:
-    """A run folder -> its selected checkpoint (best.pt, best-test-selected.pt, else last.pt);
-    a file -> itself."""
-    target = Path(target)
-    if target.is_dir():
-        for name in ("best.pt", "best-test-selected.pt", "last.pt"):
-            if (target / name).is_file():
-                return target / name
-        raise ConfigError(f"{target} holds no checkpoint (best.pt, best-test-selected.pt or "
-                          f"last.pt)")
-    if not target.exists():
-        raise ConfigError(f"{target}: no such run folder or checkpoint file")
-    return target
-
-
 def check_store_matches(state: dict, store: PreparedStore, ckpt: Path) -> None:
     """The store must have been prepared the way the checkpoint's training data was."""
     d = state["data"]
@@ -155,13 +143,9 @@ def check_store_matches(state: dict, store: PreparedStore, ckpt: Path) -> None:
 def split_indices(state: dict, store: PreparedStore, split: str, ckpt: Path) -> np.ndarray:
     """Labelled store indices of ``split`` (``test``, ``train`` or ``val``) of the checkpoint's
     protocol; ``val`` is re-derived from the run's saved config, as training carved it."""
-    from .data import carve_validation, labelled  # local: keeps the import graph acyclic
-
     protocol = state["data"]["protocol"]
     if split != "val":
         return labelled(store, store.split(protocol, split), split)
-    from .config import RunConfig
-
     tr = state.get("train") or {}
     if "config" not in tr:
         raise ConfigError(f"{ckpt} holds no training config to re-derive the validation split")
@@ -225,8 +209,6 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
         plus ``checkpoint``, ``epoch``, ``protocol``, ``split``. Test metrics of a checkpoint
         chosen on the test split are keyed ``test_selected_*``.
     """
-    from .train import _label_test_selected, selection_label
-
     ev = checkpoint_scores(target, data, split, device, progress)
     ckpt, state, idx, result = ev["ckpt"], ev["state"], ev["idx"], ev["result"]
     store, model, loader = ev["store"], ev["model"], ev["loader"]
@@ -240,7 +222,7 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
     metrics.update({"checkpoint": str(ckpt), "epoch": tr.get("epoch"), "protocol": protocol,
                     "split": split, "dataset": store.dataset})
     if sel == "test-selected" and split == "test":
-        metrics = _label_test_selected(metrics)
+        metrics = label_test_selected(metrics)
     if attention:
         from .attention import attention_by_class, write_attention_outputs
 

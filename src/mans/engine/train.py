@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import math
 import os
 import random
@@ -57,6 +56,7 @@ from .data import carve_validation, check_protocol, epoch_seed, eval_loader, lab
 from .distributed import DistInfo, all_reduce_sum, barrier, broadcast_buffers, init_distributed
 from .evaluate import evaluate_model, final_metrics, write_eval_outputs
 from .resume import resume_config
+from .selection import best_name, label_test_selected, selection_label
 
 CSV_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
               "test_acc", "time")
@@ -64,15 +64,6 @@ CSV_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "
 
 class TrainingDiverged(MansError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def selection_label(selection: str) -> str:
-    """How outputs name the selection rule: ``test`` becomes ``test-selected``."""
-    return "test-selected" if selection == "test" else selection
-
-
-def best_name(selection: str) -> str:
-    return "best-test-selected.pt" if selection == "test" else "best.pt"
 
 
 def compute_loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0
@@ -449,7 +440,7 @@ class _Trainer:
         if self.sel == "val":
             metrics["val_top1"] = self.best_metric
         if self.sel == "test":
-            metrics = _label_test_selected(metrics)
+            metrics = label_test_selected(metrics)
         if self.dist.is_main:
             metrics = write_eval_outputs(metrics, result["cm"], self.store.class_names, self.out,
                                          title=f"{self.model_name}, {self.store.dataset} "
@@ -561,22 +552,3 @@ class _Trainer:
         if self.dist.is_main and self.out.is_dir():
             with open(self.out / "train.log", "a", encoding="utf-8") as f:
                 f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
-
-
-def _label_test_selected(metrics: dict) -> dict:
-    """Prefix the test metrics with ``test_selected_``: the checkpoint was chosen on the test
-    split, so these numbers are optimistic (the authors' protocol), not a held-out estimate."""
-    out = {}
-    for k, v in metrics.items():
-        if k in ("top1", "top5", "mean_class_acc", "per_class", "loss"):
-            out[f"test_selected_{k}"] = v
-        else:
-            out[k] = v
-    out["note"] = ("checkpoint selected on the test split (the authors' protocol): test-selected "
-                   "numbers are optimistic, not a held-out estimate")
-    return out
-
-
-def read_metrics(run: str | Path) -> dict:
-    """``metrics.json`` of a finished run folder."""
-    return json.loads((Path(run) / "metrics.json").read_text())
