@@ -178,7 +178,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_store, tmp_path, mon
     assert len(csv_rows(tmp_path / "run")) == 1 and not (tmp_path / "run" / "metrics.json").exists()
 
 
-def test_test_selection_labels_every_output(tiny_store, tmp_path):  # noqa: F811
+def test_test_selection_names_every_output(tiny_store, tmp_path):  # noqa: F811
     out = tmp_path / "authors"
     m = train(tiny_store, out, "train.selection=test", "data.val_fraction=0")
     assert (out / "best-test-selected.pt").is_file() and not (out / "best.pt").exists()

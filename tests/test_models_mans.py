@@ -167,14 +167,3 @@ def test_small_model_learns_a_separable_task():
         losses.append(loss.item())
     assert losses[0] > 0.5 and losses[-1] < 0.1, (losses[0], losses[-1])
     assert all(p.grad is not None for p in model.tarm.parameters())
-
-
-def test_time_steps_reports_every_phase():
-    from mans.models import time_steps
-
-    m = mans_resnet(num_classes=3, size=8, hidden=4, resnet_stages=[1], resnet_width=4)
-    r = time_steps({"tiny": m}, (3, 8, 8), batch_size=2, steps=2, warmup=1)
-    assert set(r["tiny"]) == {"forward", "backward", "step", "eval_forward"}
-    for v in r["tiny"].values():
-        assert 0 < v["min"] <= v["median"]
-    assert r["tiny"]["step"]["min"] >= r["tiny"]["forward"]["min"]

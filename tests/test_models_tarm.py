@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mans.errors import ConfigError
-from mans.models.gru import _GRUScan, gru_scan, gru_scan_reference
+from mans.models.gru import _GRUScan, gru_scan, gru_scan_loop
 from mans.models.tarm import TARM, attention_width
 
 
@@ -164,7 +164,7 @@ def test_custom_backward_equals_autograd_through_loop():
     b = torch.randn(G, 3 * H, dtype=torch.float64)
     g_out = torch.randn(T, G, B, H, dtype=torch.float64)
     grads = []
-    for fn in (lambda *a: _GRUScan.apply(*a, None), gru_scan_reference):
+    for fn in (lambda *a: _GRUScan.apply(*a, None), gru_scan_loop):
         args = [t.clone().requires_grad_(True) for t in (gi, w, b)]
         out = fn(*args)
         out.backward(g_out)
@@ -198,7 +198,7 @@ def test_dropout_only_in_training_and_masks_shared_over_time():
 
     def spy(gi, w_hh, b_hh, h_mask):
         seen["gi"], seen["mask"] = gi, h_mask
-        return gru_scan_reference(gi, w_hh, b_hh, h_mask)
+        return gru_scan_loop(gi, w_hh, b_hh, h_mask)
 
     import mans.models.tarm as tarm_mod
     orig = tarm_mod.gru_scan
@@ -247,7 +247,7 @@ def test_gru_scan_runs_in_float32_under_autocast():
         h = gru_scan(gi, w, b)
     assert h.dtype == torch.float32
     h.sum().backward()
-    ref = gru_scan_reference(gi.detach().float(), w.detach(), b.detach())
+    ref = gru_scan_loop(gi.detach().float(), w.detach(), b.detach())
     torch.testing.assert_close(h.detach(), ref)
     assert gi.grad.dtype == torch.bfloat16 and w.grad.dtype == torch.float32
 

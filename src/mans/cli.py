@@ -214,6 +214,8 @@ def _add_threads(sp: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .datasets import dataset_names
+
     p = argparse.ArgumentParser(
         prog="mans", description="Memory Attention Networks for skeleton action recognition."
     )
@@ -234,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("prepare", cmd_prepare, "read a raw dataset once into a prepared, memory-mapped store")
     sp.add_argument("dataset",
-                    choices=["ntu60", "ntu120", "utkinect", "hdm05", "custom", "pyskl"])
+                    choices=dataset_names())
     sp.add_argument("--raw", type=Path, default=None,
                     help="folder with the raw files (all datasets but pyskl)")
     sp.add_argument("--ann", type=Path, default=None,

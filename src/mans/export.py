@@ -11,7 +11,7 @@ Everything ``mans predict --onnx`` needs to preprocess a raw file and name the c
 checkpoint's ``data`` entry: size, prep, layout, class names) travels inside the file as the
 metadata entry ``mans`` (JSON), so the ``.onnx`` file alone is a deployable model.
 
-The TARM's recurrence is exported as its plain loop (:func:`mans.models.gru.gru_scan_reference`),
+The TARM's recurrence is exported as its plain loop (:func:`mans.models.gru.gru_scan_loop`),
 unrolled over the S frames; the trace runs under ``torch.no_grad`` so that the training-time
 autograd function (which writes into preallocated buffers) is never traced.
 """

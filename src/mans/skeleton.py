@@ -172,10 +172,6 @@ def get_layout(name: str) -> Layout:
         raise ConfigError(f"unknown layout {name!r}; registered: {sorted(_LAYOUTS)}") from None
 
 
-def layout_names() -> list[str]:
-    return sorted(_LAYOUTS)
-
-
 # --- Kinect v2 / NTU RGB+D: 25 joints (NTU readme order, 0-based) --------------------------------
 NTU25 = register_layout(
     Layout(

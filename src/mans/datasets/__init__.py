@@ -99,6 +99,7 @@ def get_dataset(name: str) -> DatasetSpec:
 
 
 def dataset_names() -> list[str]:
+    """Names of the datasets ``mans prepare`` knows (their modules are not imported here)."""
     return sorted(_MODULES)
 
 

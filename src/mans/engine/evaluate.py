@@ -23,7 +23,7 @@ from .distributed import DistInfo, all_reduce_sum, resolve_device
 from .metrics import (accuracy, confusion_matrix, mean_class_accuracy, per_class_accuracy,
                       summarize, topk_correct)
 from .plots import plot_confusion
-from .selection import find_checkpoint, label_test_selected, selection_label
+from .selection import find_checkpoint, label_test_selected, selection_name
 
 __all__ = ["accuracy", "confusion_matrix", "mean_class_accuracy", "per_class_accuracy",
            "summarize", "topk_correct", "evaluate_model", "final_metrics", "run_eval",
@@ -217,7 +217,7 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
                           f"attention to average")
     tr = state.get("train") or {}
     protocol = state["data"]["protocol"]
-    sel = selection_label(tr.get("selection", "val"))
+    sel = selection_name(tr.get("selection", "val"))
     metrics = final_metrics(result, store.class_names, selection=sel)
     metrics.update({"checkpoint": str(ckpt), "epoch": tr.get("epoch"), "protocol": protocol,
                     "split": split, "dataset": store.dataset})

@@ -17,7 +17,7 @@ from ..errors import ConfigError
 CHECKPOINT_ORDER = ("best.pt", "best-test-selected.pt", "last.pt")
 
 
-def selection_label(selection: str) -> str:
+def selection_name(selection: str) -> str:
     """How outputs name the selection rule: ``test`` becomes ``test-selected``."""
     return "test-selected" if selection == "test" else selection
 

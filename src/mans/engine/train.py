@@ -56,7 +56,7 @@ from .data import carve_validation, check_protocol, epoch_seed, eval_loader, lab
 from .distributed import DistInfo, all_reduce_sum, barrier, broadcast_buffers, init_distributed
 from .evaluate import evaluate_model, final_metrics, write_eval_outputs
 from .resume import resume_config
-from .selection import best_name, label_test_selected, selection_label
+from .selection import best_name, label_test_selected, selection_name
 
 CSV_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
               "test_acc", "time")
@@ -312,7 +312,7 @@ class _Trainer:
         writer = self._writer()
         self._log(f"{self.model_name} on {self.store.dataset}/{self.protocol}: "
                   f"{len(self.train_idx)} train, {len(self.val_idx)} val ({self.val_rule}), "
-                  f"{len(self.test_idx)} test; selection {selection_label(self.sel)}; "
+                  f"{len(self.test_idx)} test; selection {selection_name(self.sel)}; "
                   f"device {self.device}")
         try:
             stop = cfg.train.stop_after_epoch
@@ -419,7 +419,7 @@ class _Trainer:
 
     def _final(self, writer) -> dict:
         """Evaluate the selected checkpoint once on the test split; write the outputs."""
-        label = selection_label(self.sel)
+        label = selection_name(self.sel)
         if self.sel != "last":
             if self.best_epoch is None:
                 raise MansError("no checkpoint was selected (the monitored accuracy was never "

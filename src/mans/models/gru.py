@@ -20,7 +20,7 @@ where ``gi = x_t W_ih + b_ih``. Keras 2's default GRU (``reset_after=False``) in
 Training speed: autograd through a Python loop records ~10 small ops per step. The backward pass is
 instead written out by hand (:class:`_GRUScan`), which saves the gates of the forward pass and runs
 one loop of plain tensor ops; it is checked against autograd by ``torch.autograd.gradcheck`` in the
-tests. Without gradients (inference, export) the plain loop :func:`gru_scan_reference` runs.
+tests. Without gradients (inference, export) the plain loop :func:`gru_scan_loop` runs.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ from torch.autograd.function import once_differentiable
 from torch.func import functional_call
 
 
-def gru_scan_reference(gi: Tensor, w_hh: Tensor, b_hh: Tensor,
-                       h_mask: Tensor | None = None) -> Tensor:
-    """Run G independent GRUs over time with autograd-friendly tensor ops.
+def gru_scan_loop(gi: Tensor, w_hh: Tensor, b_hh: Tensor,
+                  h_mask: Tensor | None = None) -> Tensor:
+    """Run G independent GRUs over time as a plain loop of autograd-friendly tensor ops: the path
+    of inference and ONNX export (no gradients), and the reference the training path is tested
+    against.
 
     Args:
         gi: input projections ``x_t W_ih + b_ih``, shape ``(T, G, B, 3H)``, gates r, z, n.
@@ -64,7 +66,7 @@ def gru_scan_reference(gi: Tensor, w_hh: Tensor, b_hh: Tensor,
 
 
 class _GRUScan(torch.autograd.Function):
-    """:func:`gru_scan_reference` with a hand-written backward pass (backprop through time)."""
+    """:func:`gru_scan_loop` with a hand-written backward pass (backprop through time)."""
 
     @staticmethod
     def forward(ctx, gi: Tensor, w_hh: Tensor, b_hh: Tensor, h_mask: Tensor | None) -> Tensor:
@@ -135,7 +137,7 @@ def gru_scan(gi: Tensor, w_hh: Tensor, b_hh: Tensor, h_mask: Tensor | None = Non
                             None if h_mask is None else h_mask.float())
     if torch.is_grad_enabled() and (gi.requires_grad or w_hh.requires_grad or b_hh.requires_grad):
         return _GRUScan.apply(gi, w_hh, b_hh, h_mask)
-    return gru_scan_reference(gi, w_hh, b_hh, h_mask)
+    return gru_scan_loop(gi, w_hh, b_hh, h_mask)
 
 
 # --- the same GRUs on torch.nn.GRU (cuDNN on CUDA) ------------------------------------------------
@@ -155,7 +157,7 @@ def bigru_nn(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) 
     """One bidirectional GRU with explicit weights, run by ``torch.nn.GRU``.
 
     Same equations (gate order r, z, n; reset after the recurrent matmul; h_0 = 0) as
-    :func:`gru_scan_reference`, so with the weights of one TARM channel it returns the forward
+    :func:`gru_scan_loop`, so with the weights of one TARM channel it returns the forward
     and backward hidden states of the scan. On CUDA this is one cuDNN call for all T steps and
     both directions, instead of T small kernels per step.
 

@@ -113,10 +113,6 @@ class MANsConfig:
                               f"known keys: {sorted(known)}")
         return cls(**d)
 
-    def replace(self, **overrides) -> MANsConfig:
-        """A copy with some fields changed (validated like :meth:`from_dict`)."""
-        return MANsConfig.from_dict({**self.to_dict(), **overrides})
-
 
 class MANs(nn.Module):
     """Memory Attention Network built from a :class:`MANsConfig` (kept as ``.config``).
