@@ -378,9 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # glibc returns freed memory to the kernel eagerly, so every training step re-faults its large
-# activation buffers: measured here, 30 % of DenseNet-161's CPU time went to page faults and
-# DenseNet training ran 1.5x faster with these thresholds (docs/performance.md). glibc reads the
-# variable only at start-up, so the commands that run a network re-execute themselves with it.
+# activation buffers; these thresholds keep them mapped (the measurements are in
+# docs/performance.md). glibc reads the variable only at start-up, so the commands that run a
+# network re-execute themselves with it.
 MALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=4294967296:"
                    "glibc.malloc.trim_threshold=17179869184")
 _NETWORK_COMMANDS = ("train", "eval", "predict", "demo", "ensemble", "stream")

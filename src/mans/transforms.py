@@ -128,7 +128,7 @@ def body_presence(joints: np.ndarray) -> np.ndarray:
         joints: ``(T, M, V, C)``.
     """
     t, m, v, c = joints.shape
-    return (joints != 0).reshape(t, m, v * c).any(axis=2)  # reshape: ~2x faster than axis=(2, 3)
+    return (joints != 0).reshape(t, m, v * c).any(axis=2)  # one reduced axis: faster than two
 
 
 def select_bodies(joints: np.ndarray, max_bodies: int) -> tuple[np.ndarray, np.ndarray]:
