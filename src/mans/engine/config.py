@@ -7,23 +7,25 @@ one) or a built-in config (``src/mans/configs/NAME.yaml``) that it extends; dict
 recursively, everything else replaces. Overrides (``--set train.lr=0.1``) are parsed with
 ``yaml.safe_load`` and applied last. Unknown keys and values of the wrong type raise
 :class:`~mans.errors.ConfigError` naming the key, the file it came from and, for a misspelt key,
-the nearest valid one.
+the nearest valid one. This module is the schema and mans' way of loading it; the generic
+machinery (merging, overrides, type coercion) is :mod:`mans.engine.typed_config`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 import yaml
 
 from ..errors import ConfigError
 from ..streams import STREAMS
+from .typed_config import (build, check_keys, choice, flatten, get, merge, parse_override, plain,
+                           schema_keys, set_dotted)
 
 # --- the schema ----------------------------------------------------------------------------------
 
@@ -128,23 +130,23 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         """Plain nested dict (tuples as lists), fit for YAML and checkpoints."""
-        return _plain(dataclasses.asdict(self))
+        return plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict, *, source: str = "config") -> "RunConfig":
         """Typed config from a nested dict; raises ConfigError on unknown keys or bad values."""
         _check_keys(d, cls, source)
-        cfg = _build(cls, d, prefix="", sources={}, default_source=source)
+        cfg = build(cls, d, prefix="", sources={}, default_source=source)
         cfg.validate()
         return cfg
 
     def validate(self) -> None:
         """Range and choice checks that types alone cannot express."""
         m, d, t, a = self.model, self.data, self.train, self.data.augment
-        _choice("train.optimizer", t.optimizer, ("sgd", "adam", "adamw"))
-        _choice("train.selection", t.selection, ("val", "test", "last"))
-        _choice("train.scheduler.name", t.scheduler.name, ("plateau", "none"))
-        _choice("data.stream", d.stream, STREAMS)
+        choice("train.optimizer", t.optimizer, ("sgd", "adam", "adamw"))
+        choice("train.selection", t.selection, ("val", "test", "last"))
+        choice("train.scheduler.name", t.scheduler.name, ("plateau", "none"))
+        choice("data.stream", d.stream, STREAMS)
         checks = [
             ("model.name", bool(m.name), "a non-empty model name"),
             ("model.num_classes", m.num_classes is None or m.num_classes >= 1, ">= 1"),
@@ -180,7 +182,7 @@ class RunConfig:
         ]
         for key, ok, expected in checks:
             if not ok:
-                raise ConfigError(f"config key {key!r} must be {expected}; got {_get(self, key)!r}")
+                raise ConfigError(f"config key {key!r} must be {expected}; got {get(self, key)!r}")
         if t.nesterov and t.optimizer == "sgd" and t.momentum == 0:
             raise ConfigError("train.nesterov needs train.momentum > 0 "
                               "(or set train.nesterov=false)")
@@ -208,11 +210,11 @@ def load_config(path_or_name: str | Path, overrides: Iterable[str] = ()) -> RunC
     (``"section.key=value"`` strings, values parsed as YAML) and return the typed config."""
     merged, sources = _load_chain(path_or_name, seen=())
     for item in overrides:
-        key, value = _parse_override(item)
+        key, value = parse_override(item)
         _check_key_path(key)
-        _set_dotted(merged, key, value)
+        set_dotted(merged, key, value)
         sources[key] = f"--set {item}"
-    cfg = _build(RunConfig, merged, prefix="", sources=sources, default_source=str(path_or_name))
+    cfg = build(RunConfig, merged, prefix="", sources=sources, default_source=str(path_or_name))
     cfg.validate()
     return cfg
 
@@ -226,15 +228,15 @@ def resolve_config(config: str | Path | RunConfig | dict,
             return config
         config = config.to_dict()
     if isinstance(config, dict):
-        merged = _plain(config)
+        merged = plain(config)
         _check_keys(merged, RunConfig, "config dict")
         sources: dict[str, str] = {}
         for item in overrides:
-            key, value = _parse_override(item)
+            key, value = parse_override(item)
             _check_key_path(key)
-            _set_dotted(merged, key, value)
+            set_dotted(merged, key, value)
             sources[key] = f"--set {item}"
-        cfg = _build(RunConfig, merged, prefix="", sources=sources, default_source="config dict")
+        cfg = build(RunConfig, merged, prefix="", sources=sources, default_source="config dict")
         cfg.validate()
         return cfg
     return load_config(config, overrides)
@@ -247,7 +249,7 @@ def save_config(cfg: RunConfig, path: str | Path) -> None:
 
 def diff_configs(a: RunConfig, b: RunConfig) -> list[str]:
     """Dotted keys whose values differ between ``a`` and ``b``."""
-    fa, fb = _flatten(a.to_dict()), _flatten(b.to_dict())
+    fa, fb = flatten(a.to_dict()), flatten(b.to_dict())
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
 
 
@@ -290,58 +292,18 @@ def _load_chain(ref: str | Path, seen: tuple[Path, ...], relative_to: Path | Non
         merged, sources = {}, {}
     else:
         merged, sources = _load_chain(base, (*seen, path), relative_to=path.parent)
-    _merge(merged, raw)
-    sources.update({k: str(path) for k in _flatten(raw)})
+    merge(merged, raw)
+    sources.update({k: str(path) for k in flatten(raw)})
     return merged, sources
-
-
-def _merge(into: dict, new: dict) -> None:
-    """Recursive dict merge in place: dicts merge, other values replace."""
-    for k, v in new.items():
-        if isinstance(v, dict) and isinstance(into.get(k), dict):
-            _merge(into[k], v)
-        else:
-            into[k] = v
-
-
-def _parse_override(item: str) -> tuple[str, Any]:
-    if "=" not in item:
-        raise ConfigError(f"override {item!r} is not of the form section.key=value")
-    key, text = item.split("=", 1)
-    key = key.strip()
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"override {item!r}: value is not valid YAML ({e})") from None
-    return key, value
-
-
-def _set_dotted(d: dict, key: str, value: Any) -> None:
-    parts = key.split(".")
-    for p in parts[:-1]:
-        if not isinstance(d.get(p), dict):
-            d[p] = {}
-        d = d[p]
-    d[parts[-1]] = value
 
 
 # --- key and type checking -----------------------------------------------------------------------
 
 
-def _schema_keys(cls: type, prefix: str = "") -> dict[str, type]:
-    """{dotted key: type} of every field, sections included."""
-    out: dict[str, type] = {}
-    for name, typ in typing.get_type_hints(cls).items():
-        out[prefix + name] = typ
-        if dataclasses.is_dataclass(typ):
-            out.update(_schema_keys(typ, prefix + name + "."))
-    return out
-
-
 def _suggest(key: str) -> str:
     """'; did you mean X?' for the nearest valid dotted key, or ''. Tried in order: the same key
     name in another section, a similar name in the same section, a similar dotted key."""
-    valid = list(_schema_keys(RunConfig))
+    valid = list(schema_keys(RunConfig))
     section, _, leaf = key.rpartition(".")
     near = [k for k in valid if k.rpartition(".")[2] == leaf]
     if not near:
@@ -353,117 +315,10 @@ def _suggest(key: str) -> str:
 
 
 def _check_key_path(key: str) -> None:
-    if key not in _schema_keys(RunConfig):
+    if key not in schema_keys(RunConfig):
         raise ConfigError(f"unknown config key {key!r} in --set{_suggest(key)}")
 
 
-def _check_keys(d: dict, cls: type, source: str, prefix: str = "") -> None:
-    """Raise ConfigError for the first key of ``d`` that ``cls`` (recursively) does not define."""
-    hints = typing.get_type_hints(cls)
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if k not in hints:
-            raise ConfigError(f"{source}: unknown config key {key!r}{_suggest(key)}")
-        if dataclasses.is_dataclass(hints[k]) and isinstance(v, dict):
-            _check_keys(v, hints[k], source, key + ".")
-
-
-def _build(cls: type, d: Any, *, prefix: str, sources: dict[str, str], default_source: str):
-    """Instantiate dataclass ``cls`` from dict ``d``, coercing and type-checking each value."""
-    where = sources.get(prefix.rstrip("."), default_source)
-    if not isinstance(d, dict):
-        raise ConfigError(f"{where}: config key {prefix.rstrip('.')!r} must be a mapping, got "
-                          f"{d!r}")
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for name, typ in hints.items():
-        if name not in d:
-            continue
-        key = prefix + name
-        if dataclasses.is_dataclass(typ):
-            kwargs[name] = _build(typ, d[name], prefix=key + ".", sources=sources,
-                                  default_source=default_source)
-        else:
-            kwargs[name] = _coerce(d[name], typ, key, sources.get(key, default_source))
-    return cls(**kwargs)
-
-
-def _coerce(value: Any, typ: Any, key: str, where: str) -> Any:
-    """``value`` as type ``typ`` (int, float, bool, str, Optional[...], tuple[...]), or
-    ConfigError naming ``key`` and ``where`` it was set."""
-    origin, args = typing.get_origin(typ), typing.get_args(typ)
-
-    def fail(expected: str):
-        raise ConfigError(f"{where}: config key {key!r} must be {expected}; got {value!r}")
-
-    if origin is typing.Union:  # Optional[X]
-        if value is None:
-            return None
-        inner = [a for a in args if a is not type(None)][0]
-        return _coerce(value, inner, key, where)
-    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]
-        if not isinstance(value, (list, tuple)) or not value:
-            fail("a non-empty list")
-        return tuple(_coerce(v, args[0], key, where) for v in value)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            fail(f"a list of {len(args)} numbers")
-        return tuple(_coerce(v, a, key, where) for v, a in zip(value, args))
-    if typ is bool:
-        if not isinstance(value, bool):
-            fail("true or false")
-        return value
-    if typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            fail("an integer")
-        return value
-    if typ is float:
-        # PyYAML reads "1e-4" (no dot) as a string: accept any numeric text.
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                fail("a number")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail("a number")
-        return float(value)
-    if typ is str:
-        if not isinstance(value, str):
-            fail("a string")
-        return value
-    raise TypeError(f"unsupported config type {typ!r} for {key}")  # a bug in the schema
-
-
-def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        near = difflib.get_close_matches(value, choices, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError(f"config key {key!r} must be one of {', '.join(choices)}; "
-                          f"got {value!r}{hint}")
-
-
-def _get(cfg: RunConfig, key: str) -> Any:
-    obj: Any = cfg
-    for part in key.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """{dotted key: value} of the leaves of a nested dict."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, prefix + k + "."))
-        else:
-            out[prefix + k] = v
-    return out
-
-
-def _plain(obj: Any) -> Any:
-    """Tuples -> lists, recursively (YAML and weights_only-safe)."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
+def _check_keys(d: dict, cls: type, source: str) -> None:
+    """:func:`~mans.engine.typed_config.check_keys` with mans' nearest-key suggestions."""
+    check_keys(d, cls, source, _suggest)

@@ -15,7 +15,8 @@ from typing import Iterable
 
 from ..errors import ConfigError
 from .checkpoint import load_checkpoint
-from .config import RESUMABLE_KEYS, RunConfig, _flatten, resolve_config
+from .config import RESUMABLE_KEYS, RunConfig, resolve_config
+from .typed_config import flatten
 
 _PER_INVOCATION = "train.stop_after_epoch"
 
@@ -43,7 +44,7 @@ def resume_config(out: Path, overrides: Iterable[str] = ()) -> RunConfig:
     if not any(item.split("=", 1)[0].strip() == _PER_INVOCATION for item in overrides):
         overrides = [f"{_PER_INVOCATION}=null", *overrides]
     cfg = resolve_config(saved, overrides)
-    before, after = _flatten(saved.to_dict()), _flatten(cfg.to_dict())
+    before, after = flatten(saved.to_dict()), flatten(cfg.to_dict())
     changed = sorted(k for k in before.keys() | after.keys()
                      if before.get(k) != after.get(k) and k not in RESUMABLE_KEYS)
     if changed:
