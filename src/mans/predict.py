@@ -16,12 +16,12 @@ from .engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, l
 from .engine.distributed import resolve_device
 from .engine.selection import find_checkpoint
 from .errors import ConfigError, MansError
-from .runtime import (file_image, format_prediction, frame_map, layout_from_data,
+from .runtime import (file_image, format_prediction, layout_from_data,
                       prediction_record, softmax)
-from .transforms import PrepConfig
+from .transforms import PrepConfig, frame_rows
 
 __all__ = ["Predictor", "predict_files", "format_prediction", "resolve_device"]
-_frame_map = frame_map  # the name the tests and older callers use
+_frame_map = frame_rows  # the name the tests and older callers use
 
 
 class Predictor:

@@ -17,7 +17,7 @@ from .errors import ConfigError
 from .formats import read_sequence
 from .skeleton import Layout, get_layout, register_layout
 from .streams import model_input
-from .transforms import PrepConfig, frame_indices, prepare_sequence
+from .transforms import PrepConfig, frame_rows, prepare_sequence
 
 # 8 levels: the lowest frame of a sequence gets a visible bar, the highest a full block
 BARS = "▁▂▃▄▅▆▇█"
@@ -52,16 +52,6 @@ def file_image(path: str | Path, *, layout: Layout, prep: PrepConfig, size: int,
     return model_input(x, size, stream, layout), meta
 
 
-def frame_map(t: int, size: int) -> np.ndarray:
-    """For each of the S model rows, the index of the prepared frame it holds (-1 for padding)."""
-    if t > size:
-        return frame_indices(t, size)
-    rows = np.full(size, -1, dtype=np.int64)
-    before = (size - t) // 2
-    rows[before:before + t] = np.arange(t)
-    return rows
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Softmax over the last axis, in float64 (stable: the maximum is subtracted first)."""
     z = np.asarray(logits, dtype=np.float64)
@@ -93,7 +83,7 @@ def prediction_record(path: str | Path, meta: dict, logits: np.ndarray | None,
                 for i in order],
         "attention": None if attention is None else
         np.asarray(attention, dtype=np.float32).round(4).tolist(),  # (C, S)
-        "frame_index": frame_map(meta["frames_used"], size).tolist(),
+        "frame_index": frame_rows(meta["frames_used"], size).tolist(),
         "true_label": meta.get("label"),
     }
 

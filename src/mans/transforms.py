@@ -411,9 +411,26 @@ def frame_indices(t: int, size: int) -> np.ndarray:
     return np.linspace(0, t - 1, size).astype(np.int64)
 
 
+def centre_offset(n: int, size: int) -> int:
+    """Zero rows (or columns) before ``n`` of them centred in ``size``: ``(size - n) // 2`` (the
+    authors' ``pad3``/``pad4``; the rest go after). The one padding rule of the model image."""
+    return (size - n) // 2
+
+
+def frame_rows(t: int, size: int) -> np.ndarray:
+    """``(size,)`` int64: the frame each of the model's ``size`` rows holds, -1 for a padding
+    row: :func:`frame_indices` sub-sampling when ``t > size``, else the ``t`` frames centred
+    (:func:`centre_offset`)."""
+    if t > size:
+        return frame_indices(t, size)
+    rows = np.full(size, -1, dtype=np.int64)
+    before = centre_offset(t, size)
+    rows[before:before + t] = np.arange(t)
+    return rows
+
+
 def resize_frames(x: np.ndarray, size: int) -> np.ndarray:
-    """Time axis to ``size`` rows: centre zero-padding if ``T <= size`` (``(size - T) // 2`` rows
-    before, the rest after), else :func:`frame_indices` sub-sampling.
+    """Time axis to ``size`` rows by :func:`frame_rows` (padding rows zero).
 
     Args:
         x: ``(C, T, J)``.
@@ -422,11 +439,10 @@ def resize_frames(x: np.ndarray, size: int) -> np.ndarray:
         ``(C, size, J)`` float32.
     """
     c, t, j = x.shape
-    if t > size:
-        return np.ascontiguousarray(x[:, frame_indices(t, size)], dtype=np.float32)
+    rows = frame_rows(t, size)
+    keep = rows >= 0
     out = np.zeros((c, size, j), dtype=np.float32)
-    before = (size - t) // 2
-    out[:, before:before + t] = x
+    out[:, keep] = x[:, rows[keep]]
     return out
 
 
@@ -449,7 +465,7 @@ def pad_joints(x: np.ndarray, size: int) -> np.ndarray:
     c, t, j = x.shape
     _check_columns(j, size)
     out = np.zeros((c, t, size), dtype=np.float32)
-    before = (size - j) // 2
+    before = centre_offset(j, size)
     out[:, :, before:before + j] = x
     return out
 
@@ -460,10 +476,8 @@ def to_image(x: np.ndarray, size: int) -> np.ndarray:
     c, t, j = x.shape
     _check_columns(j, size)
     out = np.zeros((c, size, size), dtype=np.float32)
-    j0 = (size - j) // 2
-    if t > size:
-        out[:, :, j0:j0 + j] = x[:, frame_indices(t, size)]
-    else:
-        t0 = (size - t) // 2
-        out[:, t0:t0 + t, j0:j0 + j] = x
+    j0 = centre_offset(j, size)
+    rows = frame_rows(t, size)
+    keep = rows >= 0
+    out[:, keep, j0:j0 + j] = x[:, rows[keep]]
     return out

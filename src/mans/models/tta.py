@@ -13,13 +13,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..transforms import centre_offset
+
 
 def image_mirror_columns(columns: np.ndarray, size: int) -> np.ndarray:
     """``(S,)`` int64 permutation of the image columns for a ``(J,)`` permutation of the joint
-    columns (``(S - J) // 2`` padding columns before them, as :func:`mans.transforms.pad_joints`)."""
+    columns (centred as :func:`mans.transforms.pad_joints` centres them)."""
     j = len(columns)
     perm = np.arange(size, dtype=np.int64)
-    j0 = (size - j) // 2
+    j0 = centre_offset(j, size)
     perm[j0:j0 + j] = j0 + np.asarray(columns, dtype=np.int64)
     return perm
 
