@@ -165,3 +165,25 @@ def test_snapshot_round_trip_and_diff(tmp_path):
     assert resolve_config(cfg.to_dict()) == cfg and resolve_config(cfg) is cfg
     other = resolve_config(cfg, ["train.epochs=5", "train.lr=0.1"])
     assert diff_configs(cfg, other) == ["train.epochs", "train.lr"]
+
+
+def test_model_section_mirrors_the_model_config():
+    """``model.*`` keys are MANsConfig's fields (made optional), plus the registry name; the
+    variant and input channels come from the registry and the store."""
+    import dataclasses
+
+    from mans.engine.config import ModelConfig
+    from mans.models import MANsConfig
+
+    ours = {f.name for f in dataclasses.fields(ModelConfig)} - {"name"}
+    theirs = {f.name for f in dataclasses.fields(MANsConfig)} - {"variant", "in_channels"}
+    assert ours == theirs
+
+
+def test_model_values_are_checked_by_the_model_config():
+    with pytest.raises(ConfigError, match="model.resnet_width: expected a positive integer"):
+        load_config("base", ["model.resnet_width=0"])
+    with pytest.raises(ConfigError, match="unknown model 'mans_vgg'"):
+        load_config("base", ["model.name=mans_vgg"])
+    with pytest.raises(ConfigError, match="model.gru_dropout"):
+        load_config("base", ["model.gru_dropout=1.5"])

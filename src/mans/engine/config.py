@@ -23,6 +23,7 @@ from typing import Iterable, Optional
 import yaml
 
 from ..errors import ConfigError
+from ..models import model_config
 from ..streams import STREAMS
 from .typed_config import (build, check_keys, choice, flatten, get, merge, parse_override, plain,
                            schema_keys, set_dotted)
@@ -34,7 +35,8 @@ from .typed_config import (build, check_keys, choice, flatten, get, merge, parse
 class ModelConfig:
     """Which network (``mans_resnet`` | ``mans_densenet161``), plus overrides of its
     :class:`~mans.models.MANsConfig` fields (None: the model's default; ``num_classes`` None: the
-    store's number of classes)."""
+    store's number of classes). The fields are MANsConfig's, made optional (a test keeps the two
+    lists equal); their values are checked by MANsConfig itself (:meth:`RunConfig.validate`)."""
 
     name: str = "mans_resnet"
     num_classes: Optional[int] = None
@@ -148,10 +150,6 @@ class RunConfig:
         choice("train.scheduler.name", t.scheduler.name, ("plateau", "none"))
         choice("data.stream", d.stream, STREAMS)
         checks = [
-            ("model.name", bool(m.name), "a non-empty model name"),
-            ("model.num_classes", m.num_classes is None or m.num_classes >= 1, ">= 1"),
-            ("model.size", m.size is None or m.size >= 1, ">= 1"),
-            ("model.hidden", m.hidden is None or m.hidden >= 1, ">= 1"),
             ("data.val_fraction", 0 <= d.val_fraction < 1, "in [0, 1)"),
             ("data.num_workers", d.num_workers >= 0, ">= 0"),
             ("data.augment.rotation_deg", all(0 <= v <= 180 for v in a.rotation_deg),
@@ -183,6 +181,9 @@ class RunConfig:
         for key, ok, expected in checks:
             if not ok:
                 raise ConfigError(f"config key {key!r} must be {expected}; got {get(self, key)!r}")
+        # The model keys are checked by the model's own config, the one place that knows them
+        # (an override of 0 filters is caught here, not when the run starts building the net).
+        model_config(m.name, **{**m.overrides(), "num_classes": m.num_classes or 1})
         if t.nesterov and t.optimizer == "sgd" and t.momentum == 0:
             raise ConfigError("train.nesterov needs train.momentum > 0 "
                               "(or set train.nesterov=false)")
