@@ -611,7 +611,8 @@ def reusable_runs(jobs: list[Job], previous: dict) -> dict[str, dict]:
 
     base = _flat(load_config("base").to_dict())
     configs = previous.get("recipe", {}).get("configs", {})
-    old = {r["key"]: r for r in previous.get("runs", [])}
+    # Only runs made by that benchmark itself: a run it had reused in turn is made again.
+    old = {r["key"]: r for r in previous.get("runs", []) if not r.get("reused")}
     out = {}
     for j in jobs:
         r = old.get(j.key)
