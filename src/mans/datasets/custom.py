@@ -36,10 +36,8 @@ Discovery reads every file once (cheap next to preparation): a file that cannot 
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
-import io
 from pathlib import Path
 
 import re
@@ -49,7 +47,7 @@ import yaml
 
 from ..errors import ConfigError, FormatError
 from ..formats import read_sequence
-from ..formats.csvrows import csv_records
+from ..formats.csvrows import csv_records, open_csv
 from ..formats.custom import read_npz_with_label
 from ..skeleton import Sequence
 from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
@@ -75,20 +73,7 @@ class Row:
 
 def read_labels_csv(path: Path) -> list[Row]:
     """Parse ``labels.csv``; raises :class:`FormatError` naming the line for any bad row."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as e:
-        raise FormatError(path, f"cannot read file: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise FormatError(path, "not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise FormatError(path, "empty file: expected a header line 'file,label[,subject]"
-                          "[,split]'", 1) from None
-    except csv.Error as e:
-        raise FormatError(path, f"CSV syntax: {e}", 1) from None
+    reader, header = open_csv(path, " 'file,label[,subject][,split]'")
     for col in ("file", "label"):
         if col not in header:
             raise FormatError(path, f"header has no '{col}' column; expected "

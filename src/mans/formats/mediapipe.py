@@ -26,8 +26,6 @@ default is image when present, else world.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ import numpy as np
 from ..errors import FormatError
 from ..skeleton import Sequence
 from .coco import MAX_SPAN
-from .csvrows import csv_records
+from .csvrows import csv_records, open_csv
 from .keypoints import load_json, numbers
 
 V = 33
@@ -88,19 +86,7 @@ def read_mediapipe_csv(path: str | Path, space: str | None = None) -> Sequence:
     """Read a MediaPipe CSV (module docstring): joints ``(T, 1, 33, 2)`` (image) or
     ``(T, 1, 33, 3)`` (world), scores ``(T, 1, 33)``. FormatError names the CSV line."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as e:
-        raise FormatError(path, f"cannot read file: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise FormatError(path, "not UTF-8 text; expected CSV") from None
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise FormatError(path, "empty file: expected a header line", 1) from None
-    except csv.Error as e:
-        raise FormatError(path, f"CSV syntax: {e}", 1) from None
+    reader, header = open_csv(path)
     col = {h: i for i, h in enumerate(header)}
     if len(col) != len(header):
         raise FormatError(path, "header names a column twice", 1)
