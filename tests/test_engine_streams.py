@@ -169,6 +169,7 @@ def test_cli_ensemble_and_fused_predict(bone_run, tiny_store, tmp_path, capsys, 
     import mans.runtime as runtime_mod
 
     monkeypatch.setattr(runtime_mod, "read_sequence", read)
+    monkeypatch.setattr(predict_mod, "read_sequence", read)
     fused = predict_mod.predict_files(joint / "best.pt", raw, topk=4, device="cpu",
                                       ensemble=[bone_run[0] / "best.pt"])
     p1 = predict_mod.Predictor(joint / "best.pt", "cpu")

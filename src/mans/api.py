@@ -28,8 +28,7 @@ from .formats import read_sequence
 from .predict import Predictor, _frame_map
 from .skeleton import Sequence, get_layout
 from .timeline import Timeline, merge_segments
-from .streams import model_input
-from .transforms import prepare_sequence
+from .runtime import sequence_image
 
 BATCH = 64  # windows per forward pass of a timeline
 
@@ -94,9 +93,9 @@ class Classifier:
 
     def image(self, seq: Sequence) -> tuple[np.ndarray, int]:
         """``(model input (C, S, S), frames used T')`` of one sequence."""
-        x = prepare_sequence(seq, self.prep)  # (C, T', J)
-        return (model_input(x, self.size, self.predictor.stream, self.predictor.layout),
-                int(x.shape[1]))
+        p = self.predictor
+        return sequence_image(seq, layout=p.layout, prep=p.prep, size=p.size, model_path=p.path,
+                              stream=p.stream)
 
     @torch.no_grad()
     def probabilities(self, images: np.ndarray) -> np.ndarray:

@@ -120,11 +120,15 @@ class Mirror:
 
     def __post_init__(self) -> None:
         self.layout.mirror_permutation()  # fail now, not in a DataLoader worker
+        self._columns: dict[int, np.ndarray] = {}  # J -> column permutation, built once
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if rng.uniform() >= self.p:
             return x
-        return mirror_sequence(x, column_mirror(self.layout, x.shape[2]))
+        j = x.shape[2]
+        if j not in self._columns:
+            self._columns[j] = column_mirror(self.layout, j)
+        return mirror_sequence(x, self._columns[j])
 
 
 @dataclass

@@ -16,8 +16,10 @@ from .engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, l
 from .engine.distributed import resolve_device
 from .engine.selection import find_checkpoint
 from .errors import ConfigError, MansError
-from .runtime import (file_image, format_prediction, layout_from_data,
-                      prediction_record, softmax)
+from .formats import read_sequence
+from .runtime import (file_image, format_prediction, layout_from_data, prediction_record,
+                      sequence_image, softmax)
+from .skeleton import Sequence
 from .transforms import PrepConfig, frame_rows
 
 __all__ = ["Predictor", "predict_files", "format_prediction", "resolve_device"]
@@ -51,10 +53,14 @@ class Predictor:
                           model_path=self.path, fmt=fmt, stream=self.stream)
 
     @torch.no_grad()
-    def scores(self, path: str | Path, fmt: str | None = None
+    def scores(self, x: str | Path | Sequence, fmt: str | None = None
                ) -> tuple[np.ndarray, np.ndarray | None, dict]:
-        """``(logits (K,), attention (C, S) or None, metadata)`` of one raw file."""
-        img, meta = self.image(path, fmt)
+        """``(logits (K,), attention (C, S) or None, metadata)`` of one raw file, or of a
+        sequence already read (several checkpoints fused on one file read it once)."""
+        seq = x if isinstance(x, Sequence) else read_sequence(x, fmt)
+        img, used = sequence_image(seq, layout=self.layout, prep=self.prep, size=self.size,
+                                   model_path=self.path, stream=self.stream)
+        meta = {**seq.metadata(), "frames_used": used}
         x = torch.from_numpy(img).unsqueeze(0).to(self.device)  # (1, 3, S, S)
         logits, attention = self.model(x, return_attention=True)  # (1, K), (1, 3, S) or None
         return (logits[0].float().cpu().numpy(),
@@ -96,7 +102,8 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
     results = []
     for f in files:
         try:
-            outs = [p.scores(f, fmt) for p in predictors]  # [(logits (K,), attention, meta)]
+            seq = read_sequence(f, fmt)  # read once, prepared by each checkpoint its own way
+            outs = [p.scores(seq) for p in predictors]  # [(logits (K,), attention, meta)]
         except MansError as e:
             if errors is None:
                 raise

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .formats import read_sequence
-from .skeleton import Layout, get_layout, register_layout
+from .skeleton import Layout, Sequence, get_layout, register_layout
 from .streams import model_input
 from .transforms import PrepConfig, frame_rows, prepare_sequence
 
@@ -41,15 +41,21 @@ def file_image(path: str | Path, *, layout: Layout, prep: PrepConfig, size: int,
     """The model input ``(3, S, S)`` float32 of input ``stream`` for one raw file and the
     sequence's metadata (with ``frames_used`` = T', the prepared frames before resizing to S)."""
     seq = read_sequence(path, fmt)
+    img, used = sequence_image(seq, layout=layout, prep=prep, size=size, model_path=model_path,
+                               stream=stream)
+    return img, {**seq.metadata(), "frames_used": used}
+
+
+def sequence_image(seq: Sequence, *, layout: Layout, prep: PrepConfig, size: int,
+                   model_path: str | Path, stream: str = "joint") -> tuple[np.ndarray, int]:
+    """``(model input (3, S, S) float32 of input stream, T' prepared frames)`` of one sequence:
+    the one path from a read sequence to what a model sees (files, arrays, windows, streams)."""
     if seq.layout != layout.name:
         raise ConfigError(
-            f"{path}: the file has joint layout {seq.layout!r} but the model {model_path} was "
-            f"trained on {layout.name!r}"
-        )
+            f"{seq.source or seq.name}: the data has joint layout {seq.layout!r} but the model "
+            f"{model_path} was trained on {layout.name!r}")
     x = prepare_sequence(seq, prep)  # (C, T', J)
-    meta = seq.metadata()
-    meta["frames_used"] = int(x.shape[1])
-    return model_input(x, size, stream, layout), meta
+    return model_input(x, size, stream, layout), int(x.shape[1])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -37,27 +37,28 @@ def check_stream(stream: str) -> str:
     return stream
 
 
-def column_parents(layout: Layout, columns: int) -> np.ndarray:
-    """``(J,)`` int64 parent column of each of the ``J = bodies * V`` stored columns (bodies side by
-    side, as :func:`~mans.transforms.to_channels_first` lays them out); ``-1`` for each root."""
+def _per_body(layout: Layout, columns: int, index: np.ndarray) -> np.ndarray:
+    """A per-joint ``(V,)`` joint index (-1: none) repeated for each body of the ``columns = bodies
+    * V`` stored columns (bodies side by side, as :func:`~mans.transforms.to_channels_first`
+    lays them out), shifted to that body's columns: ``(J,)`` int64."""
     v = layout.num_joints
     if columns % v:
         raise ConfigError(f"{columns} joint columns are not a whole number of {layout.name!r} "
                           f"bodies of {v} joints")
-    parents = np.asarray(layout.parents, dtype=np.int64)  # (V,)
-    blocks = [np.where(parents >= 0, parents + b * v, -1) for b in range(columns // v)]
-    return np.concatenate(blocks)
+    index = np.asarray(index, dtype=np.int64)  # (V,)
+    return np.concatenate([np.where(index >= 0, index + b * v, -1)
+                           for b in range(columns // v)])
+
+
+def column_parents(layout: Layout, columns: int) -> np.ndarray:
+    """``(J,)`` int64 parent column of each stored column; ``-1`` for each root."""
+    return _per_body(layout, columns, layout.parents)
 
 
 def column_mirror(layout: Layout, columns: int) -> np.ndarray:
     """``(J,)`` int64 column permutation that swaps left and right joints within every body
     (:meth:`~mans.skeleton.Layout.mirror_permutation`)."""
-    v = layout.num_joints
-    if columns % v:
-        raise ConfigError(f"{columns} joint columns are not a whole number of {layout.name!r} "
-                          f"bodies of {v} joints")
-    perm = layout.mirror_permutation()  # (V,)
-    return np.concatenate([perm + b * v for b in range(columns // v)])
+    return _per_body(layout, columns, layout.mirror_permutation())
 
 
 def bones(x: np.ndarray, parents: np.ndarray) -> np.ndarray:
