@@ -221,3 +221,33 @@ def test_predict_cli_window_writes_timeline_json_and_csv(tmp_path, ckpt3d, capsy
     segs = (tmp_path / "t.segments.csv").read_text().splitlines()
     assert len(segs) == 1 + len(ref.segments)
     assert main(["predict", str(ckpt3d), str(tmp_path / "rec.npz"), "--window", "10"]) == 2
+
+
+def test_stream_frames_without_scores_count_as_detected(ckpt2d):
+    """Once a frame brought scores, a frame pushed without them must not read as undetected."""
+    clf = mans.load(ckpt2d, device="cpu")
+    stream = clf.stream(window=4, stride=4, topk=1)
+    rng = np.random.default_rng(0)
+    frames = [rng.uniform(50, 400, size=(17, 2)).astype(np.float32) for _ in range(4)]
+    for f in frames[:3]:
+        stream.push(f)  # no scores
+    stream.push(frames[3], np.full(17, 0.9, np.float32))
+    np.testing.assert_array_equal(stream.scores[:3, 0], 1.0)  # present joints: confidence 1
+    np.testing.assert_allclose(stream.scores[3, 0], 0.9)
+
+
+def test_timeline_csv_of_several_files_shares_one_header(tmp_path):
+    from mans.timeline import Timeline, write_timelines
+
+    def tl(name, tops):
+        return Timeline(file=name, name=name, frames=10, window=5, stride=5,
+                        windows=[{"start": 0, "end": 4, "top": tops}], segments=[],
+                        probs=np.zeros((1, 2)))
+    empty = tl("a", [])  # no body in its window: no classes
+    full = tl("b", [{"label": 0, "class": "x", "prob": 0.7}, {"label": 1, "class": "y",
+                                                              "prob": 0.3}])
+    out = tmp_path / "t.csv"
+    write_timelines([empty, full], out)
+    rows = out.read_text().splitlines()
+    assert rows[0] == "file,start,end,class1,prob1,class2,prob2"
+    assert rows[1] == "a,0,4,,,," and rows[2] == "b,0,4,x,0.700000,y,0.300000"

@@ -158,3 +158,27 @@ def test_bad_inputs_name_the_file(resnet_onnx, tmp_path):
     onnx.save(onnx.helper.make_model(graph), str(tmp_path / "plain.onnx"))
     with pytest.raises(FormatError, match="plain.onnx.*not written by mans export"):
         OnnxPredictor(tmp_path / "plain.onnx")
+
+
+def test_export_without_onnx_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    ckpt = write_checkpoint(tmp_path / "m.pt", "mans_resnet", size=32, hidden=8, resnet_width=8,
+                            resnet_stages=[1])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnx" else real(name, *a))
+    out = tmp_path / "m.onnx"
+    assert cli.main(["export", str(ckpt), "--onnx", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'mans[onnx]'" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_export_accepts_a_run_folder(tmp_path):
+    (tmp_path / "run").mkdir()
+    write_checkpoint(tmp_path / "run" / "best.pt", "mans_resnet", size=32, hidden=8,
+                     resnet_width=8, resnet_stages=[1])
+    info = export_onnx(tmp_path / "run", tmp_path / "m.onnx", check=False)
+    assert info["checkpoint"] == str(tmp_path / "run" / "best.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "run"]  # no .tmp left

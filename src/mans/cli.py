@@ -101,7 +101,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.ckpt:
             raise ConfigError("--ckpt (fusing checkpoints) is for PyTorch checkpoints, not --onnx")
         results = predict_files_onnx(args.checkpoint, args.files, topk=args.topk,
-                                     fmt=args.format)
+                                     fmt=args.format, errors=failed)
     else:
         from .predict import predict_files
 
@@ -159,6 +159,8 @@ def _predict_timeline(args: argparse.Namespace) -> int:
 
     if args.window is None or args.stride is None:
         raise _UsageError("--window and --stride go together")
+    if args.ckpt or args.onnx or args.checkpoint.suffix == ".onnx":
+        raise _UsageError("--window works with one PyTorch checkpoint (not --ckpt or --onnx)")
     clf = load(args.checkpoint, args.device)
     timelines = [clf.timeline(f, window=args.window, stride=args.stride, topk=args.topk,
                               fmt=args.format) for f in args.files]
@@ -169,12 +171,9 @@ def _predict_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    import torch
-
-    from .api import load
+    from .api import load  # main() has set the threads (--threads, default 1 here)
     from .stream import run_stream
 
-    torch.set_num_threads(args.threads)
     clf = load(args.checkpoint, args.device)
     run_stream(clf, args.input, stride=args.stride, window=args.window, topk=args.topk,
                follow=args.follow, idle_exit=args.idle_exit)

@@ -19,6 +19,7 @@ autograd function (which writes into preallocated buffers) is never traced.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -29,6 +30,7 @@ from torch import Tensor, nn
 
 from . import __version__
 from .engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+from .engine.selection import find_checkpoint
 from .errors import ConfigError
 
 METADATA_KEY = "mans"
@@ -66,7 +68,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET,
     """Write ``checkpoint`` as an ONNX model to ``out``.
 
     Args:
-        checkpoint: a ``.pt`` written by ``mans train``.
+        checkpoint: a ``.pt`` written by ``mans train``, or a run folder (its selected
+            checkpoint, as ``mans eval`` picks it).
         out: the ``.onnx`` path (its folder is created).
         opset: ONNX opset of the graph.
         check: run the file on onnxruntime (when installed) at a batch size other than the one
@@ -77,13 +80,20 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET,
         with ``check``, ``max_abs_diff_logits`` / ``max_abs_diff_attention`` (or
         ``check: "skipped: onnxruntime not installed"``).
     """
-    checkpoint, out = Path(checkpoint), Path(out)
+    checkpoint, out = find_checkpoint(checkpoint), Path(out)
     if out.suffix != ".onnx":
         raise ConfigError(f"{out}: the ONNX file name must end in .onnx")
+    if importlib.util.find_spec("onnx") is None:  # checked before any work: the metadata needs it
+        raise ConfigError("mans export needs the onnx package: pip install 'mans[onnx]'")
     state = load_checkpoint(checkpoint)
     model = build_model_from_checkpoint(state, "cpu")
-    wrapper = export_model(model, out, opset=opset)
-    _add_metadata(out, state, checkpoint)
+    tmp = out.with_name(out.name + ".tmp.onnx")  # a failed export leaves no half-made model
+    try:
+        wrapper = export_model(model, tmp, opset=opset)
+        _add_metadata(tmp, state, checkpoint)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     cfg = model.config
     info = {"onnx": str(out), "checkpoint": str(checkpoint), "variant": cfg.variant,
             "size": cfg.size,

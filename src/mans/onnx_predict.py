@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, FormatError
+from .errors import ConfigError, FormatError, MansError
 from .runtime import file_image, layout_from_data, prediction_record
 from .transforms import PrepConfig
 
@@ -82,7 +82,16 @@ class OnnxPredictor:
 
 
 def predict_files_onnx(model: str | Path, files: list[str | Path], *, topk: int = 5,
-                       fmt: str | None = None) -> list[dict]:
-    """Predict every file with one loaded ONNX model (see :meth:`OnnxPredictor.predict`)."""
+                       fmt: str | None = None, errors: list[dict] | None = None) -> list[dict]:
+    """Predict every file with one loaded ONNX model (see :meth:`OnnxPredictor.predict`); bad
+    files as :func:`mans.predict.predict_files` handles them (``errors``)."""
     predictor = OnnxPredictor(model)
-    return [predictor.predict(f, topk=topk, fmt=fmt) for f in files]
+    results = []
+    for f in files:
+        try:
+            results.append(predictor.predict(f, topk=topk, fmt=fmt))
+        except MansError as e:
+            if errors is None:
+                raise
+            errors.append({"file": str(f), "error": str(e)})
+    return results

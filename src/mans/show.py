@@ -41,8 +41,11 @@ def attention_per_frame(record: dict, joints: np.ndarray, prep: PrepConfig
         ``(frames (N,), weights (N,))``: raw frame index and mean-over-channels attention of each
         non-padding model row, sorted by frame.
     """
-    _, kept = select_bodies(joints, prep.max_bodies)  # (T,) bool
-    raw_of_prepared = np.flatnonzero(kept)  # prepared frame -> raw frame
+    if prep.view == "2d":  # the 2-D path keeps every frame (transforms2d: people to slots)
+        raw_of_prepared = np.arange(len(joints))
+    else:
+        _, kept = select_bodies(joints, prep.max_bodies)  # (T,) bool
+        raw_of_prepared = np.flatnonzero(kept)  # prepared frame -> raw frame
     rows = np.asarray(record["frame_index"])  # (S,)
     att = np.asarray(record["attention"], dtype=np.float64).mean(axis=0)  # (S,)
     use = rows >= 0

@@ -89,7 +89,9 @@ class Stream:
             k = min(self.m, j.shape[0])
             frame[:k] = j[:k]
             self.joints[slot] = frame  # type: ignore[index]
-            self.scores[slot] = 0
+            # a frame given without scores: full confidence where a joint is present, so that it
+            # is not dropped as undetected once other frames brought scores (2-D path)
+            self.scores[slot] = np.any(frame != 0, axis=-1)
             if scores is not None:
                 s = np.asarray(scores, dtype=np.float32)
                 s = s[None] if s.ndim == 1 else s

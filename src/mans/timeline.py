@@ -98,9 +98,14 @@ class Timeline:
                 "window": self.window, "stride": self.stride, "windows": self.windows,
                 "segments": self.segments}
 
-    def windows_csv(self) -> str:
-        """One row per window: start, end, then class and probability of each of the top k."""
-        k = max((len(w.get("top", [])) for w in self.windows), default=0)
+    def top_k(self) -> int:
+        """The most classes any window lists."""
+        return max((len(w.get("top", [])) for w in self.windows), default=0)
+
+    def windows_csv(self, k: int | None = None) -> str:
+        """One row per window: start, end, then class and probability of each of the top ``k``
+        (default: :meth:`top_k`; several timelines in one file share the largest)."""
+        k = self.top_k() if k is None else k
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")
         wr.writerow(["file", "start", "end"]
@@ -132,7 +137,8 @@ def write_timelines(timelines: list[Timeline], out: str | Path | None) -> str | 
     if out.suffix.lower() == ".json":
         out.write_text(json.dumps([t.to_dict() for t in timelines], indent=2) + "\n")
     elif out.suffix.lower() == ".csv":
-        windows = "".join(t.windows_csv().split("\n", 1)[1] if i else t.windows_csv()
+        k = max((t.top_k() for t in timelines), default=0)  # one header for every file
+        windows = "".join(t.windows_csv(k).split("\n", 1)[1] if i else t.windows_csv(k)
                           for i, t in enumerate(timelines))
         segments = "".join(t.segments_csv().split("\n", 1)[1] if i else t.segments_csv()
                            for i, t in enumerate(timelines))

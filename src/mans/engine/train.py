@@ -452,7 +452,11 @@ class _Trainer:
                     writer.add_scalar(f"final/{key}", metrics[key], self.epoch)
             from .report import write_report  # report.html, MODEL_CARD.md (engine/report.py)
 
-            self._log(f"report: {write_report(self.out)['html']}")
+            try:  # the run is finished and saved: a failed figure must not fail it
+                self._log(f"report: {write_report(self.out)['html']}")
+            except Exception as e:  # noqa: BLE001
+                self._log(f"warning: the run report could not be written ({e}); "
+                          f"`mans report {self.out}` tries again")
         self._log(f"test ({label}, epoch {self.best_epoch}): "
                   + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
                               if k.endswith(("top1", "top5", "mean_class_acc"))
