@@ -182,3 +182,26 @@ def test_export_accepts_a_run_folder(tmp_path):
     info = export_onnx(tmp_path / "run", tmp_path / "m.onnx", check=False)
     assert info["checkpoint"] == str(tmp_path / "run" / "best.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "run"]  # no .tmp left
+
+
+def test_export_of_a_bone_stream_run_with_test_mirror(tmp_path, ntu_samples):
+    """The exported graph holds the mirror averaging and the file keeps the stream: onnxruntime
+    predicts a real NTU file as the torch path does."""
+    from mans.engine.checkpoint import load_checkpoint, save_checkpoint
+    from mans.skeleton import get_layout
+
+    ckpt = write_checkpoint(tmp_path / "m.pt", "mans_resnet", size=50, hidden=8,
+                            resnet_width=8, resnet_stages=[1])
+    state = load_checkpoint(ckpt)
+    state.pop("sha256", None)
+    state["data"].update(stream="bone", test_mirror=True)
+    state["data"]["prep"].update(layout_def=get_layout("ntu25").to_dict(), joints=50)
+    save_checkpoint(ckpt, state)
+    info = export_onnx(ckpt, tmp_path / "m.onnx")
+    assert info["max_abs_diff_logits"] < 1e-4
+    f = ntu_samples / "S001C003P008R002A058.skeleton"
+    a = Predictor(ckpt, "cpu").predict(f, topk=3)
+    b = OnnxPredictor(tmp_path / "m.onnx").predict(f, topk=3)
+    assert [t["label"] for t in a["top"]] == [t["label"] for t in b["top"]]
+    np.testing.assert_allclose([t["prob"] for t in a["top"]], [t["prob"] for t in b["top"]],
+                               atol=1e-4)
