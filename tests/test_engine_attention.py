@@ -28,16 +28,17 @@ def test_means_per_class_skip_padding_rows(tmp_path):
     x[1] = 1.0  # class 1, every row 1.0
     x[2] = 0.5  # class 0
     x[1, 2] = 0.0  # channel z zero everywhere in sample 1: rows stay valid (x, y non-zero)
+    x[2, :, 0] = 0.0  # sample 2: a still first frame (all zeros in a motion stream), still a frame
     y = torch.tensor([1, 1, 0])
     stats = attention_by_class(FirstColumn(), [(x[:2], y[:2]), (x[2:], y[2:])],
-                               torch.device("cpu"), num_classes=3)
+                               torch.device("cpu"), num_classes=3, lengths=np.array([2, 4, 4]))
     assert stats["samples"].tolist() == [1, 2, 0]
     assert stats["count"].tolist() == [[1, 1, 1, 1], [1, 2, 2, 1], [0, 0, 0, 0]]
     per_channel, curves = mean_curves(stats)
     # class 1, row 1: x, y channels (0.2 + 1) / 2 = 0.6, z channel (0.2 + 0) / 2 = 0.1
     assert np.allclose(per_channel[1, :, 1], [0.6, 0.6, 0.1])
     assert np.allclose(curves[1], [2 / 3, (0.6 * 2 + 0.1) / 3, (0.7 * 2 + 0.2) / 3, 2 / 3])
-    assert np.allclose(curves[0], 0.5) and np.isnan(curves[2]).all()
+    assert np.allclose(curves[0], [0.0, 0.5, 0.5, 0.5]) and np.isnan(curves[2]).all()
     info = write_attention_outputs(stats, ["a", "b", "c"], tmp_path, title="t")
     doc = json.loads((tmp_path / "attention.json").read_text())
     assert sorted(doc["classes"]) == ["a", "b"] and info["attention_classes"] == 2

@@ -15,11 +15,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..transforms import frame_rows
+
 
 @torch.no_grad()
 def attention_by_class(model: torch.nn.Module, loader, device: torch.device, num_classes: int,
-                       *, progress: bool = False) -> dict:
-    """Sums of the attention per class and model row over ``loader``.
+                       lengths: np.ndarray, *, progress: bool = False) -> dict:
+    """Sums of the attention per class and model row over ``loader`` (in order, unshuffled).
+
+    ``lengths`` ``(N,)``: the stored frames of each sample in loader order; a row holds a frame
+    when :func:`mans.transforms.frame_rows` says so (not when the row is non-zero: a still frame
+    of a motion stream is all zeros and still a frame).
 
     Returns:
         ``{"sum": (K, C, S) float64 attention summed over the samples with a frame in that row,
@@ -28,6 +34,7 @@ def attention_by_class(model: torch.nn.Module, loader, device: torch.device, num
     """
     model.eval()
     sums = counts = samples = None
+    seen = 0
     for x, y in tqdm(loader, desc="attention", leave=False, disable=not progress,
                      dynamic_ncols=True):
         x = x.to(device)  # (B, C, S, S)
@@ -35,7 +42,10 @@ def attention_by_class(model: torch.nn.Module, loader, device: torch.device, num
         if att is None:
             return None
         att = att.double().cpu().numpy()
-        valid = (x.abs().sum(dim=(1, 3)) > 0).cpu().numpy()  # (B, S): not a padding row
+        S = x.shape[2]
+        valid = np.stack([frame_rows(int(t), S) >= 0  # (B, S): the row holds a frame
+                          for t in lengths[seen:seen + x.shape[0]]])
+        seen += x.shape[0]
         y = y.numpy()
         if sums is None:
             C, S = att.shape[1:]

@@ -227,6 +227,7 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
         from .attention import attention_by_class, write_attention_outputs
 
         stats = attention_by_class(model, loader, resolve_device(device), len(store.class_names),
+                                   store.lengths[idx],
                                    progress=progress)
         where = ckpt.parent if out is None else (Path(out).parent if Path(out).suffix == ".json"
                                                  else Path(out))
