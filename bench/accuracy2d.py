@@ -51,7 +51,6 @@ BEGIN, END = "<!-- results2d:begin -->", "<!-- results2d:end -->"
 def project_dataset(name: str, raw: Path, out: Path) -> Path:
     """Write the 2-D projection of every sample of dataset ``name`` as a custom folder."""
     from mans.datasets import get_dataset
-    from mans.skeleton import get_layout
     from mans.transforms2d import camera_in_front, pinhole_project
 
     spec = get_dataset(name)
@@ -63,11 +62,10 @@ def project_dataset(name: str, raw: Path, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rows = ["file,label,subject,split"]
     for k, seq in enumerate(seqs):
-        layout = get_layout(seq.layout)
-        cam = None if name == "utkinect" else camera_in_front(seq.joints, layout)
+        cam = None if name == "utkinect" else camera_in_front(seq.joints, seq.layout)
         uv = pinhole_project(seq.joints, cam)  # (T, M, V, 2) pixels
         file = f"{k:04d}.npz"
-        np.savez(out / file, joints=uv, layout=seq.layout, name=seq.name)
+        np.savez(out / file, joints=uv, layout=seq.layout.name, name=seq.name)
         rows.append(f"{file},{classes[seq.label]},{seq.subject},{split_of[k]}")
     (out / "labels.csv").write_text("\n".join(rows) + "\n")
     (out / "classes.txt").write_text("\n".join(classes) + "\n")

@@ -523,15 +523,16 @@ def profile_step(step: Callable[[], object], steps: int = 2, top: int = 12) -> d
 
 
 def prepare_model(name: str, *, channels_last: bool = False, seed: int = 0) -> nn.Module:
-    """``build_model(name, num_classes=60)`` with a fixed seed; ``channels_last`` converts the CNN
-    (STCM) weights, so oneDNN runs every convolution in NHWC (the TARM output is converted once
-    by the first convolution)."""
+    """``build_model(name, num_classes=60)`` with a fixed seed. The model keeps its CNN (STCM)
+    weights channels-last, so oneDNN runs every convolution in NHWC (the TARM output is converted
+    once by the first convolution); without ``channels_last`` they are converted back to NCHW, to
+    measure what that layout gains."""
     from mans.models import build_model
 
     torch.manual_seed(seed)
     model = build_model(name, num_classes=NUM_CLASSES)
-    if channels_last:
-        model.stcm.to(memory_format=torch.channels_last)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model.stcm.to(memory_format=fmt)
     return model
 
 

@@ -40,9 +40,9 @@ def ckpt2d(tmp_path_factory):
 
 def _motion(t=23, seed=0):
     """(T, 20, 3) a standing body (kinect20) swinging its arms, in a Kinect camera frame."""
-    from mans.skeleton import get_layout
+    from mans.skeleton import builtin_layout
 
-    lay = get_layout("kinect20")
+    lay = builtin_layout("kinect20")
     rng = np.random.default_rng(seed)
     base = rng.normal(0, 0.05, size=(20, 3)) + [0.0, 0.0, 2.5]
     height = {"head": 0.7, "shoulder_center": 0.5, "spine": 0.2, "hip_center": 0.0}

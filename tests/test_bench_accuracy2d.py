@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mans.skeleton import get_layout
+from mans.skeleton import builtin_layout
 from mans.transforms2d import camera_in_front, pinhole_project
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -29,7 +29,7 @@ def test_pinhole_projection_by_hand():
 
 
 def test_camera_in_front_of_mean_hip():
-    lay = get_layout("kinect20")
+    lay = builtin_layout("kinect20")
     j = np.zeros((2, 1, 20, 3))
     j[:, 0, :] = [0.0, 1.0, 0.0]
     j[0, 0, lay.role("left_hip")] = [1.0, 1.0, 2.0]

@@ -11,7 +11,7 @@ import pytest
 from mans.datasets import get_dataset
 from mans.datasets.hdm05 import parse_name
 from mans.formats.acclaim import read_asf
-from mans.skeleton import get_layout
+from mans.skeleton import builtin_layout
 
 # SOURCE.txt: clips per class (train/test)
 PER_CLASS = {1: (18, 14), 2: (18, 9), 3: (16, 13), 4: (30, 6), 5: (10, 7), 6: (18, 11),
@@ -52,7 +52,7 @@ def test_per_class_counts(clips):
 
 def test_all_clips_read(clips):
     for seq in clips[1]:
-        assert seq.layout == "hdm05" and seq.fps == 120.0
+        assert seq.layout.name == "hdm05" and seq.fps == 120.0
         assert seq.joints.shape[1:] == (1, 31, 3) and 56 <= seq.num_frames <= 901
         assert np.isfinite(seq.joints).all()
     assert np.mean([s.num_frames for s in clips[1]]) == pytest.approx(247, abs=1)
@@ -60,7 +60,7 @@ def test_all_clips_read(clips):
 
 def test_bone_lengths_constant_and_equal_to_asf(clips):
     """FK must keep every bone rigid: |joint - parent| equals the ASF length in every frame."""
-    layout = get_layout("hdm05")
+    layout = builtin_layout("hdm05")
     child = np.array([j for j, _ in layout.bones])
     parent = np.array([p for _, p in layout.bones])
     asf_cache = {}
@@ -77,7 +77,7 @@ def test_bone_lengths_constant_and_equal_to_asf(clips):
 
 
 def test_height_plausible(clips):
-    layout = get_layout("hdm05")
+    layout = builtin_layout("hdm05")
     head = layout.joints.index("head")
     heights = {}
     for item, seq in zip(clips[0].items, clips[1]):

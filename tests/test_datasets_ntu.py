@@ -94,7 +94,7 @@ def test_specs_and_class_names():
     assert names[119] == "finger-guessing game (playing rock-paper-scissors)"
     for dataset, k in [("ntu60", 60), ("ntu120", 120)]:
         spec = get_dataset(dataset)
-        assert (spec.name, spec.layout, spec.max_bodies, spec.default_protocol) == (
+        assert (spec.name, spec.layout.name, spec.max_bodies, spec.default_protocol) == (
             dataset, "ntu25", 2, "xsub")
         assert spec.class_names(None) == list(names[:k])
 

@@ -39,13 +39,13 @@ def test_class_names(spec, utkinect_dir):
     assert spec.class_names(utkinect_dir) == [
         "walk", "sitDown", "standUp", "pickUp", "carry", "throw", "push", "pull", "waveHands",
         "clapHands"]
-    assert spec.layout == "kinect20" and spec.max_bodies == 1 and spec.default_protocol == "xsub"
+    assert spec.layout.name == "kinect20" and spec.max_bodies == 1 and spec.default_protocol == "xsub"
 
 
 def test_instances_nonempty_and_finite(found):
     for seq in found[1]:
         assert seq.num_frames >= 1 and seq.joints.shape[1:] == (1, 20, 3)
-        assert np.isfinite(seq.joints).all() and seq.layout == "kinect20"
+        assert np.isfinite(seq.joints).all() and seq.layout.name == "kinect20"
     assert sum(s.num_frames for s in found[1]) > 199 * 5
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mans.formats.acclaim  # noqa: F401  (registers hdm05)
-from mans.skeleton import Layout, get_layout
+from mans.skeleton import Layout, builtin_layout
 
 BUILTIN = ("ntu25", "kinect20", "hdm05", "coco17", "openpose25", "openpose18", "mediapipe33")
 DOC = Path(__file__).resolve().parents[1] / "docs" / "formats.md"
@@ -29,4 +29,4 @@ def layout_table(lay: Layout) -> str:
 def test_every_builtin_layout_table_is_in_the_docs():
     text = DOC.read_text()
     for name in BUILTIN:
-        assert layout_table(get_layout(name)) in text, name
+        assert layout_table(builtin_layout(name)) in text, name

@@ -162,7 +162,7 @@ def test_cli_ensemble_and_fused_predict(bone_run, tiny_store, tmp_path, capsys, 
     from mans.runtime import softmax
     from mans.skeleton import Sequence
 
-    def read(path, fmt=None):
+    def read(path, fmt=None, layout=None):
         return Sequence(joints=np.load(path), layout="ntu25", name=Path(path).stem,
                         source=str(path))
 

@@ -188,14 +188,14 @@ def test_export_of_a_bone_stream_run_with_test_mirror(tmp_path, ntu_samples):
     """The exported graph holds the mirror averaging and the file keeps the stream: onnxruntime
     predicts a real NTU file as the torch path does."""
     from mans.engine.checkpoint import load_checkpoint, save_checkpoint
-    from mans.skeleton import get_layout
+    from mans.skeleton import builtin_layout
 
     ckpt = write_checkpoint(tmp_path / "m.pt", "mans_resnet", size=50, hidden=8,
                             resnet_width=8, resnet_stages=[1])
     state = load_checkpoint(ckpt)
     state.pop("sha256", None)
     state["data"].update(stream="bone", test_mirror=True)
-    state["data"]["prep"].update(layout_def=get_layout("ntu25").to_dict(), joints=50)
+    state["data"]["prep"].update(layout_def=builtin_layout("ntu25").to_dict(), joints=50)
     save_checkpoint(ckpt, state)
     info = export_onnx(ckpt, tmp_path / "m.onnx")
     assert info["max_abs_diff_logits"] < 1e-4

@@ -9,7 +9,7 @@ from mans.errors import FormatError
 from mans.formats import read_sequence
 from mans.formats.acclaim import find_asf, forward_kinematics, read_amc, read_asf
 from mans.geometry import euler_to_matrix
-from mans.skeleton import get_layout
+from mans.skeleton import builtin_layout
 
 # A two-bone chain: "a" hangs from the root along +x; "b" hangs from "a" along +x, its local frame
 # turned 90 deg about z (so its local x axis is the global y axis) and it rotates about local x.
@@ -90,7 +90,7 @@ def test_fk_hand_computed(tiny):
     ]) * u
     assert seq.joints.shape == (3, 1, 3, 3) and seq.fps == 120.0
     np.testing.assert_allclose(seq.joints[:, 0], expected, atol=1e-7)
-    assert seq.layout.startswith("acclaim-") and get_layout(seq.layout).parents == (-1, 0, 1)
+    assert seq.layout.name.startswith("acclaim-") and seq.layout.parents == (-1, 0, 1)
 
 
 def test_euler_order_is_fixed_axes_in_written_order():
@@ -113,14 +113,14 @@ def test_real_asf(hdm05_dir):
     assert bones["lfemur"].length == 7.34031 and bones["lfemur"].dof == ("rx", "ry", "rz")
     assert bones["lfemur"].axis == (0.0, 0.0, 20.0) and bones["ltibia"].dof == ("rx",)
     assert bones["lhipjoint"].dof == () and bones["lthumb"].parent == "lwrist"
-    assert skel.joint_names == get_layout("hdm05").joints
-    assert skel.joint_parents == get_layout("hdm05").parents
+    assert skel.joint_names == builtin_layout("hdm05").joints
+    assert skel.joint_parents == builtin_layout("hdm05").parents
 
 
 def test_real_amc_rest_pose_and_layout(hdm05_dir):
     amc = hdm05_dir / "train" / "1" / "HDM_bd_depositFloorR_001_120.amc"
     seq = read_sequence(amc)
-    assert seq.layout == "hdm05" and seq.joints.shape[1:] == (1, 31, 3)
+    assert seq.layout.name == "hdm05" and seq.joints.shape[1:] == (1, 31, 3)
     assert seq.name == "HDM_bd_depositFloorR_001_120" and seq.fps == 120.0
     skel = read_asf(find_asf(amc))
     # root joint = root translation of frame 1 ("root 5.19708 17.2839 -4.18609 ...") in metres
@@ -129,7 +129,7 @@ def test_real_amc_rest_pose_and_layout(hdm05_dir):
     # rest pose (all angles 0): positions are running sums of direction x length
     dofs = {b.name: np.zeros((1, len(b.dof))) for b in skel.bones if b.dof}
     rest = forward_kinematics(skel, np.zeros((1, 6)), dofs)[0]
-    layout = get_layout("hdm05")
+    layout = builtin_layout("hdm05")
     for j, p in layout.bones:
         bone = skel.bones[j - 1]
         np.testing.assert_allclose(rest[j] - rest[p], np.array(bone.direction) * bone.length
@@ -137,7 +137,7 @@ def test_real_amc_rest_pose_and_layout(hdm05_dir):
 
 
 def test_hdm05_layout_roles():
-    layout = get_layout("hdm05")
+    layout = builtin_layout("hdm05")
     name = {r: layout.joints[j] for r, j in layout.roles.items()}
     assert name == {"spine_base": "root", "spine_top": "thorax", "left_hip": "lhipjoint",
                     "right_hip": "rhipjoint", "left_shoulder": "lclavicle",

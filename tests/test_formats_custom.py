@@ -7,10 +7,10 @@ import pytest
 
 from mans.datasets import get_dataset
 from mans.datasets.custom import holdout_is_test
-from mans.errors import FormatError
+from mans.errors import ConfigError, FormatError
 from mans.formats import read_sequence
 from mans.formats.custom import read_npz
-from mans.skeleton import get_layout
+from mans.skeleton import builtin_layout
 
 RNG = np.random.default_rng(0)
 
@@ -26,7 +26,7 @@ def test_registered_layout(tmp_path):
     seq = read_sequence(tmp_path / "a.npz")
     assert seq.joints.shape == (7, 1, 25, 3) and seq.joints.dtype == np.float32
     np.testing.assert_array_equal(seq.joints[:, 0], xyz)
-    assert (seq.layout, seq.label, seq.subject, seq.fps, seq.name) == ("ntu25", 3, 2, 30.0, "a")
+    assert (seq.layout.name, seq.label, seq.subject, seq.fps, seq.name) == ("ntu25", 3, 2, 30.0, "a")
 
 
 def test_multi_body_2d_and_string_label(tmp_path):
@@ -45,14 +45,31 @@ def test_layout_defined_in_file(tmp_path):
     for f in ("c.npz", "d.npz"):
         np.savez(tmp_path / f, joints=_xyz(v=4), joint_names=names, parents=parents, roles=roles)
     a, b = read_npz(tmp_path / "c.npz"), read_npz(tmp_path / "d.npz")
-    assert a.layout == b.layout and a.layout.startswith("npz-")  # same definition, same name
-    lay = get_layout(a.layout)
+    assert a.layout == b.layout and a.layout.name.startswith("npz-")  # same definition, same name
+    lay = a.layout
     assert lay.joints == tuple(names) and lay.parents == (-1, 0, 0, 0)
     assert lay.role("left_hip") == 1 and lay.role("spine_top") == 3
     np.savez(tmp_path / "e.npz", joints=_xyz(v=4), joint_names=names, parents=parents,
              layout="my-rig")
-    assert read_npz(tmp_path / "e.npz").layout == "my-rig"
-    assert get_layout("my-rig").parents == (-1, 0, 0, 0)
+    rig = read_npz(tmp_path / "e.npz").layout
+    assert rig.name == "my-rig" and rig.parents == (-1, 0, 0, 0)
+    # the definition travels on the sequence: nothing is registered under the file's name
+    with pytest.raises(ConfigError, match="unknown layout 'my-rig'"):
+        builtin_layout("my-rig")
+    # a file may name a layout the caller holds (a model's own) without defining it again
+    np.savez(tmp_path / "f.npz", joints=_xyz(v=4), layout="my-rig")
+    assert "unknown layout 'my-rig'" in _bad_file(tmp_path / "f.npz")
+    assert read_npz(tmp_path / "f.npz", rig).layout is rig
+    # a definition may not take a built-in layout's name
+    np.savez(tmp_path / "g.npz", joints=_xyz(v=4), joint_names=names, parents=parents,
+             layout="ntu25")
+    assert "'ntu25' is a built-in layout" in _bad_file(tmp_path / "g.npz")
+
+
+def _bad_file(path):
+    with pytest.raises(FormatError) as e:
+        read_npz(path)
+    return str(e.value)
 
 
 def _bad(tmp_path, **arrays):
@@ -239,8 +256,20 @@ def test_folder_dataset_subfolders(tmp_path):
 def test_folder_dataset_layout(tmp_path):
     spec = get_dataset("custom")
     raw = _folder(tmp_path, ["a.npz,x", "b.npz,y"], header="file,label")
-    assert spec.discover(raw, {}).layout == "ntu25"
+    assert spec.discover(raw, {}).layout.name == "ntu25"
     np.savez(raw / "b.npz", joints=_xyz(v=20), layout="kinect20")
     with pytest.raises(FormatError, match="one dataset needs one layout") as e:
         spec.discover(raw, {})
     assert e.value.line == 3
+    # a user layout defined by the first file may be only named by the others
+    names, parents = np.array(["root", "a", "b"]), np.array([-1, 0, 1])
+    np.savez(raw / "a.npz", joints=_xyz(v=3), joint_names=names, parents=parents, layout="rig")
+    np.savez(raw / "b.npz", joints=_xyz(v=3), layout="rig")
+    found = spec.discover(raw, {})
+    assert found.layout.name == "rig" and found.layout.parents == (-1, 0, 1)
+    assert [spec.read(it).layout for it in found.items] == [found.layout] * 2
+    # ... but not defined otherwise under the same name
+    np.savez(raw / "b.npz", joints=_xyz(v=3), joint_names=names, parents=np.array([-1, 0, 0]),
+             layout="rig")
+    with pytest.raises(FormatError, match="another definition of layout 'rig'"):
+        spec.discover(raw, {})

@@ -62,7 +62,7 @@ def test_real_samples(ntu_samples, name):
     assert bodies == [nbody] * frames
     np.testing.assert_array_equal(seq.joints.reshape(-1, 3), ref)
     ids = parse_sample_name(name)
-    assert (seq.name, seq.layout, seq.fps, seq.source) == (name, "ntu25", 30.0, str(path))
+    assert (seq.name, seq.layout.name, seq.fps, seq.source) == (name, "ntu25", 30.0, str(path))
     assert seq.label == ids["action"] - 1
     assert (seq.setup, seq.camera, seq.subject, seq.replication) == (
         ids["setup"], ids["camera"], ids["subject"], ids["replication"])
@@ -324,7 +324,7 @@ def test_unreadable_paths(tmp_path):
 
 def test_read_sequence_dispatch(ntu_samples):
     seq = read_sequence(ntu_samples / "S003C001P015R001A034.skeleton")
-    assert seq.layout == "ntu25" and seq.joints.shape == (71, 1, 25, 3)
+    assert seq.layout.name == "ntu25" and seq.joints.shape == (71, 1, 25, 3)
 
 
 @pytest.mark.parametrize("token", ["+1", "-.5", "5.", "1e5", "1E+05", "-0", "1e-400", "007.5",

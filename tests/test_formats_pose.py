@@ -16,7 +16,7 @@ from mans.errors import FormatError
 from mans.formats import detect_format, read_sequence
 from mans.formats.keypoints import Person, assign_slots
 from mans.formats.pyskl import annotation_to_sequence, load_annotations
-from mans.skeleton import get_layout
+from mans.skeleton import builtin_layout
 
 
 def _kp(v, x0, y0, score=0.9):
@@ -32,7 +32,7 @@ def _kp(v, x0, y0, score=0.9):
                                              ("openpose18", 18, "left_hip", "right_shoulder"),
                                              ("mediapipe33", 33, "left_hip", "right_shoulder")])
 def test_pose_layouts_roles_point_at_the_named_joints(name, v, lh, rs):
-    lay = get_layout(name)
+    lay = builtin_layout(name)
     assert lay.num_joints == v and len(lay.bones) == v - 1
     for role, j in lay.roles.items():
         # every role names the joint of that name (spine roles: the estimator's mid-hip / neck)
@@ -63,7 +63,7 @@ def test_coco_json_mmpose_style_with_frame_ids_and_tracks(tmp_path):
     path.write_text(json.dumps({"meta_info": {}, "instance_info": frames}))
     assert detect_format(path) == "coco"
     seq = read_sequence(path)
-    assert seq.layout == "coco17" and seq.joints.shape == (3, 2, 17, 2)
+    assert seq.layout.name == "coco17" and seq.joints.shape == (3, 2, 17, 2)
     assert seq.scores.shape == (3, 2, 17)
     # track 7 stays in slot 0, track 3 in slot 1, although frame 12 lists them swapped
     assert seq.joints[0, 0, 0].tolist() == [100, 50] and seq.joints[2, 0, 1].tolist() == [101, 61]
@@ -134,7 +134,7 @@ def test_openpose_body25_folder_with_gaps(tmp_path):
     _openpose_frame(folder, 4, [(-1, _kp(25, 104, 0, 0.6))])
     assert detect_format(folder) == "openpose"
     seq = read_sequence(folder)
-    assert seq.layout == "openpose25" and seq.joints.shape == (5, 1, 25, 2)
+    assert seq.layout.name == "openpose25" and seq.joints.shape == (5, 1, 25, 2)
     assert seq.joints[:, 0, 8].tolist() == [[100, 80], [0, 0], [0, 0], [0, 0], [104, 80]]
     assert seq.name == "video" and seq.scores[4, 0, 3] == pytest.approx(0.6)
 
@@ -145,7 +145,7 @@ def test_openpose_coco18_tracks_and_errors(tmp_path):
     _openpose_frame(folder, 0, [(1, _kp(18, 100, 0)), (2, _kp(18, 200, 0))])
     _openpose_frame(folder, 1, [(2, _kp(18, 120, 0)), (1, _kp(18, 180, 0))])  # crossing
     seq = read_sequence(folder)
-    assert seq.layout == "openpose18"
+    assert seq.layout.name == "openpose18"
     # by track id, not by position: person 1 stays in slot 0 although it is now nearer slot 1
     assert seq.joints[:, 0, 0, 0].tolist() == [100, 180]
     _openpose_frame(folder, 2, [(-1, _kp(25, 1, 0))])
@@ -179,7 +179,7 @@ def test_mediapipe_csv_image_and_world(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     assert detect_format(path) == "mediapipe"
     seq = read_sequence(path)
-    assert seq.layout == "mediapipe33" and seq.joints.shape == (4, 1, 33, 2)
+    assert seq.layout.name == "mediapipe33" and seq.joints.shape == (4, 1, 33, 2)
     assert seq.joints[0, 0, 5].tolist() == pytest.approx([0.15, 0.5])
     assert not seq.joints[1:3].any() and seq.scores[3, 0, 0] == pytest.approx(0.9)
     world = read_sequence(path, "mediapipe-world")
@@ -253,7 +253,7 @@ def test_pyskl_pickle_roundtrip(tmp_path, protocol):
     split, got = load_annotations(path)
     assert split["xsub_val"] == ["clip4", "clip5"] and len(got) == 6
     seq = annotation_to_sequence(path, got[2], 2)
-    assert seq.layout == "coco17" and seq.joints.shape == (10, 1, 17, 2) and seq.label == 2
+    assert seq.layout.name == "coco17" and seq.joints.shape == (10, 1, 17, 2) and seq.label == 2
     np.testing.assert_array_equal(seq.joints[:, 0], anns[2]["keypoint"][0].astype(np.float32))
     np.testing.assert_array_equal(seq.scores[:, 0],
                                   anns[2]["keypoint_score"][0].astype(np.float32))
@@ -291,10 +291,10 @@ def test_pyskl_malicious_pickle_is_refused_before_running(tmp_path, payload, nam
 def test_pyskl_bad_annotations_and_layouts(tmp_path):
     path, anns = _pyskl(tmp_path)
     assert annotation_to_sequence(path, {**anns[0], "keypoint": np.ones((1, 4, 25, 3)),
-                                         "keypoint_score": None}, 0).layout == "ntu25"
+                                         "keypoint_score": None}, 0).layout.name == "ntu25"
     assert annotation_to_sequence(
         path, {**anns[0], "keypoint": np.ones((1, 4, 25, 2)),
-               "keypoint_score": np.ones((1, 4, 25))}, 0).layout == "openpose25"
+               "keypoint_score": np.ones((1, 4, 25))}, 0).layout.name == "openpose25"
     for bad, words in [({"keypoint": np.ones((4, 17, 2))}, "(M, T, V, C)"),
                        ({"keypoint": np.ones((1, 0, 17, 2)), "keypoint_score": None}, "0 frames"),
                        ({"keypoint": np.ones((1, 4, 9, 2)), "keypoint_score": None},
@@ -367,3 +367,18 @@ def test_coco_json_ultralytics_tojson_keypoints(tmp_path):
     path.write_text(json.dumps([[dict(det, keypoints={"x": [1.0] * 17})]]))
     with pytest.raises(FormatError, match="without 'x' and 'y'"):
         read_sequence(path)
+
+
+def test_place_frames_fills_gaps_and_refuses_repeats(tmp_path):
+    from mans.formats.keypoints import MAX_SPAN, place_frames
+
+    f = tmp_path / "x.json"
+    assert place_frames(f, [None, None], ["a", "b"], list) == ["a", "b"]  # list order stands
+    assert place_frames(f, [7, 5, 9], ["a", "b", "c"], lambda: "-") == ["b", "-", "a", "-", "c"]
+    assert place_frames(f, [3], [None], lambda: "-") == [None]  # a written frame may be empty
+    for ids, match in (([1, None], "some frames have a frame id and some do not"),
+                       ([4, 2, 4], "frame 2: frame id 4 appears twice"),
+                       ([0, MAX_SPAN], f"frame ids span {MAX_SPAN + 1} frames")):
+        with pytest.raises(FormatError, match=match):
+            place_frames(f, ids, [[]] * len(ids), list)
+    assert len(place_frames(f, [0, MAX_SPAN - 1], [1, 2], lambda: 0)) == MAX_SPAN

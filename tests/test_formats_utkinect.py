@@ -21,7 +21,7 @@ def test_joints_file_matches_raw_text(utkinect_dir):
     seq = read_joints_file(path)
     rows = np.array(_raw_rows(path))
     assert seq.joints.shape == (560, 1, 20, 3) and seq.joints.dtype == np.float32
-    assert seq.layout == "kinect20" and seq.name == "s01_e01"
+    assert seq.layout.name == "kinect20" and seq.name == "s01_e01"
     assert (seq.subject, seq.replication, seq.label) == (1, 1, None)
     # first row of the file: frame 190, hip centre (0.807139, -0.063421, 1.998671)
     np.testing.assert_allclose(seq.joints[0, 0, 0], [0.807139, -0.063421, 1.998671], rtol=1e-6)

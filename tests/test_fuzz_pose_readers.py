@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 from mans.errors import FormatError
 from mans.formats import read_sequence
 from mans.formats.pyskl import annotation_to_sequence, load_annotations
-from mans.skeleton import Sequence, get_layout
+from mans.skeleton import Sequence, builtin_layout
 from test_fuzz_readers import FUZZ, mutated
 
 
 def _check(seq: Sequence, layout: str) -> None:
-    assert isinstance(seq, Sequence) and seq.layout == layout
+    assert isinstance(seq, Sequence) and seq.layout == builtin_layout(layout)
     assert seq.joints.dtype == np.float32 and seq.joints.ndim == 4 and seq.num_frames >= 1
-    assert np.isfinite(seq.joints).all() and seq.joints.shape[2] == get_layout(layout).num_joints
+    assert np.isfinite(seq.joints).all() and seq.joints.shape[2] == builtin_layout(layout).num_joints
     assert seq.scores is not None and seq.scores.shape == seq.joints.shape[:3]
     assert ((seq.scores >= 0) & (seq.scores <= 1)).all()
     assert not seq.joints[seq.scores == 0].any()  # undetected joints are zeros

@@ -18,7 +18,7 @@ from mans.errors import FormatError
 from mans.formats.acclaim import read_amc, read_asf
 from mans.formats.custom import read_npz
 from mans.formats.utkinect import read_action_labels, read_joints_file
-from mans.skeleton import Sequence, get_layout
+from mans.skeleton import Sequence, builtin_layout
 
 FUZZ = settings(max_examples=500, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -51,9 +51,9 @@ def _check(seq: Sequence, layout: str | None = None) -> None:
     assert isinstance(seq, Sequence)
     assert seq.joints.dtype == np.float32 and seq.joints.ndim == 4 and seq.num_frames >= 1
     assert np.isfinite(seq.joints).all()
-    assert seq.joints.shape[2] == get_layout(seq.layout).num_joints
+    assert seq.joints.shape[2] == seq.layout.num_joints
     if layout is not None:
-        assert seq.layout == layout
+        assert seq.layout.name == layout
 
 
 @pytest.fixture(scope="module")

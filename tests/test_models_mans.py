@@ -127,6 +127,27 @@ def test_model_from_config_rebuilds_the_same_network():
         torch.testing.assert_close(a(x), b(x))
 
 
+@pytest.mark.parametrize("name", ["mans_resnet", "mans_densenet161"])
+def test_the_model_keeps_its_cnn_channels_last(name):
+    """The model, not each caller, puts its convolutions in NHWC; a loaded state dict keeps it,
+    and the layout changes rounding only, not the function."""
+    small = {"resnet_stages": [1], "resnet_width": 8} if name == "mans_resnet" else {}
+    a = build_model(name, num_classes=4, **small).eval()
+    convs = [m.weight for m in a.stcm.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert not all(w.is_contiguous() for w in convs)  # (a 1x1 kernel is both)
+    b = model_from_config(a.config.to_dict()).eval()
+    b.load_state_dict({k: v.contiguous() for k, v in a.state_dict().items()})
+    assert all(m.weight.is_contiguous(memory_format=torch.channels_last)
+               for m in b.stcm.modules() if isinstance(m, torch.nn.Conv2d))
+    x = torch.randn(1, 3, a.config.size, a.config.size)
+    with torch.no_grad():
+        ref = a(x)
+        a.stcm.to(memory_format=torch.contiguous_format)
+        torch.testing.assert_close(a(x), ref, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(b(x), ref, rtol=0, atol=0)
+
+
 def test_wrong_input_size_is_config_error():
     with pytest.raises(ConfigError, match="model.size"):
         mans_resnet()(torch.randn(1, 3, 224, 224))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from mans.predict import _frame_map, format_prediction
+from mans.predict import format_prediction
 from mans.runtime import sparkline
-from mans.transforms import resize_frames
+from mans.transforms import frame_rows, resize_frames
 
 
 def test_frame_map_matches_resize_frames():
     for t, s in [(7, 10), (10, 10), (50, 10), (11, 10), (1, 5)]:
         x = np.arange(1, t + 1, dtype=np.float32)[None, :, None]  # frame k holds k + 1
         rows = resize_frames(x, s)[0, :, 0]  # (S,)
-        m = _frame_map(t, s)
+        m = frame_rows(t, s)
         assert np.array_equal(rows, np.where(m >= 0, m + 1, 0)), (t, s)
 
 
@@ -44,3 +44,34 @@ def test_format_prediction_without_tarm():
     r = {"file": "a.skeleton", "top": [{"class": "sit down", "prob": 1.0}], "attention": None,
          "frame_index": [0, 1]}
     assert format_prediction(r).endswith("attention: none (the model has no TARM)")
+
+
+def test_a_user_layout_travels_with_the_checkpoint(tmp_path):
+    """A model of a user's skeleton predicts, in a fresh process, files that only name its layout:
+    the definition comes from the checkpoint, not from a registry filled by an earlier read."""
+    import json
+    import subprocess
+    import sys
+
+    from mans.api import save_untrained
+    from mans.skeleton import Layout
+
+    rig = Layout(name="rig", joints=("pelvis", "lhip", "rhip", "neck"), parents=(-1, 0, 0, 0),
+                 roles={"spine_base": 0, "left_hip": 1, "right_hip": 2, "spine_top": 3})
+    ckpt = save_untrained(tmp_path / "rig.pt", layout=rig, prep={"view": "gcn", "max_bodies": 1},
+                          class_names=["a", "b"], resnet_stages=[1], resnet_width=8)
+    xyz = np.random.default_rng(0).normal(size=(9, 4, 3)).astype(np.float32)
+    np.savez(tmp_path / "named.npz", joints=xyz, layout="rig")
+    np.savez(tmp_path / "other.npz", joints=xyz, layout="kinect20")
+    out = subprocess.run([sys.executable, "-m", "mans", "predict", str(ckpt),
+                          str(tmp_path / "named.npz"), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    record = record[0] if isinstance(record, list) else record
+    assert sorted(i for i in record["frame_index"] if i >= 0) == list(range(9))
+    assert {t["class"] for t in record["top"]} == {"a", "b"}
+    bad = subprocess.run([sys.executable, "-m", "mans", "predict", str(ckpt),
+                          str(tmp_path / "other.npz")], capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode == 1 and "has 4 joints but layout 'kinect20' has 20" in bad.stderr

@@ -13,7 +13,7 @@ from mans.engine.config import AugmentConfig
 from mans.errors import ConfigError
 from mans.formats import read_sequence
 from mans.models.tta import MirrorAverage, image_mirror_columns, mirror_images
-from mans.skeleton import Layout, get_layout
+from mans.skeleton import Layout, builtin_layout
 from mans.streams import (apply_stream, bones, column_mirror, column_parents, model_input, motion)
 from mans.transforms import PrepConfig, frame_indices, prepare_sequence, to_image
 
@@ -26,7 +26,7 @@ CHAIN = Layout(name="chain3", joints=("root", "left_arm", "right_arm"), parents=
 @pytest.mark.parametrize("name,pairs", [
     ("ntu25", 10), ("kinect20", 8), ("hdm05", 12)])
 def test_builtin_layouts_pair_left_and_right(name, pairs):
-    layout = get_layout(name)
+    layout = builtin_layout(name)
     perm = layout.mirror_permutation()
     assert np.array_equal(perm[perm], np.arange(layout.num_joints))  # an involution
     moved = [(layout.joints[j], layout.joints[k]) for j, k in enumerate(perm) if j < k]
@@ -66,7 +66,7 @@ def test_mirror_twice_is_identity_and_zeros_stay():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 7, 50)).astype(np.float32)
     x[:, 2, 25:] = 0  # absent second body in frame 2
-    cols = column_mirror(get_layout("ntu25"), 50)
+    cols = column_mirror(builtin_layout("ntu25"), 50)
     m = mirror_sequence(x, cols)
     assert np.array_equal(mirror_sequence(m, cols), x)
     assert np.all(m[:, 2, 25:] == 0) and not np.any(np.signbit(m[:, 2, 25:]))
@@ -80,7 +80,7 @@ def test_mirror_on_real_ntu_swaps_the_hands(ntu_samples):
     for the mirrored body)."""
     seq = read_sequence(ntu_samples / "S001C003P008R002A058.skeleton")
     x = prepare_sequence(seq, PrepConfig("authors", 2))  # (3, T, 50)
-    lay = get_layout("ntu25")
+    lay = builtin_layout("ntu25")
     m = mirror_sequence(x, column_mirror(lay, x.shape[2]))
     lh, rh, rhip = lay.joints.index("left_hand"), lay.joints.index("right_hand"), \
         lay.role("right_hip")
@@ -93,11 +93,11 @@ def test_mirror_on_real_ntu_swaps_the_hands(ntu_samples):
 
 
 def test_mirror_step_probability_and_identity_draws():
-    step = Mirror(get_layout("kinect20"), p=0.5)
+    step = Mirror(builtin_layout("kinect20"), p=0.5)
     x = np.random.default_rng(1).normal(size=(3, 5, 20)).astype(np.float32)
     flips = [not np.array_equal(step(x, np.random.default_rng(i)), x) for i in range(400)]
     assert 0.4 < np.mean(flips) < 0.6
-    assert np.array_equal(Mirror(get_layout("kinect20"), p=0.0)(x, np.random.default_rng(0)), x)
+    assert np.array_equal(Mirror(builtin_layout("kinect20"), p=0.0)(x, np.random.default_rng(0)), x)
 
 
 # --- streams ---------------------------------------------------------------------------------------
@@ -137,10 +137,10 @@ def test_motion_is_taken_on_the_model_rows():
     np.testing.assert_array_equal(apply_stream(x, "motion", None, 32), motion(sub))
     short = x[:, :10]
     np.testing.assert_array_equal(apply_stream(short, "motion", None, 32), motion(short))
-    img = model_input(x, 32, "bone_motion", get_layout("kinect20"))
+    img = model_input(x, 32, "bone_motion", builtin_layout("kinect20"))
     j0 = (32 - 20) // 2
     np.testing.assert_allclose(img[:, :, j0:j0 + 20],
-                               motion(bones(sub, column_parents(get_layout("kinect20"), 20))))
+                               motion(bones(sub, column_parents(builtin_layout("kinect20"), 20))))
 
 
 def test_joint_stream_is_the_plain_image():
@@ -162,7 +162,7 @@ def test_image_mirror_commutes_with_every_stream(utkinect_dir, stream):
 
     seq = read_joints_file(utkinect_dir / "joints" / "joints_s01_e01.txt")
     x = prepare_sequence(seq, PrepConfig("authors", 1))[:, :80]  # (3, 80, 20)
-    lay = get_layout("kinect20")
+    lay = builtin_layout("kinect20")
     cols = column_mirror(lay, 20)
     a = model_input(mirror_sequence(x, cols), 32, stream, lay)
     perm = torch.as_tensor(image_mirror_columns(cols, 32))

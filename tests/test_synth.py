@@ -341,7 +341,7 @@ def test_read_back_with_ntu_reader(default_data):
     for name in ("S001C001P001R001A008.skeleton", "S001C003P003R002A058.skeleton"):
         seq = read_skeleton(out / name)
         frames = parse_skeleton(out / name)
-        assert seq.layout == "ntu25" and seq.label == int(name[17:20]) - 1
+        assert seq.layout.name == "ntu25" and seq.label == int(name[17:20]) - 1
         assert (seq.subject, seq.camera, seq.replication, seq.setup) == (
             int(name[9:12]), int(name[5:8]), int(name[13:16]), 1)
         assert seq.joints.shape[0] == len(frames) and seq.joints.shape[2:] == (25, 3)

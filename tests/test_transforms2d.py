@@ -7,10 +7,10 @@ import pytest
 
 from mans import transforms as T
 from mans.errors import ConfigError
-from mans.skeleton import Sequence, get_layout
+from mans.skeleton import Sequence, builtin_layout
 from mans.transforms2d import normalise_2d, select_slots_2d
 
-COCO = get_layout("coco17")
+COCO = builtin_layout("coco17")
 LH, RH, LS, RS, NOSE = 11, 12, 5, 6, 0
 
 

@@ -25,10 +25,10 @@ import torch
 
 from .errors import ConfigError, FormatError
 from .formats import read_sequence
-from .predict import Predictor, _frame_map
-from .skeleton import Sequence, get_layout
+from .predict import Predictor
+from .skeleton import Layout, Sequence, as_layout
 from .timeline import Timeline, merge_segments
-from .runtime import sequence_image
+from .runtime import check_layout, prediction_record, sequence_image, softmax, top_classes
 
 BATCH = 64  # windows per forward pass of a timeline
 
@@ -52,7 +52,7 @@ class Classifier:
 
     # --- inputs -----------------------------------------------------------------------------
 
-    def sequence(self, x, *, layout: str | None = None, scores=None,
+    def sequence(self, x, *, layout: Layout | str | None = None, scores=None,
                  fmt: str | None = None) -> Sequence:
         """Any input as a :class:`Sequence`: a path (read by the reader for ``fmt`` or the file
         name), a :class:`Sequence`, or an array ``(T, V, C)`` / ``(T, M, V, C)`` in ``layout``
@@ -60,19 +60,16 @@ class Classifier:
         if isinstance(x, Sequence):
             seq = x
         elif isinstance(x, (str, Path)):
-            seq = read_sequence(x, fmt)
+            seq = read_sequence(x, fmt, self.layout)
         else:
             seq = self._from_array(x, layout, scores)
-        if seq.layout != self.layout.name:
-            raise ConfigError(f"{seq.source or seq.name}: joint layout {seq.layout!r}, but the "
-                              f"checkpoint {self.predictor.path} was trained on "
-                              f"{self.layout.name!r}")
+        check_layout(seq, self.layout, self.predictor.path)
         return seq
 
-    def _from_array(self, x, layout: str | None, scores) -> Sequence:
+    def _from_array(self, x, layout: Layout | str | None, scores) -> Sequence:
         a = np.asarray(x, dtype=np.float32)
-        name = layout or self.layout.name
-        v = get_layout(name).num_joints if name != self.layout.name else self.layout.num_joints
+        lay = self.layout if layout in (None, self.layout.name) else as_layout(layout)
+        name, v = lay.name, lay.num_joints
         if a.ndim == 3:
             a = a[:, None]  # (T, 1, V, C)
         if a.ndim != 4 or a.shape[2] != v or a.shape[3] not in (2, 3) or a.shape[0] == 0:
@@ -87,7 +84,7 @@ class Classifier:
             sc = sc[:, None] if sc.ndim == 2 else sc
             if sc.shape != a.shape[:3]:
                 raise ConfigError(f"scores of shape {np.shape(scores)}; expected {a.shape[:3]}")
-        return Sequence(joints=a, layout=name, name="array", scores=sc)
+        return Sequence(joints=a, layout=lay, name="array", scores=sc)
 
     # --- one sequence ------------------------------------------------------------------------
 
@@ -101,16 +98,14 @@ class Classifier:
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """``(B, K)`` class probabilities of ``(B, C, S, S)`` model inputs."""
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.predictor.device)
-        logits = self.predictor.model(x)
-        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+        return softmax(self.predictor.model(x).float().cpu().numpy())
 
     def top(self, prob: np.ndarray, topk: int = 5) -> list[dict]:
-        order = np.argsort(-prob, kind="stable")[:min(topk, prob.size)]
-        return [{"label": int(i), "class": self.class_names[i], "prob": float(prob[i])}
-                for i in order]
+        """The ``topk`` most probable classes of ``prob (K,)`` (as in ``mans predict``)."""
+        return top_classes(prob, self.class_names, topk)
 
     @torch.no_grad()
-    def predict(self, x, *, layout: str | None = None, scores=None, topk: int = 5,
+    def predict(self, x, *, layout: Layout | str | None = None, scores=None, topk: int = 5,
                 fmt: str | None = None) -> dict:
         """Top-k classes and per-frame attention of one file, Sequence or array (see
         :meth:`sequence`); the same dict as ``mans predict --json`` (``file`` is None for
@@ -118,18 +113,14 @@ class Classifier:
         if isinstance(x, (str, Path)):
             return self.predictor.predict(x, topk=topk, fmt=fmt)  # the CLI's own path
         seq = self.sequence(x, layout=layout, scores=scores, fmt=fmt)
-        img, used = self.image(seq)
-        t = torch.from_numpy(img).unsqueeze(0).to(self.predictor.device)  # (1, C, S, S)
-        logits, attention = self.predictor.model(t, return_attention=True)
-        prob = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
-        return {"file": None, "name": seq.name, "top": self.top(prob, topk),
-                "attention": None if attention is None else
-                attention[0].float().cpu().numpy().round(4).tolist(),
-                "frame_index": _frame_map(used, self.size).tolist(), "true_label": seq.label}
+        logits, attention, meta = self.predictor.scores(seq)
+        return prediction_record(None, meta, logits, attention, size=self.size,
+                                 class_names=self.class_names, topk=topk)
 
     # --- long recordings and streams ---------------------------------------------------------
 
-    def timeline(self, x, *, window: int, stride: int, topk: int = 5, layout: str | None = None,
+    def timeline(self, x, *, window: int, stride: int, topk: int = 5,
+                 layout: Layout | str | None = None,
                  scores=None, fmt: str | None = None) -> Timeline:
         """Classify every window of ``window`` frames, every ``stride`` frames (the last window
         is aligned to the end so that every frame is covered; a recording shorter than
@@ -179,17 +170,18 @@ def load(checkpoint: str | Path, device: str = "cpu") -> Classifier:
     return Classifier(checkpoint, device)
 
 
-def save_untrained(path: str | Path, *, layout: str, prep: dict, class_names: list[str],
+def save_untrained(path: str | Path, *, layout: Layout | str, prep: dict, class_names: list[str],
                    model: str = "mans_resnet", seed: int = 0, **model_overrides) -> Path:
     """Write a checkpoint of an *untrained* network (random weights, seeded): for latency
     measurements (bench/stream.py) and tests, where what is measured does not depend on the
-    weights. ``prep``: :class:`~mans.transforms.PrepConfig` fields; channels are inferred."""
+    weights. ``layout``: a :class:`~mans.skeleton.Layout` or a built-in one's name. ``prep``:
+    :class:`~mans.transforms.PrepConfig` fields; channels are inferred."""
     from .engine.checkpoint import FORMAT, VERSION, save_checkpoint
     from .models import build_model
     from .transforms import PrepConfig
 
     cfg = PrepConfig.from_dict(prep)
-    lay = get_layout(layout)
+    lay = as_layout(layout)
     channels = (3 if cfg.confidence else 2) if cfg.view == "2d" else 3
     if "in_channels" not in model_overrides:
         model_overrides["in_channels"] = channels
@@ -200,8 +192,8 @@ def save_untrained(path: str | Path, *, layout: str, prep: dict, class_names: li
         "format": FORMAT, "version": VERSION,
         "model": {"name": model, "config": net.config.to_dict()},
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-        "data": {"dataset": None, "protocol": "none", "size": int(size), "layout": layout,
-                 "prep": {**cfg.to_dict(), "layout": layout, "layout_def": lay.to_dict(),
+        "data": {"dataset": None, "protocol": "none", "size": int(size), "layout": lay.name,
+                 "prep": {**cfg.to_dict(), "layout": lay.name, "layout_def": lay.to_dict(),
                           "channels": channels, "joints": cfg.max_bodies * lay.num_joints},
                  "class_names": list(class_names), "num_classes": len(class_names)},
     }

@@ -32,10 +32,8 @@ from . import __version__
 from .engine.checkpoint import build_model_from_checkpoint, load_checkpoint
 from .engine.selection import find_checkpoint
 from .errors import ConfigError
+from .onnx_predict import FORMAT, METADATA_KEY, VERSION
 
-METADATA_KEY = "mans"
-FORMAT = "mans-onnx"
-VERSION = 1
 OPSET = 17
 INPUT, OUTPUTS = "image", ("logits", "attention")
 

@@ -16,8 +16,10 @@ from .errors import ConfigError, FormatError, MansError
 from .runtime import file_image, layout_from_data, prediction_record
 from .transforms import PrepConfig
 
-METADATA_KEY = "mans"  # = mans.export.METADATA_KEY (not imported: mans.export imports torch)
+# The exported file's metadata entry, defined here, by its torch-free reader; mans.export writes it.
+METADATA_KEY = "mans"
 FORMAT = "mans-onnx"
+VERSION = 1
 
 
 class OnnxPredictor:

@@ -20,10 +20,9 @@ from .formats import read_sequence
 from .runtime import (file_image, format_prediction, layout_from_data, prediction_record,
                       sequence_image, softmax)
 from .skeleton import Sequence
-from .transforms import PrepConfig, frame_rows
+from .transforms import PrepConfig
 
 __all__ = ["Predictor", "predict_files", "format_prediction", "resolve_device"]
-_frame_map = frame_rows  # the name the tests and older callers use
 
 
 class Predictor:
@@ -57,7 +56,7 @@ class Predictor:
                ) -> tuple[np.ndarray, np.ndarray | None, dict]:
         """``(logits (K,), attention (C, S) or None, metadata)`` of one raw file, or of a
         sequence already read (several checkpoints fused on one file read it once)."""
-        seq = x if isinstance(x, Sequence) else read_sequence(x, fmt)
+        seq = x if isinstance(x, Sequence) else read_sequence(x, fmt, self.layout)
         img, used = sequence_image(seq, layout=self.layout, prep=self.prep, size=self.size,
                                    model_path=self.path, stream=self.stream)
         meta = {**seq.metadata(), "frames_used": used}
@@ -102,7 +101,7 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
     results = []
     for f in files:
         try:
-            seq = read_sequence(f, fmt)  # read once, prepared by each checkpoint its own way
+            seq = read_sequence(f, fmt, first.layout)  # read once, prepared by each its own way
             outs = [p.scores(seq) for p in predictors]  # [(logits (K,), attention, meta)]
         except MansError as e:
             if errors is None:

@@ -34,7 +34,7 @@ from .errors import ConfigError, FormatError
 from .outputs import check_out_folder
 from .store import (FRAMES, LABELS, MANIFEST, OFFSETS, PROTOCOLS, SAMPLES, STORE_FORMAT,
                     STORE_VERSION, FramesWriter, is_store)
-from .skeleton import get_layout
+from .skeleton import Layout
 from .transforms import PrepConfig, check_view, prepare_sequence
 
 def _json_default(o):
@@ -224,7 +224,10 @@ def prepare(dataset: str, raw: str | Path | None, out: str | Path, *, view: str 
     found = len(items) + len(skipped)
     if found == 0:
         raise ConfigError(f"no {dataset} samples found in {raw}")
-    layout = get_layout(found_items.layout or spec.layout)  # custom data: layout from the files
+    layout = found_items.layout or spec.layout  # custom data: layout from the files
+    if layout is None:  # only for data whose layout comes from the files: none could be read
+        raise ConfigError(f"none of the {found} {dataset} samples in {raw} could be read; the "
+                          f"first: {skipped[0]['file']}: {skipped[0]['reason']}")
     if max_bodies is None:
         max_bodies = found_items.max_bodies or spec.max_bodies
     cfg = PrepConfig(view=view, max_bodies=max_bodies, confidence=confidence)
@@ -234,7 +237,7 @@ def prepare(dataset: str, raw: str | Path | None, out: str | Path, *, view: str 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a store is a normal folder
-        manifest = _write_store(tmp, spec, cfg, layout.num_joints, items, skipped, class_names,
+        manifest = _write_store(tmp, spec, cfg, layout, items, skipped, class_names,
                                  workers, progress)
         manifest.update(found=found, raw=str(raw.resolve()))
         assert manifest["found"] == manifest["prepared"] + len(manifest["skipped"])
@@ -251,11 +254,11 @@ def prepare(dataset: str, raw: str | Path | None, out: str | Path, *, view: str 
     return manifest
 
 
-def _write_store(tmp: Path, spec: DatasetSpec, cfg: PrepConfig, num_joints: int,
+def _write_store(tmp: Path, spec: DatasetSpec, cfg: PrepConfig, layout: Layout,
                  items: list[Item], skipped: list[dict], class_names: list[str], workers: int,
                  progress: bool) -> dict:
     """Stream every item's result into ``tmp``; returns the partial manifest."""
-    joints = cfg.max_bodies * num_joints
+    joints = cfg.max_bodies * layout.num_joints
     offsets, labels, meta = [0], [], []
     k = len(class_names)
     with _results(spec, cfg, items, workers) as results, \
@@ -266,7 +269,7 @@ def _write_store(tmp: Path, spec: DatasetSpec, cfg: PrepConfig, num_joints: int,
         for item, (x, info) in zip(items, results):
             bar.update()
             if x is not None:
-                reason = _check_sample(x, info, frames.channels, k)
+                reason = _check_sample(x, info, frames.channels, k, layout)
                 if reason is None:
                     frames.channels = frames.channels or x.shape[1]
                     frames.append(x)
@@ -287,8 +290,11 @@ def _write_store(tmp: Path, spec: DatasetSpec, cfg: PrepConfig, num_joints: int,
             "class_names": class_names, "num_classes": k, "_meta": meta}
 
 
-def _check_sample(x: np.ndarray, meta: dict, channels: int | None, k: int) -> str | None:
+def _check_sample(x: np.ndarray, meta: dict, channels: int | None, k: int, layout: Layout
+                  ) -> str | None:
     """Why a prepared sample cannot join the store, or None."""
+    if meta.get("layout") != layout.name:
+        return f"joint layout {meta.get('layout')!r}, but the store holds {layout.name!r}"
     if channels is not None and x.shape[1] != channels:
         return f"{x.shape[1]}-D coordinates, but the store holds {channels}-D ones"
     label = meta.get("label")

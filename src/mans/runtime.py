@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .formats import read_sequence
-from .skeleton import Layout, Sequence, get_layout, register_layout
+from .skeleton import Layout, Sequence, builtin_layout
 from .streams import model_input
 from .transforms import PrepConfig, frame_rows, prepare_sequence
 
@@ -24,15 +24,10 @@ BARS = "▁▂▃▄▅▆▇█"
 
 
 def layout_from_data(data: dict) -> Layout:
-    """The joint layout a checkpoint's ``data`` entry names (a user layout is stored in full as
-    ``prep.layout_def`` and registered here so that the transforms know it)."""
+    """The joint layout of a checkpoint's ``data`` entry: stored in full as ``prep.layout_def``
+    (by name only in checkpoints of built-in layouts made before that was stored)."""
     layout_def = data["prep"].get("layout_def")
-    layout = Layout.from_dict(layout_def) if layout_def else get_layout(data["layout"])
-    try:
-        get_layout(layout.name)
-    except ConfigError:  # a user layout: make it known to the transforms
-        register_layout(layout)
-    return layout
+    return Layout.from_dict(layout_def) if layout_def else builtin_layout(data["layout"])
 
 
 def file_image(path: str | Path, *, layout: Layout, prep: PrepConfig, size: int,
@@ -40,20 +35,27 @@ def file_image(path: str | Path, *, layout: Layout, prep: PrepConfig, size: int,
                ) -> tuple[np.ndarray, dict]:
     """The model input ``(3, S, S)`` float32 of input ``stream`` for one raw file and the
     sequence's metadata (with ``frames_used`` = T', the prepared frames before resizing to S)."""
-    seq = read_sequence(path, fmt)
+    seq = read_sequence(path, fmt, layout)
     img, used = sequence_image(seq, layout=layout, prep=prep, size=size, model_path=model_path,
                                stream=stream)
     return img, {**seq.metadata(), "frames_used": used}
+
+
+def check_layout(seq: Sequence, layout: Layout, model_path: str | Path) -> None:
+    """ConfigError unless ``seq`` has the joints of ``layout``, the model's (same name, same
+    joint names in the same order)."""
+    if (seq.layout.name, seq.layout.joints) != (layout.name, layout.joints):
+        raise ConfigError(
+            f"{seq.source or seq.name}: the data has joint layout {seq.layout.name!r}"
+            f"{' (other joints)' if seq.layout.name == layout.name else ''} but the model "
+            f"{model_path} was trained on {layout.name!r}")
 
 
 def sequence_image(seq: Sequence, *, layout: Layout, prep: PrepConfig, size: int,
                    model_path: str | Path, stream: str = "joint") -> tuple[np.ndarray, int]:
     """``(model input (3, S, S) float32 of input stream, T' prepared frames)`` of one sequence:
     the one path from a read sequence to what a model sees (files, arrays, windows, streams)."""
-    if seq.layout != layout.name:
-        raise ConfigError(
-            f"{seq.source or seq.name}: the data has joint layout {seq.layout!r} but the model "
-            f"{model_path} was trained on {layout.name!r}")
+    check_layout(seq, layout, model_path)
     x = prepare_sequence(seq, prep)  # (C, T', J)
     return model_input(x, size, stream, layout), int(x.shape[1])
 
@@ -65,12 +67,21 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def prediction_record(path: str | Path, meta: dict, logits: np.ndarray | None,
+def top_classes(prob: np.ndarray, class_names: list[str], topk: int = 5) -> list[dict]:
+    """The ``topk`` most probable classes of ``prob (K,)``, most probable first (ties: lower
+    label first), as ``{"label", "class", "prob"}``."""
+    prob = np.asarray(prob)
+    order = np.argsort(-prob, kind="stable")[:min(topk, prob.size)]
+    return [{"label": int(i), "class": class_names[i], "prob": float(prob[i])} for i in order]
+
+
+def prediction_record(path: str | Path | None, meta: dict, logits: np.ndarray | None,
                       attention: np.ndarray | None, *, size: int, class_names: list[str],
                       topk: int = 5, prob: np.ndarray | None = None) -> dict:
     """The result of one file as ``mans predict`` prints it (``--json``).
 
     Args:
+        path: the file (None for a sequence that came from no file, e.g. an array).
         logits: ``(K,)`` of the file (or None with ``prob``).
         prob: ``(K,)`` class probabilities instead of ``logits`` (e.g. fused over models).
         attention: ``(C, S)`` per-frame TARM weights, or None for a model without a TARM.
@@ -80,13 +91,10 @@ def prediction_record(path: str | Path, meta: dict, logits: np.ndarray | None,
     ``frame_index`` gives the original (kept) frame each row was sampled from.
     """
     prob = softmax(logits) if prob is None else np.asarray(prob, dtype=np.float64)
-    k = min(topk, prob.size)
-    order = np.argsort(-prob, kind="stable")[:k]
     return {
-        "file": str(path),
+        "file": None if path is None else str(path),
         "name": meta["name"],
-        "top": [{"label": int(i), "class": class_names[i], "prob": float(prob[i])}
-                for i in order],
+        "top": top_classes(prob, class_names, topk),
         "attention": None if attention is None else
         np.asarray(attention, dtype=np.float32).round(4).tolist(),  # (C, S)
         "frame_index": frame_rows(meta["frames_used"], size).tolist(),

@@ -20,7 +20,6 @@ import numpy as np
 
 from .errors import ConfigError
 from .formats import read_sequence
-from .skeleton import get_layout
 from .transforms import PrepConfig, select_bodies
 
 FORMATS = (".gif", ".mp4", ".png")
@@ -118,7 +117,7 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
         raise ConfigError(f"mans show: --key-frames must be >= 1 and --fps > 0, got "
                           f"{key_frames} and {fps}")
     seq = read_sequence(path, fmt)
-    layout = get_layout(seq.layout)
+    layout = seq.layout
     joints = np.asarray(seq.joints, dtype=np.float32)  # (T, M, V, C)
     T = joints.shape[0]
     if T == 0:

@@ -9,6 +9,9 @@ user layouts alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
+from types import MappingProxyType
+from typing import Mapping
 
 import numpy as np
 
@@ -32,10 +35,13 @@ ROLES = (
 
 @dataclass(frozen=True)
 class Layout:
-    """A named joint layout.
+    """A named joint layout: immutable, compared by value, and carried by every
+    :class:`Sequence`, store manifest (``prep.layout_def``) and checkpoint, so that no process
+    needs a registry to know a user's layout.
 
     Attributes:
-        name: registry key, e.g. ``"ntu25"``.
+        name: e.g. ``"ntu25"``; the built-in layouts are found by name with
+            :func:`builtin_layout`.
         joints: joint names, in the order of the ``V`` axis.
         parents: index of each joint's parent joint (``-1`` for the root); bones are
             ``(j, parents[j])`` for every non-root joint.
@@ -48,10 +54,15 @@ class Layout:
     name: str
     joints: tuple[str, ...]
     parents: tuple[int, ...]
-    roles: dict[str, int] = field(default_factory=dict)
+    roles: Mapping[str, int] = field(default_factory=dict, hash=False)
     torso: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        # read-only views, so that a layout shared by many sequences cannot be changed through one
+        object.__setattr__(self, "joints", tuple(self.joints))
+        object.__setattr__(self, "parents", tuple(self.parents))
+        object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
+        object.__setattr__(self, "torso", tuple(self.torso))
         v = len(self.joints)
         if len(self.parents) != v:
             raise ConfigError(f"layout {self.name!r}: {v} joints but {len(self.parents)} parents")
@@ -127,6 +138,9 @@ class Layout:
             "torso": list(self.torso),
         }
 
+    def __reduce__(self):  # a mappingproxy does not pickle (DataLoader workers, prepare pool)
+        return (Layout.from_dict, (self.to_dict(),))
+
     @classmethod
     def from_dict(cls, d: dict) -> "Layout":
         return cls(
@@ -153,68 +167,45 @@ def _mirror_names(name: str) -> list[str]:
     return out
 
 
-_LAYOUTS: dict[str, Layout] = {}
-
-
-def register_layout(layout: Layout, *, overwrite: bool = False) -> Layout:
-    """Add ``layout`` to the registry under ``layout.name`` and return it."""
-    if layout.name in _LAYOUTS and not overwrite and _LAYOUTS[layout.name] != layout:
-        raise ConfigError(f"a different layout named {layout.name!r} is already registered")
-    _LAYOUTS[layout.name] = layout
-    return layout
-
-
-def get_layout(name: str) -> Layout:
-    """The registered layout called ``name``."""
-    try:
-        return _LAYOUTS[name]
-    except KeyError:
-        raise ConfigError(f"unknown layout {name!r}; registered: {sorted(_LAYOUTS)}") from None
-
-
 # --- Kinect v2 / NTU RGB+D: 25 joints (NTU readme order, 0-based) --------------------------------
-NTU25 = register_layout(
-    Layout(
-        name="ntu25",
-        joints=(
-            "spine_base", "spine_mid", "neck", "head",
-            "left_shoulder", "left_elbow", "left_wrist", "left_hand",
-            "right_shoulder", "right_elbow", "right_wrist", "right_hand",
-            "left_hip", "left_knee", "left_ankle", "left_foot",
-            "right_hip", "right_knee", "right_ankle", "right_foot",
-            "spine_shoulder", "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb",
-        ),
-        # Kinect SDK v2 hierarchy: hand tip hangs from the hand, thumb from the wrist.
-        parents=(-1, 0, 20, 2, 20, 4, 5, 6, 20, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18, 1,
-                 7, 6, 11, 10),
-        roles={
-            "spine_base": 0, "spine_top": 20, "left_hip": 12, "right_hip": 16,
-            "left_shoulder": 4, "right_shoulder": 8, "left_ankle": 14, "right_ankle": 18,
-            "left_foot": 15, "right_foot": 19,
-        },
-        torso=(0, 1, 4, 8, 12, 16, 20),  # authors' process_data.py: index = [0,1,4,8,12,16,20]
-    )
+NTU25 = Layout(
+    name="ntu25",
+    joints=(
+        "spine_base", "spine_mid", "neck", "head",
+        "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+        "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+        "left_hip", "left_knee", "left_ankle", "left_foot",
+        "right_hip", "right_knee", "right_ankle", "right_foot",
+        "spine_shoulder", "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb",
+    ),
+    # Kinect SDK v2 hierarchy: hand tip hangs from the hand, thumb from the wrist.
+    parents=(-1, 0, 20, 2, 20, 4, 5, 6, 20, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18, 1,
+             7, 6, 11, 10),
+    roles={
+        "spine_base": 0, "spine_top": 20, "left_hip": 12, "right_hip": 16,
+        "left_shoulder": 4, "right_shoulder": 8, "left_ankle": 14, "right_ankle": 18,
+        "left_foot": 15, "right_foot": 19,
+    },
+    torso=(0, 1, 4, 8, 12, 16, 20),  # authors' process_data.py: index = [0,1,4,8,12,16,20]
 )
 
 # --- Kinect v1 / UT-Kinect: 20 joints (UT-Kinect readme order, 0-based) --------------------------
-KINECT20 = register_layout(
-    Layout(
-        name="kinect20",
-        joints=(
-            "hip_center", "spine", "shoulder_center", "head",
-            "left_shoulder", "left_elbow", "left_wrist", "left_hand",
-            "right_shoulder", "right_elbow", "right_wrist", "right_hand",
-            "left_hip", "left_knee", "left_ankle", "left_foot",
-            "right_hip", "right_knee", "right_ankle", "right_foot",
-        ),
-        parents=(-1, 0, 1, 2, 2, 4, 5, 6, 2, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18),
-        roles={
-            "spine_base": 0, "spine_top": 2, "left_hip": 12, "right_hip": 16,
-            "left_shoulder": 4, "right_shoulder": 8, "left_ankle": 14, "right_ankle": 18,
-            "left_foot": 15, "right_foot": 19,
-        },
-        torso=(0, 1, 4, 8, 12, 16, 2),  # the NTU torso set mapped to Kinect v1 joints
-    )
+KINECT20 = Layout(
+    name="kinect20",
+    joints=(
+        "hip_center", "spine", "shoulder_center", "head",
+        "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+        "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+        "left_hip", "left_knee", "left_ankle", "left_foot",
+        "right_hip", "right_knee", "right_ankle", "right_foot",
+    ),
+    parents=(-1, 0, 1, 2, 2, 4, 5, 6, 2, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18),
+    roles={
+        "spine_base": 0, "spine_top": 2, "left_hip": 12, "right_hip": 16,
+        "left_shoulder": 4, "right_shoulder": 8, "left_ankle": 14, "right_ankle": 18,
+        "left_foot": 15, "right_foot": 19,
+    },
+    torso=(0, 1, 4, 8, 12, 16, 2),  # the NTU torso set mapped to Kinect v1 joints
 )
 
 # --- HDM05 (Acclaim ASF): registered by mans.formats.acclaim ---------------------------------------
@@ -223,78 +214,118 @@ KINECT20 = register_layout(
 # Their trees have no spine joint, so spine_base / spine_top are absent unless the estimator has a
 # mid-hip / neck key point (OpenPose). Roles are what the 2-D normalisation needs: hips, shoulders.
 
-COCO17 = register_layout(
-    Layout(
-        name="coco17",  # MS-COCO keypoints: MMPose, YOLO-pose, HRNet, PYSKL's 2-D pickles
-        joints=(
-            "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-            "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-            "left_wrist", "right_wrist", "left_hip", "right_hip",
-            "left_knee", "right_knee", "left_ankle", "right_ankle",
-        ),
-        parents=(-1, 0, 0, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14),
-        roles={"left_hip": 11, "right_hip": 12, "left_shoulder": 5, "right_shoulder": 6,
-               "left_ankle": 15, "right_ankle": 16},
-        torso=(5, 6, 11, 12),
-    )
+COCO17 = Layout(
+    name="coco17",  # MS-COCO keypoints: MMPose, YOLO-pose, HRNet, PYSKL's 2-D pickles
+    joints=(
+        "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+        "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+        "left_wrist", "right_wrist", "left_hip", "right_hip",
+        "left_knee", "right_knee", "left_ankle", "right_ankle",
+    ),
+    parents=(-1, 0, 0, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14),
+    roles={"left_hip": 11, "right_hip": 12, "left_shoulder": 5, "right_shoulder": 6,
+           "left_ankle": 15, "right_ankle": 16},
+    torso=(5, 6, 11, 12),
 )
 
-OPENPOSE25 = register_layout(
-    Layout(
-        name="openpose25",  # OpenPose BODY_25
-        joints=(
-            "nose", "neck", "right_shoulder", "right_elbow", "right_wrist",
-            "left_shoulder", "left_elbow", "left_wrist", "mid_hip",
-            "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-            "right_eye", "left_eye", "right_ear", "left_ear",
-            "left_big_toe", "left_small_toe", "left_heel",
-            "right_big_toe", "right_small_toe", "right_heel",
-        ),
-        parents=(1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16,
-                 14, 19, 14, 11, 22, 11),
-        roles={"spine_base": 8, "spine_top": 1, "left_hip": 12, "right_hip": 9,
-               "left_shoulder": 5, "right_shoulder": 2, "left_ankle": 14, "right_ankle": 11,
-               "left_foot": 19, "right_foot": 22},
-        torso=(8, 1, 2, 5, 9, 12),
-    )
+OPENPOSE25 = Layout(
+    name="openpose25",  # OpenPose BODY_25
+    joints=(
+        "nose", "neck", "right_shoulder", "right_elbow", "right_wrist",
+        "left_shoulder", "left_elbow", "left_wrist", "mid_hip",
+        "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+        "right_eye", "left_eye", "right_ear", "left_ear",
+        "left_big_toe", "left_small_toe", "left_heel",
+        "right_big_toe", "right_small_toe", "right_heel",
+    ),
+    parents=(1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16,
+             14, 19, 14, 11, 22, 11),
+    roles={"spine_base": 8, "spine_top": 1, "left_hip": 12, "right_hip": 9,
+           "left_shoulder": 5, "right_shoulder": 2, "left_ankle": 14, "right_ankle": 11,
+           "left_foot": 19, "right_foot": 22},
+    torso=(8, 1, 2, 5, 9, 12),
 )
 
-OPENPOSE18 = register_layout(
-    Layout(
-        name="openpose18",  # OpenPose COCO-18 (COCO-17 reordered plus a neck)
-        joints=(
-            "nose", "neck", "right_shoulder", "right_elbow", "right_wrist",
-            "left_shoulder", "left_elbow", "left_wrist", "right_hip", "right_knee",
-            "right_ankle", "left_hip", "left_knee", "left_ankle",
-            "right_eye", "left_eye", "right_ear", "left_ear",
-        ),
-        parents=(1, -1, 1, 2, 3, 1, 5, 6, 1, 8, 9, 1, 11, 12, 0, 0, 14, 15),
-        roles={"spine_top": 1, "left_hip": 11, "right_hip": 8, "left_shoulder": 5,
-               "right_shoulder": 2, "left_ankle": 13, "right_ankle": 10},
-        torso=(1, 2, 5, 8, 11),
-    )
+OPENPOSE18 = Layout(
+    name="openpose18",  # OpenPose COCO-18 (COCO-17 reordered plus a neck)
+    joints=(
+        "nose", "neck", "right_shoulder", "right_elbow", "right_wrist",
+        "left_shoulder", "left_elbow", "left_wrist", "right_hip", "right_knee",
+        "right_ankle", "left_hip", "left_knee", "left_ankle",
+        "right_eye", "left_eye", "right_ear", "left_ear",
+    ),
+    parents=(1, -1, 1, 2, 3, 1, 5, 6, 1, 8, 9, 1, 11, 12, 0, 0, 14, 15),
+    roles={"spine_top": 1, "left_hip": 11, "right_hip": 8, "left_shoulder": 5,
+           "right_shoulder": 2, "left_ankle": 13, "right_ankle": 10},
+    torso=(1, 2, 5, 8, 11),
 )
 
-MEDIAPIPE33 = register_layout(
-    Layout(
-        name="mediapipe33",  # MediaPipe Pose (BlazePose) landmarks
-        joints=(
-            "nose", "left_eye_inner", "left_eye", "left_eye_outer",
-            "right_eye_inner", "right_eye", "right_eye_outer", "left_ear", "right_ear",
-            "mouth_left", "mouth_right", "left_shoulder", "right_shoulder",
-            "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-            "left_pinky", "right_pinky", "left_index", "right_index",
-            "left_thumb", "right_thumb", "left_hip", "right_hip",
-            "left_knee", "right_knee", "left_ankle", "right_ankle",
-            "left_heel", "right_heel", "left_foot_index", "right_foot_index",
-        ),
-        parents=(-1, 0, 1, 2, 0, 4, 5, 3, 6, 0, 0, 0, 0, 11, 12, 13, 14, 15, 16, 15, 16,
-                 15, 16, 11, 12, 23, 24, 25, 26, 27, 28, 27, 28),
-        roles={"left_hip": 23, "right_hip": 24, "left_shoulder": 11, "right_shoulder": 12,
-               "left_ankle": 27, "right_ankle": 28, "left_foot": 31, "right_foot": 32},
-        torso=(11, 12, 23, 24),
-    )
+MEDIAPIPE33 = Layout(
+    name="mediapipe33",  # MediaPipe Pose (BlazePose) landmarks
+    joints=(
+        "nose", "left_eye_inner", "left_eye", "left_eye_outer",
+        "right_eye_inner", "right_eye", "right_eye_outer", "left_ear", "right_ear",
+        "mouth_left", "mouth_right", "left_shoulder", "right_shoulder",
+        "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+        "left_pinky", "right_pinky", "left_index", "right_index",
+        "left_thumb", "right_thumb", "left_hip", "right_hip",
+        "left_knee", "right_knee", "left_ankle", "right_ankle",
+        "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+    ),
+    parents=(-1, 0, 1, 2, 0, 4, 5, 3, 6, 0, 0, 0, 0, 11, 12, 13, 14, 15, 16, 15, 16,
+             15, 16, 11, 12, 23, 24, 25, 26, 27, 28, 27, 28),
+    roles={"left_hip": 23, "right_hip": 24, "left_shoulder": 11, "right_shoulder": 12,
+           "left_ankle": 27, "right_ankle": 28, "left_foot": 31, "right_foot": 32},
+    torso=(11, 12, 23, 24),
 )
+
+
+# --- HDM05 / CMU mocap (Acclaim ASF): 31 joints, defined in mans/data/hdm05_layout.txt ------------
+def _load_hdm05_layout() -> Layout:
+    """The HDM05 layout from ``mans/data/hdm05_layout.txt``: one joint a line, ``name parent
+    [role,role|-] [torso]`` (``-`` for the root's parent)."""
+    text = resources.files("mans").joinpath("data/hdm05_layout.txt").read_text("utf-8")
+    names, parent_names, roles, torso = [], [], {}, []
+    for line in text.splitlines():
+        parts = line.split("#", 1)[0].split()
+        if not parts:
+            continue
+        j = len(names)
+        names.append(parts[0])
+        parent_names.append(parts[1])
+        if len(parts) > 2 and parts[2] != "-":
+            for role in parts[2].split(","):
+                roles[role] = j
+        if len(parts) > 3 and parts[3] == "torso":
+            torso.append(j)
+    parents = tuple(-1 if p == "-" else names.index(p) for p in parent_names)
+    return Layout(name="hdm05", joints=tuple(names), parents=parents, roles=roles,
+                  torso=tuple(torso))
+
+
+HDM05 = _load_hdm05_layout()
+
+# The layouts known by name (a dataset's, a pose estimator's). Any other layout (a user's .npz, an
+# unfamiliar ASF skeleton) travels as a Layout object and is never looked up by name.
+BUILTIN_LAYOUTS: Mapping[str, Layout] = MappingProxyType(
+    {lay.name: lay for lay in (NTU25, KINECT20, COCO17, OPENPOSE25, OPENPOSE18, MEDIAPIPE33,
+                               HDM05)})
+
+
+def builtin_layout(name: str) -> Layout:
+    """The built-in layout called ``name``; ConfigError listing the known names otherwise."""
+    try:
+        return BUILTIN_LAYOUTS[name]
+    except KeyError:
+        raise ConfigError(f"unknown layout {name!r}; built in: {sorted(BUILTIN_LAYOUTS)} "
+                          f"(a layout of your own is given in full, e.g. joint_names + parents "
+                          f"in a .npz)") from None
+
+
+def as_layout(layout: "Layout | str") -> Layout:
+    """``layout`` itself, or the built-in layout of that name."""
+    return layout if isinstance(layout, Layout) else builtin_layout(layout)
+
 
 
 @dataclass
@@ -306,7 +337,8 @@ class Sequence:
             metres) or 2 (pixels or normalised image units). Slot ``m`` of frame ``t`` holds the
             ``m``-th body listed in that frame; an absent body is all zeros. M is the largest
             number of bodies in any frame (0-body frames are all zeros).
-        layout: name of the registered :class:`Layout` (``V == layout.num_joints``).
+        layout: the :class:`Layout` of the V joints (``V == layout.num_joints``); a built-in
+            layout may be given by name, which is replaced by the layout itself.
         name: sample name, unique within its dataset (e.g. ``S001C001P001R001A011``).
         label: 0-based class index, or None when unknown.
         subject, camera, setup, replication: 1-based ids parsed from the name, None if unknown.
@@ -320,7 +352,7 @@ class Sequence:
     """
 
     joints: np.ndarray
-    layout: str
+    layout: Layout
     name: str
     label: int | None = None
     subject: int | None = None
@@ -331,6 +363,13 @@ class Sequence:
     source: str = ""
     scores: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.layout = as_layout(self.layout)
+        shape = np.shape(self.joints)
+        if len(shape) == 4 and shape[2] != self.layout.num_joints:
+            raise ConfigError(f"{self.source or self.name}: {shape[2]} joints per body, but "
+                              f"layout {self.layout.name!r} has {self.layout.num_joints}")
 
     @property
     def num_frames(self) -> int:
@@ -347,7 +386,7 @@ class Sequence:
         """The JSON-serialisable fields other than the joints (``extra`` only when non-empty)."""
         out = {
             "name": self.name,
-            "layout": self.layout,
+            "layout": self.layout.name,
             "label": self.label,
             "subject": self.subject,
             "camera": self.camera,

@@ -119,7 +119,7 @@ class Stream:
         n = min(self.count, self.window)
         order = (np.arange(self.count - n, self.count)) % self.window
         assert self.joints is not None
-        return Sequence(joints=self.joints[order], layout=self.clf.layout.name, name="stream",
+        return Sequence(joints=self.joints[order], layout=self.clf.layout, name="stream",
                         scores=self.scores[order] if self.has_scores else None)
 
     def predict_now(self) -> dict:

@@ -25,7 +25,7 @@ def inspect_file(path: str | Path, fmt: str | None = None) -> dict:
         "bodies_per_frame": {str(k): v for k, v in sorted(bodies.items())},
         "joints": int(seq.joints.shape[2]),
         "channels": int(seq.joints.shape[3]),
-        "layout": seq.layout,
+        "layout": seq.layout.name,
         **{k: v for k, v in seq.metadata().items() if k not in ("frames", "layout", "source")},
     }
     if present.size:

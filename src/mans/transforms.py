@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .errors import ConfigError, FormatError
-from .skeleton import Layout, Sequence, get_layout
+from .skeleton import Layout, Sequence
 from .transforms2d import ROLES_2D, normalise_2d, select_slots_2d
 
 VIEWS = ("authors", "gcn", "none", "2d")
@@ -368,7 +368,7 @@ def prepare_sequence(seq: Sequence, cfg: PrepConfig) -> np.ndarray:
         FormatError: no frame has a body, or every frame has too many bodies (nothing to keep).
         ConfigError: the view needs joint roles the layout lacks, or 3-D coordinates.
     """
-    layout = get_layout(seq.layout)
+    layout = seq.layout
     joints = np.asarray(seq.joints)
     if joints.ndim != 4 or joints.shape[2] != layout.num_joints:
         raise FormatError(seq.source or seq.name, f"joints of shape {joints.shape}; expected "

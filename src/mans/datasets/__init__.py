@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError
-from ..skeleton import Sequence
+from ..skeleton import Layout, Sequence, as_layout
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,19 @@ class Item:
 class Discovery:
     """What :meth:`DatasetSpec.discover` found: items to read, plus samples already known to be
     unusable (``skipped``: list of ``{"file": ..., "reason": ...}``), so that
-    ``found == len(items) + len(skipped)`` before reading starts. ``layout`` names the joint layout
+    ``found == len(items) + len(skipped)`` before reading starts. ``layout`` is the joint layout
     when it depends on the files (custom data) rather than on the dataset (``DatasetSpec.layout``);
     ``max_bodies`` likewise (the most bodies found in one frame of the files, capped by the
     spec)."""
 
     items: list[Item]
     skipped: list[dict] = field(default_factory=list)
-    layout: str | None = None
+    layout: Layout | None = None
     max_bodies: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.layout is not None:  # a built-in layout may be named
+            object.__setattr__(self, "layout", as_layout(self.layout))
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,8 @@ class DatasetSpec:
 
     Attributes:
         name: registry key (``ntu60``, ``ntu120``, ``utkinect``, ``hdm05``, ``custom``).
-        layout: joint layout name of the sequences it reads.
+        layout: joint layout of the sequences it reads (a built-in one may be named); None
+            when it depends on the files (:attr:`Discovery.layout`).
         max_bodies: body slots kept by preprocessing (2 for NTU, 1 for single-person data).
         class_names: callable ``raw_dir -> list[str]`` (index = 0-based label).
         discover: callable ``(raw_dir, options) -> Discovery``.
@@ -62,13 +67,17 @@ class DatasetSpec:
     """
 
     name: str
-    layout: str
+    layout: Layout | None
     max_bodies: int
     class_names: Callable[[Path], list[str]]
     discover: Callable[[Path, dict], Discovery]
     read: Callable[[Item], Sequence]
     protocols: Callable[[list[dict]], dict[str, dict[str, np.ndarray]]]
     default_protocol: str
+
+    def __post_init__(self) -> None:
+        if self.layout is not None:
+            object.__setattr__(self, "layout", as_layout(self.layout))
 
 
 _SPECS: dict[str, DatasetSpec] = {}

@@ -49,7 +49,7 @@ from ..errors import ConfigError, FormatError
 from ..formats import read_sequence
 from ..formats.csvrows import csv_records, open_csv
 from ..formats.custom import read_npz_with_label
-from ..skeleton import Sequence
+from ..skeleton import Layout, Sequence
 from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
 
 LABELS_CSV = "labels.csv"
@@ -156,10 +156,11 @@ def _key(file: str) -> str:
     return file[:-4] if file.lower().endswith(".npz") else file
 
 
-def _probe(path: Path) -> tuple[str, int]:
-    """``(layout name, most bodies in one frame)`` of one file, read in full; FormatError for an
-    unreadable file or one with 0 frames."""
-    seq = read_npz_with_label(path)[0] if path.suffix.lower() == ".npz" else read_sequence(path)
+def _probe(path: Path, layout: Layout | None) -> tuple[Layout, int]:
+    """``(layout, most bodies in one frame)`` of one file, read in full (an ``.npz`` may name
+    ``layout``, the first file's, without defining it); FormatError for an unreadable file or one
+    with 0 frames."""
+    seq = read_sequence(path, "npz" if path.suffix.lower() == ".npz" else None, layout)
     if seq.num_frames == 0:
         raise FormatError(path, "0 frames")
     return seq.layout, int(seq.bodies_per_frame().max(initial=0))
@@ -182,15 +183,19 @@ def discover(raw_dir: Path, options: dict | None = None) -> Discovery:
         if not path.exists():
             raise FormatError(csv_path, f"file {r.file!r} not found in {raw_dir}", r.line)
         try:
-            layout, most = _probe(path)
+            layout, most = _probe(path, items[0].info["layout"] if items else None)
         except FormatError as e:
             where = f"line {e.line}: " if e.line is not None else ""
             skipped.append({"file": str(path), "key": _key(r.file), "reason": where + e.reason})
             continue
-        if items and layout != items[0].info["layout"]:
-            raise FormatError(csv_path, f"{r.file} has layout {layout!r} but "
-                              f"{items[0].path.relative_to(raw_dir)} has "
-                              f"{items[0].info['layout']!r}; one dataset needs one layout", r.line)
+        first = items[0].info["layout"] if items else layout
+        if layout != first:
+            what = (f"layout {layout.name!r} but {items[0].path.relative_to(raw_dir)} has "
+                    f"{first.name!r}" if layout.name != first.name else
+                    f"another definition of layout {layout.name!r} than "
+                    f"{items[0].path.relative_to(raw_dir)}")
+            raise FormatError(csv_path, f"{r.file} has {what}; one dataset needs one layout",
+                              r.line)
         bodies = max(bodies, most)
         info = {"label": names.index(r.label), "class_name": r.label, "subject": r.subject,
                 "split": r.split, "csv_line": r.line, "layout": layout, "extra": r.extra}
@@ -204,7 +209,7 @@ def read(item: Item) -> Sequence:
     """Read the item's ``.npz``; label and subject come from the CSV, which must agree with a
     label stored in the file."""
     if item.path.suffix.lower() == ".npz":
-        seq, own = read_npz_with_label(item.path)
+        seq, own = read_npz_with_label(item.path, item.info.get("layout"))
     else:
         seq, own = read_sequence(item.path), None
     label, cls = int(item.info["label"]), item.info["class_name"]
@@ -342,7 +347,7 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
 SPEC = register_dataset(
     DatasetSpec(
         name="custom",
-        layout="",  # depends on the files: Discovery.layout says which
+        layout=None,  # depends on the files: Discovery.layout says which
         max_bodies=2,
         class_names=class_names,
         discover=discover,

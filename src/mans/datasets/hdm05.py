@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ..formats.acclaim import read_amc
-from ..skeleton import Sequence
+from ..skeleton import HDM05, Sequence
 from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
 
 ACTORS = ("bd", "bk", "dg", "mm", "tr")  # subject id = position + 1
@@ -113,7 +113,7 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
 SPEC = register_dataset(
     DatasetSpec(
         name="hdm05",
-        layout="hdm05",
+        layout=HDM05,
         max_bodies=1,
         class_names=class_names,
         discover=discover,

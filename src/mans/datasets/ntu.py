@@ -24,7 +24,7 @@ import yaml
 
 from ..errors import ConfigError, FormatError
 from ..formats.ntu import parse_sample_name, read_skeleton
-from ..skeleton import Sequence
+from ..skeleton import NTU25, Sequence
 from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
 
 MAX_BODIES = 2  # NTU actions involve one or two people
@@ -175,7 +175,7 @@ def protocols(dataset: str, metas: list[dict]) -> dict[str, dict[str, np.ndarray
 def _spec(dataset: str) -> DatasetSpec:
     return DatasetSpec(
         name=dataset,
-        layout="ntu25",
+        layout=NTU25,
         max_bodies=MAX_BODIES,
         class_names=partial(class_names, dataset),
         discover=partial(discover, dataset),

@@ -83,8 +83,9 @@ def read(item: Item) -> Sequence:
     seq = annotation_to_sequence(item.path, _load(item.path)[1][i], i)
     want = item.info.get("layout")
     if want is not None and seq.layout != want:
-        raise FormatError(item.path, f"annotation {i} ({item.key}): layout {seq.layout!r}, but "
-                          f"the dataset's first annotation has {want!r}")
+        raise FormatError(item.path, f"annotation {i} ({item.key}): layout "
+                          f"{seq.layout.name!r}, but the dataset's first annotation has "
+                          f"{want.name!r}")
     return seq
 
 
@@ -129,7 +130,7 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
 SPEC = register_dataset(
     DatasetSpec(
         name="pyskl",
-        layout="",  # from the key points: Discovery.layout
+        layout=None,  # from the key points: Discovery.layout
         max_bodies=MAX_BODIES,
         class_names=class_names,
         discover=discover,

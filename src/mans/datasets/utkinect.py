@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ..formats.utkinect import parse_name, read_action_labels, read_joints_table
-from ..skeleton import Sequence
+from ..skeleton import KINECT20, Sequence
 from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
 
 # Class order = action order in actionLabel.txt (label = index).
@@ -160,7 +160,7 @@ def read(item: Item) -> Sequence:
     if not mask.any():
         raise FormatError(item.path, f"{item.key}: no row with a frame number in "
                           f"{start}..{end}")
-    return Sequence(joints=joints[mask].copy(), layout="kinect20", name=item.key,
+    return Sequence(joints=joints[mask].copy(), layout=KINECT20, name=item.key,
                     label=int(item.info["label"]), subject=item.info.get("subject"),
                     replication=item.info.get("replication"), source=str(item.path))
 
@@ -181,7 +181,7 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
 SPEC = register_dataset(
     DatasetSpec(
         name="utkinect",
-        layout="kinect20",
+        layout=KINECT20,
         max_bodies=1,
         class_names=class_names,
         discover=discover,

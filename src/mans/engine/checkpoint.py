@@ -167,7 +167,6 @@ def build_model_from_checkpoint(state: dict, device: str | torch.device = "cpu")
                           "the model config does not match the weights"
                           + (f" ({lines[0]}" + (f"; {len(lines) - 1} more)" if len(lines) > 1
                                                 else ")") if lines else "")) from None
-    model.stcm.to(memory_format=torch.channels_last)  # as in training: faster convolutions
     return with_test_mirror(model, state["data"]).to(device).eval()
 
 

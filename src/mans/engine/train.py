@@ -254,9 +254,6 @@ class _Trainer:
         if channels is not None:
             overrides.setdefault("in_channels", int(channels))
         self.model = build_model(self.model_name, **overrides).to(self.device)
-        # Channels-last convolutions are faster with oneDNN and on GPUs (docs/performance.md);
-        # weights keep their names and shapes, so checkpoints are unaffected.
-        self.model.stcm.to(memory_format=torch.channels_last)
         self.model_config: MANsConfig = self.model.config
         self.size = self.model_config.size
         self.net: nn.Module = self.model

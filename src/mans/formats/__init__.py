@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import FormatError
-from ..skeleton import Sequence
+from ..skeleton import Layout, Sequence
 
 FORMATS = ("ntu", "utkinect", "amc", "npz", "coco", "openpose", "mediapipe", "mediapipe-world",
            "pyskl")
@@ -58,8 +58,12 @@ def _folder_error(p: Path) -> FormatError:
                           f"{p / '*.skeleton'}), or prepare the folder with `mans prepare`")
 
 
-def read_sequence(path: str | Path, fmt: str | None = None) -> Sequence:
-    """Read one file with the reader for ``fmt`` (detected from the name when None)."""
+def read_sequence(path: str | Path, fmt: str | None = None, layout: Layout | None = None
+                  ) -> Sequence:
+    """Read one file with the reader for ``fmt`` (detected from the name when None).
+
+    ``layout``: the layout an ``.npz`` that defines none may name or leave out (a model's own
+    layout, so that files of a user's skeleton need not repeat its definition)."""
     p = Path(path)
     if not p.exists():
         raise FormatError(p, "no such file or folder")
@@ -103,5 +107,5 @@ def read_sequence(path: str | Path, fmt: str | None = None) -> Sequence:
     if fmt == "npz":
         from .custom import read_npz
 
-        return read_npz(p)
+        return read_npz(p, layout)
     raise FormatError(p, f"unknown format {fmt!r}; known: {FORMATS}")

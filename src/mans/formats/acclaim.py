@@ -24,14 +24,13 @@ import functools
 import hashlib
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, FormatError
+from ..errors import FormatError
 from ..geometry import euler_to_matrix
-from ..skeleton import Layout, Sequence, get_layout, register_layout
+from ..skeleton import HDM05, Layout, Sequence
 
 INCH = 0.0254  # metres
 DEFAULT_FPS = 120.0  # AMC files carry no frame rate; HDM05 and CMU both record at 120 Hz
@@ -328,47 +327,21 @@ def forward_kinematics(skel: Skeleton, root: np.ndarray, dofs: dict[str, np.ndar
 # --- layout -----------------------------------------------------------------------------------
 
 
-def _load_hdm05_layout() -> Layout:
-    text = resources.files("mans").joinpath("data/hdm05_layout.txt").read_text("utf-8")
-    names, parent_names, roles, torso = [], [], {}, []
-    for line in text.splitlines():
-        parts = line.split("#", 1)[0].split()
-        if not parts:
-            continue
-        j = len(names)
-        names.append(parts[0])
-        parent_names.append(parts[1])
-        if len(parts) > 2 and parts[2] != "-":
-            for role in parts[2].split(","):
-                roles[role] = j
-        if len(parts) > 3 and parts[3] == "torso":
-            torso.append(j)
-    parents = tuple(-1 if p == "-" else names.index(p) for p in parent_names)
-    return Layout(name="hdm05", joints=tuple(names), parents=parents, roles=roles,
-                  torso=tuple(torso))
 
 
-HDM05 = register_layout(_load_hdm05_layout())
-
-
-def layout_for(skel: Skeleton) -> str:
-    """Name of the layout of ``skel``'s joints: ``"hdm05"`` when its bones and hierarchy are
-    the HDM05/CMU ones, otherwise a layout ``acclaim-<hash>`` registered on the fly (roles copied
-    by joint name from ``hdm05`` where the names exist)."""
+def layout_for(skel: Skeleton) -> Layout:
+    """The layout of ``skel``'s joints: the built-in ``hdm05`` when its bones and hierarchy are
+    the HDM05/CMU ones, otherwise a layout ``acclaim-<hash of the hierarchy>`` (roles and torso
+    copied by joint name from ``hdm05`` where the names exist)."""
     joints, parents = skel.joint_names, skel.joint_parents
     if joints == HDM05.joints and parents == HDM05.parents:
-        return HDM05.name
+        return HDM05
     digest = hashlib.sha1(repr((joints, parents)).encode()).hexdigest()[:10]
-    name = f"acclaim-{digest}"
-    try:
-        return get_layout(name).name  # registered by an earlier file with this skeleton
-    except ConfigError:
-        pass
     idx = {n: i for i, n in enumerate(joints)}
     roles = {r: idx[HDM05.joints[j]] for r, j in HDM05.roles.items() if HDM05.joints[j] in idx}
     torso = tuple(idx[HDM05.joints[j]] for j in HDM05.torso if HDM05.joints[j] in idx)
-    register_layout(Layout(name=name, joints=joints, parents=parents, roles=roles, torso=torso))
-    return name
+    return Layout(name=f"acclaim-{digest}", joints=joints, parents=parents, roles=roles,
+                  torso=torso)
 
 
 # --- motion -----------------------------------------------------------------------------------

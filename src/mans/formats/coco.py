@@ -27,14 +27,13 @@ from pathlib import Path
 
 
 from ..errors import FormatError
-from ..skeleton import Sequence
-from .keypoints import Person, assign_slots, load_json, make_person, numbers
+from ..skeleton import COCO17, Sequence
+from .keypoints import Person, assign_slots, load_json, make_person, numbers, place_frames
 
 V = 17
 FRAME_LISTS = ("instance_info", "frames")
 PEOPLE_KEYS = ("instances", "people", "predictions")
 ID_KEYS = ("frame_id", "frame_idx", "frame", "image_id")
-MAX_SPAN = 1_000_000  # frames: a larger id range is a corrupt id, not a recording
 
 
 def frames_of(path: Path, doc) -> list:
@@ -87,25 +86,6 @@ def person_from_dict(path: Path, p, v: int, where: str) -> Person:
     return make_person(path, kp, scores, v, 2, p.get("track_id"), where)
 
 
-def frames_to_rows(path: Path, ids: list[int | None], people: list[list[Person]]) -> list:
-    """Place frames at their ids (gaps -> empty frames); without ids keep the list order."""
-    if all(i is None for i in ids):
-        return people
-    if any(i is None for i in ids):
-        raise FormatError(path, "some frames have a frame id and some do not")
-    lo, hi = min(ids), max(ids)  # type: ignore[type-var]
-    if hi - lo >= MAX_SPAN:
-        raise FormatError(path, f"frame ids span {hi - lo + 1} frames (> {MAX_SPAN})")
-    rows: list[list[Person]] = [[] for _ in range(hi - lo + 1)]  # type: ignore[operator]
-    seen: set[int] = set()
-    for k, (fid, ps) in enumerate(zip(ids, people)):
-        if fid in seen:
-            raise FormatError(path, f"frame {k}: frame id {fid} appears twice")
-        seen.add(fid)  # type: ignore[arg-type]
-        rows[fid - lo] = ps  # type: ignore[operator]
-    return rows
-
-
 def read_coco_json(path: str | Path) -> Sequence:
     """Read one COCO-17 key-point JSON (module docstring) into a 2-D :class:`Sequence`.
 
@@ -125,6 +105,6 @@ def read_coco_json(path: str | Path) -> Sequence:
         ids.append(fid)
         people.append([person_from_dict(path, p, V, f"frame {i}, person {k}")
                        for k, p in enumerate(ps)])
-    joints, scores = assign_slots(frames_to_rows(path, ids, people), V, 2)
-    return Sequence(joints=joints, layout="coco17", name=path.stem, source=str(path),
+    joints, scores = assign_slots(place_frames(path, ids, people, list), V, 2)
+    return Sequence(joints=joints, layout=COCO17, name=path.stem, source=str(path),
                     scores=scores)

@@ -6,12 +6,13 @@ One ``.npz`` per sequence (``numpy.savez``), read without pickle. Keys:
     ``(T, V, C)`` or ``(T, M, V, C)`` numbers, C = 3 (x, y, z; metres recommended) or 2 (image
     coordinates); T frames, M body slots (absent bodies all zeros), V joints. Finite values only.
 ``layout``
-    name of a registered layout (``ntu25``, ``kinect20``, ``hdm05``, ...); together with
-    ``joint_names`` it is instead the name under which the new layout is registered.
+    name of a built-in layout (``ntu25``, ``kinect20``, ``hdm05``, ...) or of the layout the
+    caller passes (a model's own); together with ``joint_names`` it is instead the name of the
+    layout the file defines.
 ``joint_names`` + ``parents``
-    ``(V,)`` strings and ``(V,)`` ints (``-1`` for the root) defining a layout on the fly,
-    registered as ``layout`` if given, else as ``npz-<hash of the definition>`` (files defining the
-    same skeleton share one name). Optional ``roles``: ``(R,)`` strings ``"role=joint_name"``
+    ``(V,)`` strings and ``(V,)`` ints (``-1`` for the root) defining the file's layout, named
+    ``layout`` if given, else ``npz-<hash of the definition>`` (files defining the same skeleton
+    get equal layouts). Optional ``roles``: ``(R,)`` strings ``"role=joint_name"``
     (roles of :data:`mans.skeleton.ROLES`, needed by the view normalisations); optional ``torso``:
     ``(K,)`` joint indices.
 ``label``
@@ -32,7 +33,7 @@ from typing import Sequence as Seq
 import numpy as np
 
 from ..errors import ConfigError, FormatError
-from ..skeleton import ROLES, Layout, Sequence, get_layout, register_layout
+from ..skeleton import BUILTIN_LAYOUTS, ROLES, Layout, Sequence, builtin_layout
 
 KEYS = ("joints", "layout", "joint_names", "parents", "roles", "torso", "label", "subject",
         "name", "fps")
@@ -81,8 +82,8 @@ def _scalar(path: Path, d: dict, key: str, kind: str):
     raise FormatError(path, f"key {key!r}: expected {want[kind]}, found {a.dtype} {v!r:.40}")
 
 
-def define_layout(path: Path, d: dict, name: str | None) -> str:
-    """Register the layout given by ``joint_names`` + ``parents`` (+ ``roles``, ``torso``)."""
+def define_layout(path: Path, d: dict, name: str | None) -> Layout:
+    """The layout given by ``joint_names`` + ``parents`` (+ ``roles``, ``torso``)."""
     if "parents" not in d or "joint_names" not in d:
         missing = "parents" if "parents" not in d else "joint_names"
         raise FormatError(path, f"key {missing!r} missing: 'joint_names' and 'parents' define a "
@@ -115,42 +116,39 @@ def define_layout(path: Path, d: dict, name: str | None) -> str:
     name = name or "npz-" + hashlib.sha1(repr(spec).encode()).hexdigest()[:10]
     try:
         layout = Layout(name=name, joints=joints, parents=spec[1], roles=roles, torso=torso)
-        register_layout(layout)
     except ConfigError as e:
         raise FormatError(path, f"layout definition: {e}") from None
-    return name
+    if name in BUILTIN_LAYOUTS and BUILTIN_LAYOUTS[name] != layout:
+        raise FormatError(path, f"key 'layout': {name!r} is a built-in layout, which the file's "
+                          f"joint_names/parents/roles/torso do not match; name yours otherwise")
+    return layout
 
 
-def _resolve_layout(path: Path, d: dict, default: str | None) -> Layout:
-    layout_key = _scalar(path, d, "layout", "s")
+def _resolve_layout(path: Path, d: dict, default: Layout | str | None) -> Layout:
+    """The file's own layout, else the one it names (``default`` when it has that name, else a
+    built-in one), else ``default``."""
+    name = _scalar(path, d, "layout", "s")
     if "joint_names" in d or "parents" in d:
-        name = define_layout(path, d, layout_key)
-    elif layout_key or default:
-        name = layout_key or default
-    else:
-        raise FormatError(path, "no layout: give 'layout' (a registered name) or 'joint_names' "
+        return define_layout(path, d, name)
+    if isinstance(default, Layout) and name in (None, default.name):
+        return default
+    if not (name or default):
+        raise FormatError(path, "no layout: give 'layout' (a built-in name) or 'joint_names' "
                           "+ 'parents'")
     try:
-        return get_layout(name)  # type: ignore[arg-type]
+        return builtin_layout(name or default)  # type: ignore[arg-type]
     except ConfigError as e:
         raise FormatError(path, f"key 'layout': {e}") from None
 
 
-def read_npz_layout(path: str | Path, layout: str | None = None) -> str:
-    """The layout name of an ``.npz`` (registering one defined in the file), reading only the
-    layout keys, not the joints: cheap enough to check a whole folder before preparing it."""
-    path = Path(path)
-    keys = ("layout", "joint_names", "parents", "roles", "torso")
-    return _resolve_layout(path, _load(path, keys), layout).name
-
-
-def read_npz(path: str | Path, layout: str | None = None,
+def read_npz(path: str | Path, layout: Layout | str | None = None,
              class_names: Seq[str] | None = None) -> Sequence:
     """Read one custom ``.npz`` sequence (keys in the module docstring).
 
     Args:
         path: the file.
-        layout: layout name to use when the file names none.
+        layout: the layout (or a built-in layout's name) of a file that names none; a
+            :class:`Layout` is also used for a file that names it without defining it.
         class_names: maps a string ``label`` to its index (a string label without it -> None).
 
     Returns:
@@ -162,7 +160,7 @@ def read_npz(path: str | Path, layout: str | None = None,
     return read_npz_with_label(path, layout, class_names)[0]
 
 
-def read_npz_with_label(path: str | Path, layout: str | None = None,
+def read_npz_with_label(path: str | Path, layout: Layout | str | None = None,
                         class_names: Seq[str] | None = None) -> tuple[Sequence, int | str | None]:
     """:func:`read_npz` plus the file's ``label`` exactly as stored (int, str or None)."""
     path = Path(path)
@@ -211,6 +209,6 @@ def read_npz_with_label(path: str | Path, layout: str | None = None,
     if fps is not None and not (np.isfinite(fps) and fps > 0):
         raise FormatError(path, f"key 'fps': expected a positive number, found {fps}")
     name = _scalar(path, d, "name", "s") or path.stem
-    seq = Sequence(joints=joints, layout=lay.name, name=name, label=label, subject=subject,
+    seq = Sequence(joints=joints, layout=lay, name=name, label=label, subject=subject,
                    fps=fps, source=str(path))
     return seq, stored

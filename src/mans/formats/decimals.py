@@ -1,7 +1,7 @@
 """Vectorised conversion of many short decimal numbers in a byte buffer to float64.
 
-``float()`` and NumPy's text readers convert one number at a time (about 150 ns each on a small
-CPU), and an NTU skeleton file holds about 10^4 coordinates. :func:`parse_decimals` converts them
+``float()`` and NumPy's text readers convert one number at a time, and an NTU skeleton file holds
+about 10^4 coordinates (speeds: docs/performance.md, "NTU reader: decimal conversion"). :func:`parse_decimals` converts them
 all with a few dozen whole-array operations, exactly: each token's digits form an integer
 ``M < 10**15``, which float64 holds exactly, and ``M / 10**k`` is one correctly rounded
 division, the same value ``float(token)`` gives.

@@ -8,6 +8,7 @@
   valid joints) to where each slot was last seen. ``M`` = the most people in one frame; a frame
   without a detection (or a slot nobody fills) is a zero row: *missing detections are zeros*.
 * :func:`load_json`: JSON with a :class:`~mans.errors.FormatError` naming the line on bad syntax.
+* :func:`place_frames`: frames put at the frame number the estimator wrote, gaps filled.
 
 A joint is *valid* when its score is > 0; an invalid joint's coordinates are set to 0 (the
 estimators write 0 or garbage there), so "absent" has one meaning everywhere: zeros.
@@ -18,12 +19,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from ..errors import FormatError
 
 _FMAX = float(np.finfo(np.float32).max)
+MAX_SPAN = 1_000_000  # frames: a wider range of frame numbers is a corrupt number, not a video
 
 
 @dataclass
@@ -43,6 +46,33 @@ class Person:
         """``(C,)`` mean of the valid joints, None when no joint is valid."""
         ok = self.valid
         return self.keypoints[ok].mean(axis=0) if ok.any() else None
+
+
+def place_frames(path: Path, ids: list[int | None], frames: list, empty: Callable[[], object],
+                 what: str = "frame id") -> list:
+    """``frames`` (one entry a frame, in file order) placed at their frame numbers ``ids``,
+    lowest first, a number nobody wrote getting ``empty()``: the output's length is the span of
+    the numbers. When no frame has a number the list order stands.
+
+    Raises:
+        FormatError: some frames have a number and some not, a number appears twice, or the
+            numbers span ``MAX_SPAN`` frames or more (``what`` names the number in messages).
+    """
+    if all(i is None for i in ids):
+        return frames
+    if any(i is None for i in ids):
+        raise FormatError(path, f"some frames have a {what} and some do not")
+    at = [int(i) for i in ids]  # type: ignore[arg-type]
+    lo, span = min(at), max(at) - min(at) + 1
+    if span > MAX_SPAN:
+        raise FormatError(path, f"{what}s span {span} frames (> {MAX_SPAN})")
+    rows: list = [None] * span
+    filled = np.zeros(span, dtype=bool)
+    for k, (i, frame) in enumerate(zip(at, frames)):
+        if filled[i - lo]:
+            raise FormatError(path, f"frame {k}: {what} {i} appears twice")
+        rows[i - lo], filled[i - lo] = frame, True
+    return [row if ok else empty() for row, ok in zip(rows, filled)]
 
 
 def load_json(path: Path, text: str | None = None):

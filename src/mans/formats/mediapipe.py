@@ -31,10 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError
-from ..skeleton import Sequence
-from .coco import MAX_SPAN
+from ..skeleton import MEDIAPIPE33, Sequence
 from .csvrows import csv_records, open_csv
-from .keypoints import load_json, numbers
+from .keypoints import load_json, numbers, place_frames
 
 V = 33
 SPACES = ("image", "world")
@@ -46,18 +45,7 @@ def _finish(path: Path, rows: list, frame_ids: list, space: str) -> Sequence:
     """rows: per frame ``(33, 4)`` [x, y, z, visibility] or None (no detection)."""
     if not rows:
         raise FormatError(path, "0 frames")
-    if any(f is not None for f in frame_ids):
-        if any(f is None for f in frame_ids):
-            raise FormatError(path, "some frames have a 'frame' index and some do not")
-        lo, hi = min(frame_ids), max(frame_ids)
-        if hi - lo >= MAX_SPAN:
-            raise FormatError(path, f"frame indices span more than {MAX_SPAN} frames")
-        placed: list = [None] * (hi - lo + 1)
-        for k, (f, r) in enumerate(zip(frame_ids, rows)):
-            if placed[f - lo] is not None:
-                raise FormatError(path, f"frame index {f} appears twice (frame {k})")
-            placed[f - lo] = r
-        rows = placed
+    rows = place_frames(path, frame_ids, rows, lambda: None, "'frame' index")
     c = 2 if space == "image" else 3
     joints = np.zeros((len(rows), 1, V, c), dtype=np.float32)
     scores = np.zeros((len(rows), 1, V), dtype=np.float32)
@@ -67,7 +55,7 @@ def _finish(path: Path, rows: list, frame_ids: list, space: str) -> Sequence:
         vis = np.clip(r[:, 3], 0.0, 1.0)
         joints[t, 0] = np.where(vis[:, None] > 0, r[:, :c], 0.0)
         scores[t, 0] = vis
-    return Sequence(joints=joints, layout="mediapipe33", name=path.stem, source=str(path),
+    return Sequence(joints=joints, layout=MEDIAPIPE33, name=path.stem, source=str(path),
                     scores=scores)
 
 

@@ -23,7 +23,7 @@ Two parsers give identical results:
   spaces, counts alone on their lines, LF or CRLF, no blank lines inside). It walks only the
   structural lines (frame/body/joint counts) in Python; everything per joint line is whole-array
   NumPy: field counts per line, the positions of x, y and z, and their conversion by
-  :func:`mans.formats.decimals.parse_decimals` (exact, 3-4x faster than ``float()``). It
+  :func:`mans.formats.decimals.parse_decimals` (exact; its speed against ``float()`` is in docs/performance.md). It
   answers ``None`` at the first sign of anything unusual.
 * ``_parse_checked`` is the line-by-line reference: it accepts any whitespace and raises
   :class:`~mans.errors.FormatError` naming the 1-based line and what was expected. It runs only
@@ -40,10 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, FormatError
-from ..skeleton import Sequence
+from ..skeleton import NTU25, Sequence
 from .decimals import WIDTH, parse_decimals
 
-LAYOUT = "ntu25"
 NUM_JOINTS = 25
 BODY_INFO_FIELDS = 10
 JOINT_FIELDS = 12
@@ -139,7 +138,7 @@ def read_skeleton(path: str | Path, *, max_coord_m: float | None = None) -> Sequ
     action = ids.get("action")
     return Sequence(
         joints=joints,
-        layout=LAYOUT,
+        layout=NTU25,
         name=path.stem,
         label=None if action is None else action - 1,
         subject=ids.get("subject"),

@@ -15,11 +15,10 @@ import re
 from pathlib import Path
 
 from ..errors import FormatError
-from ..skeleton import Sequence
-from .coco import MAX_SPAN
-from .keypoints import Person, assign_slots, load_json, make_person, numbers
+from ..skeleton import OPENPOSE18, OPENPOSE25, Sequence
+from .keypoints import Person, assign_slots, load_json, make_person, numbers, place_frames
 
-LAYOUTS = {25: "openpose25", 18: "openpose18"}
+LAYOUTS = {25: OPENPOSE25, 18: OPENPOSE18}
 SUFFIX = "_keypoints.json"
 _NUMBER = re.compile(r"(\d+)_keypoints\.json\Z")
 
@@ -84,17 +83,11 @@ def read_openpose(folder: str | Path) -> Sequence:
         frames.append(people)
     if v is None:
         raise FormatError(folder, f"no person in any of the {len(files)} frames")
-    if all(n is not None for n in numbers_):
-        lo, hi = min(numbers_), max(numbers_)  # type: ignore[type-var]
-        if hi - lo >= MAX_SPAN:  # type: ignore[operator]
-            raise FormatError(folder, f"frame numbers span more than {MAX_SPAN} frames")
-        rows: list[list[Person]] = [[] for _ in range(hi - lo + 1)]  # type: ignore[operator]
+    if all(n is not None for n in numbers_):  # else: file-name order
         if len(set(numbers_)) != len(numbers_):
             raise FormatError(folder, "two *_keypoints.json files have the same frame number; "
                               "one folder must hold one recording")
-        for n, ps in zip(numbers_, frames):
-            rows[n - lo] = ps  # type: ignore[operator]
-        frames = rows
+        frames = place_frames(folder, numbers_, frames, list, "frame number")
     joints, scores = assign_slots(frames, v, 2)
     return Sequence(joints=joints, layout=LAYOUTS[v], name=folder.name, source=str(folder),
                     scores=scores)

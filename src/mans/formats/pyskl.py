@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError
-from ..skeleton import Sequence
+from ..skeleton import COCO17, KINECT20, NTU25, OPENPOSE18, OPENPOSE25, Layout, Sequence
 
 _FMAX = float(np.finfo(np.float32).max)
 
@@ -126,18 +126,18 @@ def load_annotations(path: str | Path) -> tuple[dict[str, list[str]] | None, lis
     return split, anns
 
 
-def layout_for(v: int, c: int, has_score: bool) -> str | None:
+def layout_for(v: int, c: int, has_score: bool) -> Layout | None:
     """The layout of a ``(M, T, V, C)`` key-point array (module docstring), None if unknown."""
     if v == 17 and c in (2, 3):
-        return "coco17"
+        return COCO17
     if v == 25 and c == 3 and not has_score:
-        return "ntu25"
+        return NTU25
     if v == 25 and c in (2, 3):
-        return "openpose25"
+        return OPENPOSE25
     if v == 18 and c in (2, 3):
-        return "openpose18"
+        return OPENPOSE18
     if v == 20 and c == 3:
-        return "kinect20"
+        return KINECT20
     return None
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError
-from ..skeleton import Sequence
+from ..skeleton import KINECT20, Sequence
 
 NUM_JOINTS = 20
 COLUMNS = 1 + 3 * NUM_JOINTS  # frame number + 20 x (x, y, z)
@@ -151,7 +151,7 @@ def read_joints_file(path: str | Path) -> Sequence:
     _, joints = read_joints_table(path)
     name = path.stem[len("joints_"):] if path.stem.startswith("joints_") else path.stem
     subject, replication = parse_name(name)
-    return Sequence(joints=joints, layout="kinect20", name=name, subject=subject,
+    return Sequence(joints=joints, layout=KINECT20, name=name, subject=subject,
                     replication=replication, source=str(path))
 
 

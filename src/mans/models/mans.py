@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
@@ -138,6 +139,10 @@ class MANs(nn.Module):
                                  drop_rate=c.densenet_drop_rate)
             if c.pretrained is not None:
                 self.stcm.load_pretrained(c.pretrained)
+        # Channels-last convolutions are faster with oneDNN and on GPUs (docs/performance.md).
+        # Weights keep their names, shapes and values: checkpoints and their loading are
+        # unaffected (load_state_dict copies into these tensors, keeping the layout).
+        self.stcm.to(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor, return_attention: bool = False):
         """Classify ``x (B, C, S, S)``.
