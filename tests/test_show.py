@@ -55,11 +55,17 @@ def test_gif_has_one_frame_per_sequence_frame(ntu_samples, tmp_path):
     assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).sum() > 0
 
 
-def test_png_strip_with_attention(ntu_samples, tmp_path):
+def test_png_strip_with_attention(ntu_samples, tmp_path, monkeypatch):
+    import mans.formats.ntu as ntu_reader
+
+    reads = []
+    real = ntu_reader.read_skeleton
+    monkeypatch.setattr(ntu_reader, "read_skeleton", lambda p: reads.append(p) or real(p))
     ckpt = write_checkpoint(tmp_path / "m.pt", "mans_resnet", size=50, hidden=8,
                             resnet_width=8, resnet_stages=[1])
     f = ntu_samples / TWO_PERSON
     info = show(f, tmp_path / "strip.png", ckpt=ckpt, key_frames=4)
+    assert reads == [f]  # drawn and predicted from one read
     img = iio.imread(tmp_path / "strip.png")
     assert img.shape[:2] == (round((3.2 + 1.6) * DPI), round(2.6 * 4 * DPI))
     assert info["key_frames"] == [0, 23, 46, 69] and info["bones"] == [48] * 4

@@ -28,7 +28,7 @@ from .formats import read_sequence
 from .predict import Predictor
 from .skeleton import Layout, Sequence, as_layout
 from .timeline import Timeline, merge_segments
-from .runtime import check_layout, prediction_record, sequence_image, softmax, top_classes
+from .runtime import check_layout, sequence_image, softmax, top_classes
 
 BATCH = 64  # windows per forward pass of a timeline
 
@@ -108,14 +108,12 @@ class Classifier:
     def predict(self, x, *, layout: Layout | str | None = None, scores=None, topk: int = 5,
                 fmt: str | None = None) -> dict:
         """Top-k classes and per-frame attention of one file, Sequence or array (see
-        :meth:`sequence`); the same dict as ``mans predict --json`` (``file`` is None for
-        arrays)."""
+        :meth:`sequence`); the same dict as ``mans predict --json`` (``file``: the file the
+        sequence was read from, None for arrays)."""
         if isinstance(x, (str, Path)):
             return self.predictor.predict(x, topk=topk, fmt=fmt)  # the CLI's own path
         seq = self.sequence(x, layout=layout, scores=scores, fmt=fmt)
-        logits, attention, meta = self.predictor.scores(seq)
-        return prediction_record(None, meta, logits, attention, size=self.size,
-                                 class_names=self.class_names, topk=topk)
+        return self.predictor.predict(seq, topk=topk)
 
     # --- long recordings and streams ---------------------------------------------------------
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, FormatError, MansError
-from .runtime import file_image, layout_from_data, prediction_record
+from .runtime import file_image, file_of, layout_from_data, prediction_record
+from .skeleton import Sequence
 from .transforms import PrepConfig
 
 # The exported file's metadata entry, defined here, by its torch-free reader; mans.export writes it.
@@ -72,13 +73,13 @@ class OnnxPredictor:
             ["logits", "attention"], {"image": np.ascontiguousarray(images, dtype=np.float32)})
         return logits, attention
 
-    def predict(self, path: str | Path, topk: int = 5, fmt: str | None = None) -> dict:
-        """Top-k classes with probabilities and the per-frame attention of one file (the same
-        record as :meth:`mans.predict.Predictor.predict`)."""
-        img, meta = file_image(path, layout=self.layout, prep=self.prep, size=self.size,
+    def predict(self, x: str | Path | Sequence, topk: int = 5, fmt: str | None = None) -> dict:
+        """Top-k classes with probabilities and the per-frame attention of one file, or of a
+        sequence already read (the same record as :meth:`mans.predict.Predictor.predict`)."""
+        img, meta = file_image(x, layout=self.layout, prep=self.prep, size=self.size,
                                model_path=self.path, fmt=fmt, stream=self.stream)
         logits, attention = self.run(img[None])  # (1, K), (1, C, S)
-        return prediction_record(path, meta, logits[0],
+        return prediction_record(file_of(x), meta, logits[0],
                                  attention[0] if self.has_attention else None,
                                  size=self.size, class_names=self.class_names, topk=topk)
 

@@ -17,8 +17,8 @@ from .engine.distributed import resolve_device
 from .engine.selection import find_checkpoint
 from .errors import ConfigError, MansError
 from .formats import read_sequence
-from .runtime import (file_image, format_prediction, layout_from_data, prediction_record,
-                      sequence_image, softmax)
+from .runtime import (file_image, file_of, format_prediction, layout_from_data,
+                      prediction_record, softmax)
 from .skeleton import Sequence
 from .transforms import PrepConfig
 
@@ -46,9 +46,11 @@ class Predictor:
         self.layout = layout_from_data(data)
         self.stream = checkpoint_stream(state)
 
-    def image(self, path: str | Path, fmt: str | None = None) -> tuple[np.ndarray, dict]:
-        """The model input ``(3, S, S)`` for one raw file, and the sequence's metadata."""
-        return file_image(path, layout=self.layout, prep=self.prep, size=self.size,
+    def image(self, x: str | Path | Sequence, fmt: str | None = None
+              ) -> tuple[np.ndarray, dict]:
+        """The model input ``(3, S, S)`` for one raw file (or a sequence already read), and the
+        sequence's metadata."""
+        return file_image(x, layout=self.layout, prep=self.prep, size=self.size,
                           model_path=self.path, fmt=fmt, stream=self.stream)
 
     @torch.no_grad()
@@ -56,25 +58,23 @@ class Predictor:
                ) -> tuple[np.ndarray, np.ndarray | None, dict]:
         """``(logits (K,), attention (C, S) or None, metadata)`` of one raw file, or of a
         sequence already read (several checkpoints fused on one file read it once)."""
-        seq = x if isinstance(x, Sequence) else read_sequence(x, fmt, self.layout)
-        img, used = sequence_image(seq, layout=self.layout, prep=self.prep, size=self.size,
-                                   model_path=self.path, stream=self.stream)
-        meta = {**seq.metadata(), "frames_used": used}
+        img, meta = self.image(x, fmt)
         x = torch.from_numpy(img).unsqueeze(0).to(self.device)  # (1, 3, S, S)
         logits, attention = self.model(x, return_attention=True)  # (1, K), (1, 3, S) or None
         return (logits[0].float().cpu().numpy(),
                 None if attention is None else attention[0].float().cpu().numpy(), meta)
 
     @torch.no_grad()
-    def predict(self, path: str | Path, topk: int = 5, fmt: str | None = None) -> dict:
-        """Top-k classes with probabilities and the per-frame attention of one file.
+    def predict(self, x: str | Path | Sequence, topk: int = 5, fmt: str | None = None) -> dict:
+        """Top-k classes with probabilities and the per-frame attention of one file (or of a
+        sequence already read).
 
         The attention is returned per coordinate channel (x, y, z) on the model's S frames; for a
         sequence of T' ≤ S frames the zero-padded rows are marked by ``frame_index`` = -1, and for
         T' > S ``frame_index`` gives the original (kept) frame each row was sampled from.
         """
-        logits, attention, meta = self.scores(path, fmt)
-        return prediction_record(path, meta, logits, attention, size=self.size,
+        logits, attention, meta = self.scores(x, fmt)
+        return prediction_record(file_of(x), meta, logits, attention, size=self.size,
                                  class_names=self.class_names, topk=topk)
 
 

@@ -30,12 +30,13 @@ def layout_from_data(data: dict) -> Layout:
     return Layout.from_dict(layout_def) if layout_def else builtin_layout(data["layout"])
 
 
-def file_image(path: str | Path, *, layout: Layout, prep: PrepConfig, size: int,
+def file_image(x: str | Path | Sequence, *, layout: Layout, prep: PrepConfig, size: int,
                model_path: str | Path, fmt: str | None = None, stream: str = "joint"
                ) -> tuple[np.ndarray, dict]:
-    """The model input ``(3, S, S)`` float32 of input ``stream`` for one raw file and the
-    sequence's metadata (with ``frames_used`` = T', the prepared frames before resizing to S)."""
-    seq = read_sequence(path, fmt, layout)
+    """The model input ``(3, S, S)`` float32 of input ``stream`` for one raw file (or a sequence
+    already read) and the sequence's metadata (with ``frames_used`` = T', the prepared frames
+    before resizing to S)."""
+    seq = x if isinstance(x, Sequence) else read_sequence(x, fmt, layout)
     img, used = sequence_image(seq, layout=layout, prep=prep, size=size, model_path=model_path,
                                stream=stream)
     return img, {**seq.metadata(), "frames_used": used}
@@ -65,6 +66,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64)
     z = np.exp(z - z.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
+
+
+def file_of(x: str | Path | Sequence) -> str | Path | None:
+    """What a prediction record names as its ``file``: the path, or the file a sequence was read
+    from (None for one that came from no file)."""
+    return (x.source or None) if isinstance(x, Sequence) else x
 
 
 def top_classes(prob: np.ndarray, class_names: list[str], topk: int = 5) -> list[dict]:

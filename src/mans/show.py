@@ -53,17 +53,15 @@ def attention_per_frame(record: dict, joints: np.ndarray, prep: PrepConfig
     return frames[order], att[use][order]
 
 
-def _predict(ckpt: Path, path: Path, fmt: str | None) -> tuple[dict, PrepConfig]:
-    """Prediction record and preparation settings of ``path`` under the model ``ckpt``."""
+def _predictor(ckpt: Path):
+    """The model ``ckpt`` loaded for prediction on the CPU (an ``.onnx`` on onnxruntime)."""
     if ckpt.suffix == ".onnx":
         from .onnx_predict import OnnxPredictor
 
-        predictor = OnnxPredictor(ckpt)
-    else:
-        from .predict import Predictor
+        return OnnxPredictor(ckpt)
+    from .predict import Predictor
 
-        predictor = Predictor(ckpt, device="cpu")
-    return predictor.predict(path, topk=3, fmt=fmt), predictor.prep
+    return Predictor(ckpt, device="cpu")
 
 
 def _writer(out: Path, fps: float):
@@ -116,17 +114,19 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
     if key_frames < 1 or (fps is not None and not fps > 0):
         raise ConfigError(f"mans show: --key-frames must be >= 1 and --fps > 0, got "
                           f"{key_frames} and {fps}")
-    seq = read_sequence(path, fmt)
+    predictor = None if ckpt is None else _predictor(Path(ckpt))
+    # read once, drawn and predicted; an .npz may name the model's own layout
+    seq = read_sequence(path, fmt, None if predictor is None else predictor.layout)
     layout = seq.layout
     joints = np.asarray(seq.joints, dtype=np.float32)  # (T, M, V, C)
     T = joints.shape[0]
     if T == 0:
         raise ConfigError(f"{path}: the sequence has no frames to show")
     record = curve = None
-    if ckpt is not None:
-        record, prep = _predict(Path(ckpt), path, fmt)
+    if predictor is not None:
+        record = predictor.predict(seq, topk=3)
         if record["attention"] is not None:
-            curve = attention_per_frame(record, joints, prep)
+            curve = attention_per_frame(record, joints, predictor.prep)
     fps = float(fps or seq.fps or 30.0)
     out.parent.mkdir(parents=True, exist_ok=True)
     info = {"out": str(out), "kind": out.suffix[1:], "sequence_frames": T,
