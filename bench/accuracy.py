@@ -789,11 +789,18 @@ def readme_with_results(readme: str, markdown: str, commit: str) -> str:
     return head + block + rest.split(README_END, 1)[1]
 
 
+# The page's last section is written by bench/accuracy2d.py; re-rendering this page keeps it.
+SECTION_2D = "\n## 2-D (projected) beside 3-D\n"
+
+
 def write_outputs(results: dict, json_path: Path, docs_path: Path) -> None:
-    """results.json, the markdown page and, for the real table, the README's copy of it."""
+    """results.json, the markdown page (keeping its 2-D section) and, for the real table, the
+    README's copy of it."""
     json_path.write_text(json.dumps(results, indent=1) + "\n")
     markdown = render_markdown(results)
-    docs_path.write_text(markdown)
+    old = docs_path.read_text() if docs_path.is_file() else ""
+    kept = old[old.index(SECTION_2D):] if SECTION_2D in old else ""
+    docs_path.write_text(markdown + kept)
     if docs_path.resolve() == DEFAULT_DOCS.resolve() and not results["meta"].get("quick"):
         README.write_text(readme_with_results(README.read_text(), markdown,
                                               results["meta"]["commit"]))

@@ -36,7 +36,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from accuracy import BASIC, RAW, VARIANTS, Job, run_all  # noqa: E402
+from accuracy import BASIC, RAW, SECTION_2D, VARIANTS, Job, run_all  # noqa: E402
 
 PROTOCOL = {"utkinect": "xsub", "hdm05": "actors"}
 # The 3-D rows these are compared with: the ablations of the basic recipe (bench/accuracy.py).
@@ -156,7 +156,7 @@ def write_docs(results: dict) -> None:
     if BEGIN in text:
         text = text[:text.index(BEGIN)] + table + text[text.index(END) + len(END):]
     else:
-        text += f"\n## 2-D (projected) beside 3-D\n\n{table}\n"
+        text += f"{SECTION_2D}\n{table}\n"
     DOCS.write_text(text)
 
 

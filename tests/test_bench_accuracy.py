@@ -109,6 +109,19 @@ def test_render_markdown_table(acc):
     assert "QUICK SMOKE RUN" in acc.render_markdown(results)
 
 
+def test_rerendering_keeps_the_2d_section(acc, tmp_path, monkeypatch):
+    """bench/accuracy2d.py appends its table to the page; bench/accuracy.py --render keeps it."""
+    monkeypatch.setattr(acc, "render_markdown", lambda results: "# Results\n\nrows v2\n")
+    page = tmp_path / "results.md"
+    section = f"{acc.SECTION_2D}\n<!-- results2d:begin -->\n| 2-D |\n<!-- results2d:end -->\n"
+    page.write_text("# Results\n\nrows v1\n" + section)
+    acc.write_outputs({"meta": {"quick": True}}, tmp_path / "r.json", page)
+    assert page.read_text() == "# Results\n\nrows v2\n" + section
+    page.unlink()  # a first page has no 2-D section yet
+    acc.write_outputs({"meta": {"quick": True}}, tmp_path / "r.json", page)
+    assert page.read_text() == "# Results\n\nrows v2\n"
+
+
 def test_plan(acc):
     jobs = acc.plan(seeds=3)
     keys = [j.key for j in jobs]
