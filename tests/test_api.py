@@ -221,6 +221,14 @@ def test_predict_cli_window_writes_timeline_json_and_csv(tmp_path, ckpt3d, capsy
     segs = (tmp_path / "t.segments.csv").read_text().splitlines()
     assert len(segs) == 1 + len(ref.segments)
     assert main(["predict", str(ckpt3d), str(tmp_path / "rec.npz"), "--window", "10"]) == 2
+    # a bad file is reported and the others still get their timeline (exit 1)
+    (tmp_path / "bad.npz").write_bytes(b"not an archive")
+    capsys.readouterr()
+    assert main(["predict", str(ckpt3d), str(tmp_path / "bad.npz"), str(tmp_path / "rec.npz"),
+                 "--window", "10", "--stride", "5", "--topk", "2"]) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out)[0]["windows"] == json.loads(json.dumps(ref.windows))
+    assert "bad.npz" in out.err and "1 of 2 files failed" in out.err
 
 
 def test_stream_frames_without_scores_count_as_detected(ckpt2d):

@@ -57,6 +57,8 @@ def test_extra_columns_define_a_cross_view_protocol(tmp_path):
     ("xview:\n  train: {view: [1, 2]}\n  test: {view: 2}\n", "more than one split"),
     ("xview:\n  train: {view: 1}\n", "expected the splits train and test"),
     ("xview: [1\n", "cannot read as YAML"),
+    ("xsub:\n  train: {view: 1}\n  test: {view: 2}\n",
+     "protocol 'xsub': given, xsub, holdout, default are the names of the protocols mans makes"),
 ])
 def test_bad_protocols_yaml_is_an_error(tmp_path, text, words):
     raw = _folder(tmp_path, protocols=text)

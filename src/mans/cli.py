@@ -113,10 +113,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         for r in results:
             print(format_prediction(r))
+    return _report_failed(failed, len(args.files))
+
+
+def _report_failed(failed: list[dict], files: int) -> int:
+    """Each file ``mans predict`` could not handle, one line each on stderr; the exit status."""
     for f in failed:
         print(f"mans predict: error: {f['error']}", file=sys.stderr)
     if failed:
-        print(f"mans predict: {len(failed)} of {len(args.files)} files failed", file=sys.stderr)
+        print(f"mans predict: {len(failed)} of {files} files failed", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -162,12 +167,18 @@ def _predict_timeline(args: argparse.Namespace) -> int:
     if args.ckpt or args.onnx or args.checkpoint.suffix == ".onnx":
         raise _UsageError("--window works with one PyTorch checkpoint (not --ckpt or --onnx)")
     clf = load(args.checkpoint, args.device)
-    timelines = [clf.timeline(f, window=args.window, stride=args.stride, topk=args.topk,
-                              fmt=args.format) for f in args.files]
-    text = write_timelines(timelines, args.timeline_out)
-    if text is not None:
-        print(text)
-    return 0
+    timelines, failed = [], []
+    for f in args.files:  # one bad file does not stop the others (reported, exit 1)
+        try:
+            timelines.append(clf.timeline(f, window=args.window, stride=args.stride,
+                                          topk=args.topk, fmt=args.format))
+        except MansError as e:
+            failed.append({"file": str(f), "error": str(e)})
+    if timelines:
+        text = write_timelines(timelines, args.timeline_out)
+        if text is not None:
+            print(text)
+    return _report_failed(failed, len(args.files))
 
 
 def cmd_stream(args: argparse.Namespace) -> int:

@@ -250,6 +250,10 @@ def _splits_from_csv(meta: list[dict]) -> list[str | None]:
     return out
 
 
+# Protocols made from labels.csv (given, xsub, holdout) and the pick among them (default).
+AUTOMATIC = ("given", "xsub", "holdout", "default")
+
+
 def read_protocols_yaml(path: Path, columns: set[str]) -> dict[str, dict[str, dict]]:
     """``{protocol: {split: {column: [values as str]}}}`` from ``protocols.yaml``, checked."""
     try:
@@ -263,6 +267,9 @@ def read_protocols_yaml(path: Path, columns: set[str]) -> dict[str, dict[str, di
         raise FormatError(path, "expected a mapping NAME: {train: {COLUMN: VALUES}, test: {...}}")
     out = {}
     for name, splits in d.items():
+        if str(name) in AUTOMATIC:
+            raise FormatError(path, f"protocol {name!r}: {', '.join(AUTOMATIC)} are the names of "
+                              f"the protocols mans makes itself; name yours otherwise")
         if not isinstance(splits, dict) or not {"train", "test"} <= set(splits) \
                 or not set(splits) <= set(SPLITS):
             raise FormatError(path, f"protocol {name!r}: expected the splits train and test "
