@@ -226,6 +226,21 @@ def make_gemm(kind: str, n: int = GEMM_N, seed: int = 0) -> Callable[[], torch.T
     raise ValueError(f"unknown GEMM kind {kind!r}; expected one of {GEMM_KINDS}")
 
 
+def time_interleaved(calls: dict[str, Callable[[], object]], warmup: int, repeats: int
+                     ) -> dict[str, float]:
+    """Median wall seconds of each callable, timed interleaved (one call of each in turn, after
+    ``warmup`` untimed rounds) so that all see the same machine load."""
+    counters = {name: Counters() for name in calls}
+    for i in range(warmup + repeats):
+        for name, fn in calls.items():
+            if i < warmup:
+                fn()
+                continue
+            with counters[name].measure():
+                fn()
+    return {name: c.summary()["median_s"] for name, c in counters.items()}
+
+
 def time_calls(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
     """Wall seconds of ``repeats`` calls of ``fn`` after ``warmup`` untimed ones."""
     for _ in range(warmup):
@@ -364,16 +379,8 @@ def tarm_share(model: nn.Module, batch: int, size: int, warmup: int, repeats: in
         for p in tarm.parameters():
             p.grad = None
 
-    a, b = Counters(), Counters()
-    for i in range(warmup + repeats):
-        if i < warmup:
-            tarm_only(), full()
-            continue
-        with a.measure():
-            tarm_only()
-        with b.measure():
-            full()
-    t, s = a.summary()["median_s"], b.summary()["median_s"]
+    times = time_interleaved({"tarm": tarm_only, "full": full}, warmup, repeats)
+    t, s = times["tarm"], times["full"]
     out = {"tarm_fwd_bwd_s": t, "step_s": s, "share": t / s, "repeats": repeats,
            "threads": torch.get_num_threads()}
     if torch.get_num_threads() > 1:  # the GRU loop's small ops may not gain from threads
@@ -417,16 +424,9 @@ def onnx_vs_torch(model: nn.Module, batch: int, size: int, warmup: int, repeats:
         def ort_step():
             return session.run(["logits"], {"image": xn})[0]
 
-        a, b = Counters(), Counters()
-        for i in range(warmup + repeats):
-            if i < warmup:
-                torch_step(), ort_step()
-                continue
-            with a.measure():
-                ref = torch_step()
-            with b.measure():
-                got = ort_step()
-    tt, to = a.summary()["median_s"], b.summary()["median_s"]
+        times = time_interleaved({"torch": torch_step, "ort": ort_step}, warmup, repeats)
+        ref, got = torch_step(), ort_step()
+    tt, to = times["torch"], times["ort"]
     return {"batch": batch, "threads": torch.get_num_threads(), "repeats": repeats,
             "torch_samples_per_s": batch / tt, "onnxruntime_samples_per_s": batch / to,
             "onnxruntime_over_torch": tt / to, "export_s": export_s,
@@ -470,16 +470,9 @@ def recurrence_speed(model: nn.Module, batch_infer: int, batch_train: int, size:
     out: dict = {"batch_infer": batch_infer, "batch_train": batch_train, "repeats": repeats,
                  "threads": torch.get_num_threads()}
     for phase, make in (("infer", infer), ("train", train)):
-        counters = {rec: Counters() for rec in ("scan", "nn")}
-        for i in range(warmup + repeats):
-            for rec, c in counters.items():
-                if i < warmup:
-                    make(rec)()
-                else:
-                    with c.measure():
-                        make(rec)()
-        for rec, c in counters.items():
-            out[f"{phase}_{rec}_s"] = c.summary()["median_s"]
+        times = time_interleaved({rec: make(rec) for rec in ("scan", "nn")}, warmup, repeats)
+        for rec, t in times.items():
+            out[f"{phase}_{rec}_s"] = t
         out[f"{phase}_nn_over_scan_speed"] = out[f"{phase}_scan_s"] / out[f"{phase}_nn_s"]
     out["max_abs_diff"] = float((infer("scan")() - infer("nn")()).abs().max())
     return out
