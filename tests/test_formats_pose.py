@@ -290,8 +290,14 @@ def test_pyskl_malicious_pickle_is_refused_before_running(tmp_path, payload, nam
 
 def test_pyskl_bad_annotations_and_layouts(tmp_path):
     path, anns = _pyskl(tmp_path)
-    assert annotation_to_sequence(path, {**anns[0], "keypoint": np.ones((1, 4, 25, 3)),
-                                         "keypoint_score": None}, 0).layout.name == "ntu25"
+    xyz = np.random.default_rng(0).normal(size=(1, 4, 25, 3))  # z <= 0 too: not a score
+    seq = annotation_to_sequence(path, {**anns[0], "keypoint": xyz, "keypoint_score": None}, 0)
+    assert seq.layout.name == "ntu25" and seq.scores is None
+    np.testing.assert_array_equal(seq.joints, xyz.transpose(1, 0, 2, 3).astype(np.float32))
+    seq = annotation_to_sequence(path, {**anns[0], "keypoint": xyz[:, :, :20],
+                                        "keypoint_score": None}, 0)
+    assert seq.layout.name == "kinect20" and seq.joints.shape == (4, 1, 20, 3)
+    np.testing.assert_array_equal(seq.joints[:, 0], xyz[0, :, :20].astype(np.float32))
     assert annotation_to_sequence(
         path, {**anns[0], "keypoint": np.ones((1, 4, 25, 2)),
                "keypoint_score": np.ones((1, 4, 25))}, 0).layout.name == "openpose25"

@@ -175,7 +175,7 @@ def annotation_to_sequence(path: Path, ann, index: int) -> Sequence:
         raise FormatError(path, f"{where}: NaN/inf in 'keypoint'")
     joints = x.transpose(1, 0, 2, 3)  # (T, M, V, C)
     scores = None
-    if layout not in ("ntu25", "kinect20"):  # 2-D key points of a pose estimator
+    if layout not in (NTU25, KINECT20):  # 2-D key points of a pose estimator
         if score is None:
             score = x[..., 2] if c == 3 else np.ones((m, t, v))
         s = np.asarray(score, dtype=np.float64)
