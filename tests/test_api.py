@@ -137,7 +137,24 @@ def test_stream_predictions_equal_predict_on_the_buffer(ckpt3d):
         assert [t["label"] for t in r["top"]] == [t["label"] for t in ref["top"]]
         np.testing.assert_allclose([t["prob"] for t in r["top"]],
                                    [t["prob"] for t in ref["top"]], rtol=1e-5)
-        assert r["latency_ms"] > 0
+
+
+def test_stream_refuses_what_an_array_would_not_take(ckpt3d):
+    """Pushed frames get the checks of arrays: a NaN frame is refused (it would turn every
+    later window's probabilities into NaN), and the ring keeps only good frames."""
+    stream = mans.load(ckpt3d).stream(window=4, stride=2, topk=1)
+    x = _motion(4)
+    stream.push(x[0])
+    bad = x[1].copy()
+    bad[3, 0] = np.nan
+    with pytest.raises(ConfigError, match="^frame 1: NaN/inf coordinates$"):
+        stream.push(bad)
+    with pytest.raises(ConfigError, match="frame 1: scores of shape"):
+        stream.push(x[1], np.full(3, 0.5))
+    with pytest.raises(ConfigError, match=r"frame 1: joints of shape \(20, 4\); expected \(V, C\)"):
+        stream.push(np.zeros((20, 4)))
+    r = stream.push(x[1])
+    assert stream.count == 2 and np.isfinite([t["prob"] for t in r["top"]]).all()
 
 
 def test_stream_cli_reads_lines_and_reports_bad_ones(tmp_path, ckpt3d, capsys):

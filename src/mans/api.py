@@ -28,7 +28,7 @@ from .formats import read_sequence
 from .predict import Predictor
 from .skeleton import Layout, Sequence, as_layout
 from .timeline import Timeline, merge_segments
-from .runtime import check_layout, sequence_image, softmax, top_classes
+from .runtime import as_frames, check_layout, sequence_image, softmax, top_classes
 
 BATCH = 64  # windows per forward pass of a timeline
 
@@ -67,23 +67,8 @@ class Classifier:
         return seq
 
     def _from_array(self, x, layout: Layout | str | None, scores) -> Sequence:
-        a = np.asarray(x, dtype=np.float32)
         lay = self.layout if layout in (None, self.layout.name) else as_layout(layout)
-        name, v = lay.name, lay.num_joints
-        if a.ndim == 3:
-            a = a[:, None]  # (T, 1, V, C)
-        if a.ndim != 4 or a.shape[2] != v or a.shape[3] not in (2, 3) or a.shape[0] == 0:
-            raise ConfigError(f"array of shape {np.shape(x)}: expected (T, V, C) or "
-                              f"(T, M, V, C) with V = {v} ({name}), C = 2 or 3 and T > 0")
-        if not np.isfinite(a).all():
-            t = int(np.flatnonzero(~np.isfinite(a).reshape(a.shape[0], -1).all(1))[0])
-            raise ConfigError(f"array: NaN/inf at frame {t}")
-        sc = None
-        if scores is not None:
-            sc = np.asarray(scores, dtype=np.float32)
-            sc = sc[:, None] if sc.ndim == 2 else sc
-            if sc.shape != a.shape[:3]:
-                raise ConfigError(f"scores of shape {np.shape(scores)}; expected {a.shape[:3]}")
+        a, sc = as_frames(x, lay.num_joints, scores, what=f"array ({lay.name})")
         return Sequence(joints=a, layout=lay, name="array", scores=sc)
 
     # --- one sequence ------------------------------------------------------------------------

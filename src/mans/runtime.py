@@ -42,6 +42,44 @@ def file_image(x: str | Path | Sequence, *, layout: Layout, prep: PrepConfig, si
     return img, {**seq.metadata(), "frames_used": used}
 
 
+def as_frames(joints, v: int, scores=None, *, what: str = "array", one_frame: bool = False
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """User-given coordinates checked and shaped as a :class:`Sequence` holds them.
+
+    Args:
+        joints: ``(T, V, C)`` or ``(T, M, V, C)``; with ``one_frame`` a single frame ``(V, C)`` or
+            ``(M, V, C)``. V = ``v``, C = 2 or 3, finite numbers.
+        scores: ``(T, V)`` / ``(T, M, V)`` (``(V,)`` / ``(M, V)`` for one frame), or None.
+        what: how the error messages name the input (e.g. ``"frame 12"``).
+
+    Returns:
+        ``(joints (T, M, V, C) float32, scores (T, M, V) float32 or None)``; T = 1 for one frame.
+
+    Raises:
+        ConfigError: a wrong shape, or NaN/inf (naming the frame).
+    """
+    a = np.asarray(joints, dtype=np.float32)  # values beyond float32 become inf: refused below
+    axes = "(V, C) or (M, V, C)" if one_frame else "(T, V, C) or (T, M, V, C)"
+    a = a[None] if one_frame and a.ndim in (2, 3) else a
+    a = a[:, None] if a.ndim == 3 else a  # (T, 1, V, C)
+    if a.ndim != 4 or a.shape[2] != v or a.shape[3] not in (2, 3) or 0 in a.shape[:2]:
+        raise ConfigError(f"{what}: joints of shape {np.shape(joints)}; expected {axes} with "
+                          f"V = {v}, C = 2 or 3 and no empty axis")
+    bad = ~np.isfinite(a).reshape(a.shape[0], -1).all(axis=1)
+    if bad.any():
+        raise ConfigError(f"{what}: NaN/inf coordinates" +
+                          ("" if one_frame else f" at frame {int(np.flatnonzero(bad)[0])}"))
+    sc = None
+    if scores is not None:
+        sc = np.asarray(scores, dtype=np.float32)
+        sc = sc[None] if one_frame and sc.ndim in (1, 2) else sc
+        sc = sc[:, None] if sc.ndim == 2 else sc
+        if sc.shape != a.shape[:3] or not np.isfinite(sc).all():
+            raise ConfigError(f"{what}: scores of shape {np.shape(scores)}; expected finite "
+                              f"numbers of shape {a.shape[1:3] if one_frame else a.shape[:3]}")
+    return a, sc
+
+
 def check_layout(seq: Sequence, layout: Layout, model_path: str | Path) -> None:
     """ConfigError unless ``seq`` has the joints of ``layout``, the model's (same name, same
     joint names in the same order)."""

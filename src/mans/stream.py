@@ -33,6 +33,7 @@ import numpy as np
 from .errors import ConfigError, FormatError
 from .formats.coco import person_from_dict
 from .formats.keypoints import SlotTracker, numbers
+from .runtime import as_frames
 from .skeleton import Sequence
 
 
@@ -79,11 +80,9 @@ class Stream:
                 self.joints[slot] = 0
             self.scores[slot] = 0
         else:
-            j = np.asarray(joints, dtype=np.float32)
-            j = j[None] if j.ndim == 2 else j
-            if j.ndim != 3 or j.shape[1] != self.v or j.shape[2] not in (2, 3):
-                raise ConfigError(f"frame {self.count}: joints of shape {np.shape(joints)}; "
-                                  f"expected (V, C) or (M, V, C) with V = {self.v}")
+            j4, s4 = as_frames(joints, self.v, scores, what=f"frame {self.count}",
+                               one_frame=True)  # (1, M', V, C), (1, M', V)
+            j = j4[0]
             self._ring(j.shape[2])
             frame = np.zeros((self.m, self.v, self.c), np.float32)
             k = min(self.m, j.shape[0])
@@ -92,13 +91,8 @@ class Stream:
             # a frame given without scores: full confidence where a joint is present, so that it
             # is not dropped as undetected once other frames brought scores (2-D path)
             self.scores[slot] = np.any(frame != 0, axis=-1)
-            if scores is not None:
-                s = np.asarray(scores, dtype=np.float32)
-                s = s[None] if s.ndim == 1 else s
-                if s.shape != j.shape[:2]:
-                    raise ConfigError(f"frame {self.count}: scores of shape {np.shape(scores)}; "
-                                      f"expected {j.shape[:2]}")
-                self.scores[slot, :k] = s[:k]
+            if s4 is not None:
+                self.scores[slot, :k] = s4[0, :k]
                 self.has_scores = True
         self.count += 1
         if self.count < self.min_frames or self.count % self.stride or self.joints is None:
