@@ -96,7 +96,6 @@ def test_timeline_windows_match_predictions_of_the_slices(ckpt3d):
         np.testing.assert_allclose(sorted(p, reverse=True), [t["prob"] for t in ref["top"]],
                                    rtol=1e-5)
         assert w["top"][0]["label"] == ref["top"][0]["label"]
-    assert tl.segments == merge_segments(tl.windows)
     short = clf.timeline(x[:4], window=10, stride=5)
     assert [(w["start"], w["end"]) for w in short.windows] == [(0, 3)]
     gap = x.copy()
@@ -246,6 +245,15 @@ def test_predict_cli_window_writes_timeline_json_and_csv(tmp_path, ckpt3d, capsy
     out = capsys.readouterr()
     assert json.loads(out.out)[0]["windows"] == json.loads(json.dumps(ref.windows))
     assert "bad.npz" in out.err and "1 of 2 files failed" in out.err
+    # --timeline-out is checked before any window is classified; it needs --window
+    for out_path, words in (("t.txt", "expected a .json or .csv path"),
+                            ("bad.npz/t.json", "bad.npz exists and is not a folder")):
+        assert main(["predict", str(ckpt3d), str(tmp_path / "rec.npz"), "--window", "10",
+                     "--stride", "5", "--timeline-out", str(tmp_path / out_path)]) == 1
+        assert words in capsys.readouterr().err
+    assert main(["predict", str(ckpt3d), str(tmp_path / "rec.npz"), "--timeline-out",
+                 str(tmp_path / "t.json")]) == 2
+    assert "--timeline-out goes with --window" in capsys.readouterr().err
 
 
 def test_stream_frames_without_scores_count_as_detected(ckpt2d):

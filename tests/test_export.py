@@ -147,6 +147,13 @@ def test_bad_inputs_name_the_file(resnet_onnx, tmp_path):
     ckpt, _, _ = resnet_onnx
     with pytest.raises(ConfigError, match="must end in .onnx"):
         export_onnx(ckpt, tmp_path / "m.bin")
+    for opset in (5, 40):  # torch's exporter would stop with a long traceback
+        with pytest.raises(ConfigError, match=f"--opset {opset}: mans exports to opsets 12-20"):
+            export_onnx(ckpt, tmp_path / "m.onnx", opset=opset)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="--onnx .*/file exists and is not a folder"):
+        export_onnx(ckpt, tmp_path / "file" / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
     with pytest.raises(FormatError, match="bad.onnx.*not a readable ONNX model"):

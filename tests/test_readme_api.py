@@ -7,6 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from mans.api import save_untrained
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -30,5 +32,14 @@ def test_readme_api_example_runs(tmp_path, ntu_samples, monkeypatch, capsys):
     assert len(out) == 4
     assert out[0].startswith("{'label': ") and "'prob': " in out[0]
     assert out[1].startswith("class ")
-    assert out[2].startswith("[(0, 29, 'class ") or out[2].startswith("[(0, ")
+    # the segments printed are those of the 4 windows (0-29, 10-39, 20-49, 30-59), merged
+    import mans
+    from mans.timeline import merge_segments
+
+    tl = mans.load("mans-demo/run/best.pt").timeline(
+        np.random.default_rng(0).normal(size=(60, 25, 3)).astype("float32"), window=30, stride=10)
+    assert [(w["start"], w["end"]) for w in tl.windows] == [(0, 29), (10, 39), (20, 49), (30, 59)]
+    segs = merge_segments(tl.windows)
+    assert segs[0]["start"] == 0 and segs[-1]["end"] == 59
+    assert out[2] == str([(s["start"], s["end"], s["class"]) for s in segs])
     assert out[3].startswith("class ") and out[3].endswith(" ms")

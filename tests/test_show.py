@@ -129,6 +129,36 @@ def test_two_dimensional_layout(tmp_path):
     assert panel.ax.get_ylim()[0] > panel.ax.get_ylim()[1]  # image coordinates: y down
 
 
+def test_an_interrupted_clip_leaves_no_file(ntu_samples, tmp_path, monkeypatch):
+    """A clip is written beside its name and renamed at the end: an interruption mid-way (or a
+    full disk) leaves neither a half-made clip nor the temporary file."""
+    import mans.show as show_mod
+
+    real, calls = show_mod._writer, []
+
+    def failing_writer(path, fps):
+        writer = real(path, fps)
+
+        class Failing:
+            def append_data(self, img):
+                calls.append(path)
+                if len(calls) == 5:
+                    raise KeyboardInterrupt
+                writer.append_data(img)
+
+            def close(self):
+                writer.close()
+        return Failing()
+
+    monkeypatch.setattr(show_mod, "_writer", failing_writer)
+    with pytest.raises(KeyboardInterrupt):
+        show(ntu_samples / TWO_PERSON, tmp_path / "clip.gif")
+    assert calls[0].name != "clip.gif" and list(tmp_path.iterdir()) == []
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ConfigError, match="--out .*/f exists and is not a folder"):
+        show(ntu_samples / TWO_PERSON, tmp_path / "f" / "clip.gif")
+
+
 def test_mp4_without_ffmpeg_says_so(ntu_samples, tmp_path, monkeypatch):
     import importlib.util
 

@@ -28,7 +28,7 @@ from .formats import read_sequence
 from .predict import Predictor
 from .skeleton import Layout, Sequence, as_layout
 from .timeline import Timeline, merge_segments
-from .runtime import as_frames, check_layout, sequence_image, softmax, top_classes
+from .runtime import as_frames, check_layout, file_of, softmax, top_classes
 
 BATCH = 64  # windows per forward pass of a timeline
 
@@ -75,9 +75,8 @@ class Classifier:
 
     def image(self, seq: Sequence) -> tuple[np.ndarray, int]:
         """``(model input (C, S, S), frames used T')`` of one sequence."""
-        p = self.predictor
-        return sequence_image(seq, layout=p.layout, prep=p.prep, size=p.size, model_path=p.path,
-                              stream=p.stream)
+        img, meta = self.predictor.image(seq)
+        return img, meta["frames_used"]
 
     @torch.no_grad()
     def probabilities(self, images: np.ndarray) -> np.ndarray:
@@ -117,7 +116,8 @@ class Classifier:
         if starts[-1] + window < t:
             starts.append(t - window)
         windows, images, rows = [], [], []
-        for s in starts:
+        probs = np.full((len(starts), len(self.class_names)), np.nan)
+        for i, s in enumerate(starts):
             e = min(s + window, t)  # exclusive
             part = Sequence(joints=seq.joints[s:e], layout=seq.layout, name=seq.name,
                             source=seq.source,
@@ -125,16 +125,18 @@ class Classifier:
             entry = {"start": s, "end": e - 1}
             try:
                 images.append(self.image(part)[0])
-                rows.append(len(windows))
+                rows.append(i)
             except FormatError as err:  # e.g. no body in these frames
                 entry.update(top=[], reason=err.reason)
             windows.append(entry)
-        probs = np.full((len(windows), len(self.class_names)), np.nan)
-        for i in range(0, len(images), BATCH):
-            probs[rows[i:i + BATCH]] = self.probabilities(np.stack(images[i:i + BATCH]))
-        for r in rows:
-            windows[r]["top"] = self.top(probs[r], topk)
-        return Timeline(file=None if not isinstance(x, (str, Path)) else str(x), name=seq.name,
+            if len(images) == BATCH or (i == len(starts) - 1 and images):  # bounded memory
+                probs[rows] = self.probabilities(np.stack(images))
+                images, rows = [], []
+        for r, w in enumerate(windows):
+            if "reason" not in w:
+                w["top"] = self.top(probs[r], topk)
+        src = file_of(x)
+        return Timeline(file=None if src is None else str(src), name=seq.name,
                         frames=t, window=window, stride=stride, windows=windows,
                         segments=merge_segments(windows), probs=probs)
 

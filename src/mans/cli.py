@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import ConfigError, MansError
+from .errors import MansError
 from .outputs import describe_os_error
 
 
@@ -92,6 +92,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.window is not None or args.stride is not None:
         return _predict_timeline(args)
+    if args.timeline_out is not None:
+        raise _UsageError("--timeline-out goes with --window and --stride")
     from .runtime import format_prediction
 
     failed: list[dict] = []  # one bad file does not stop the others (reported, exit 1)
@@ -99,9 +101,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         from .onnx_predict import predict_files_onnx
 
         if args.ckpt:
-            raise ConfigError("--ckpt (fusing checkpoints) is for PyTorch checkpoints, not --onnx")
+            raise _UsageError("--ckpt (fusing checkpoints) is for PyTorch checkpoints, not --onnx")
         results = predict_files_onnx(args.checkpoint, args.files, topk=args.topk,
-                                     fmt=args.format, errors=failed)
+                                     fmt=args.format, errors=failed, threads=args.threads)
     else:
         from .predict import predict_files
 
@@ -160,20 +162,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _predict_timeline(args: argparse.Namespace) -> int:
     from .api import load
-    from .timeline import write_timelines
+    from .runtime import predict_each
+    from .timeline import check_timeline_out, write_timelines
 
     if args.window is None or args.stride is None:
         raise _UsageError("--window and --stride go together")
     if args.ckpt or args.onnx or args.checkpoint.suffix == ".onnx":
         raise _UsageError("--window works with one PyTorch checkpoint (not --ckpt or --onnx)")
+    if args.timeline_out is not None:
+        check_timeline_out(args.timeline_out)  # before minutes of windows, not after
     clf = load(args.checkpoint, args.device)
-    timelines, failed = [], []
-    for f in args.files:  # one bad file does not stop the others (reported, exit 1)
-        try:
-            timelines.append(clf.timeline(f, window=args.window, stride=args.stride,
-                                          topk=args.topk, fmt=args.format))
-        except MansError as e:
-            failed.append({"file": str(f), "error": str(e)})
+    failed: list[dict] = []  # one bad file does not stop the others (reported, exit 1)
+    timelines = predict_each(lambda f: clf.timeline(f, window=args.window, stride=args.stride,
+                                                    topk=args.topk, fmt=args.format),
+                             args.files, failed)
     if timelines:
         text = write_timelines(timelines, args.timeline_out)
         if text is not None:
@@ -219,8 +221,9 @@ def _positive_int(text: str) -> int:
 
 def _add_threads(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                    help="CPU threads for torch (default: OMP_NUM_THREADS if set, else the CPUs "
-                         "this process may use: its affinity mask and cgroup CPU quota)")
+                    help="CPU threads for torch or onnxruntime (default: OMP_NUM_THREADS if set, "
+                         "else the CPUs this process may use: its affinity mask and cgroup CPU "
+                         "quota)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,9 +32,13 @@ from . import __version__
 from .engine.checkpoint import build_model_from_checkpoint, load_checkpoint
 from .engine.selection import find_checkpoint
 from .errors import ConfigError
+from .outputs import atomic_path, check_out_folder
 from .onnx_predict import FORMAT, METADATA_KEY, VERSION
 
 OPSET = 17
+# opsets this graph exports to: the TARM's einsum needs 12; torch's TorchScript exporter
+# (dynamo=False, below) goes up to 20
+OPSETS = range(12, 21)
 INPUT, OUTPUTS = "image", ("logits", "attention")
 
 
@@ -81,17 +85,17 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET,
     checkpoint, out = find_checkpoint(checkpoint), Path(out)
     if out.suffix != ".onnx":
         raise ConfigError(f"{out}: the ONNX file name must end in .onnx")
+    if opset not in OPSETS:
+        raise ConfigError(f"--opset {opset}: mans exports to opsets {OPSETS.start}-"
+                          f"{OPSETS.stop - 1} (default {OPSET})")
+    check_out_folder(out.parent, "--onnx")
     if importlib.util.find_spec("onnx") is None:  # checked before any work: the metadata needs it
         raise ConfigError("mans export needs the onnx package: pip install 'mans[onnx]'")
     state = load_checkpoint(checkpoint)
     model = build_model_from_checkpoint(state, "cpu")
-    tmp = out.with_name(out.name + ".tmp.onnx")  # a failed export leaves no half-made model
-    try:
+    with atomic_path(out) as tmp:  # a failed export leaves no half-made model
         wrapper = export_model(model, tmp, opset=opset)
         _add_metadata(tmp, state, checkpoint)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
     cfg = model.config
     info = {"onnx": str(out), "checkpoint": str(checkpoint), "variant": cfg.variant,
             "size": cfg.size,

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, FormatError, MansError
-from .runtime import file_image, file_of, layout_from_data, prediction_record
+from .errors import ConfigError, FormatError
+from .runtime import (file_image, file_of, layout_from_data, predict_each, prediction_record,
+                      stream_from_data)
 from .skeleton import Sequence
+from .threads import default_threads
 from .transforms import PrepConfig
 
 # The exported file's metadata entry, defined here, by its torch-free reader; mans.export writes it.
@@ -58,13 +60,12 @@ class OnnxPredictor:
         if meta.get("format") != FORMAT:
             raise FormatError(self.path, f"metadata format {meta.get('format')!r}, expected "
                                          f"{FORMAT!r}")
-        self.meta = meta
         data = meta["data"]
         self.size = int(data["size"])
         self.class_names = list(data["class_names"])
         self.prep = PrepConfig.from_dict(data["prep"])
         self.layout = layout_from_data(data)
-        self.stream = str(data.get("stream") or "joint")
+        self.stream = stream_from_data(data)
         self.has_attention = bool(meta["model"]["config"].get("use_tarm", True))
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,16 +86,12 @@ class OnnxPredictor:
 
 
 def predict_files_onnx(model: str | Path, files: list[str | Path], *, topk: int = 5,
-                       fmt: str | None = None, errors: list[dict] | None = None) -> list[dict]:
-    """Predict every file with one loaded ONNX model (see :meth:`OnnxPredictor.predict`); bad
-    files as :func:`mans.predict.predict_files` handles them (``errors``)."""
-    predictor = OnnxPredictor(model)
-    results = []
-    for f in files:
-        try:
-            results.append(predictor.predict(f, topk=topk, fmt=fmt))
-        except MansError as e:
-            if errors is None:
-                raise
-            errors.append({"file": str(f), "error": str(e)})
-    return results
+                       fmt: str | None = None, errors: list[dict] | None = None,
+                       threads: int | None = None) -> list[dict]:
+    """Predict every file with one loaded ONNX model (see :meth:`OnnxPredictor.predict`) on
+    ``threads`` intra-op threads (None: :func:`mans.threads.default_threads`, as for torch); bad
+    files as :func:`mans.runtime.predict_each` handles them (``errors``)."""
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    predictor = OnnxPredictor(model, threads=threads or default_threads())
+    return predict_each(lambda f: predictor.predict(f, topk=topk, fmt=fmt), files, errors)

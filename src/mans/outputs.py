@@ -8,10 +8,12 @@ path -- before minutes of work, not at the first write.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from .errors import ConfigError
 
@@ -38,6 +40,20 @@ def check_out_folder(path: str | Path, option: str = "--out") -> Path:
     except OSError as e:
         raise ConfigError(f"{option} {p}: cannot write in {anc} ({e.strerror or e})") from None
     return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix: writers pick the format from it) for the
+    block to write; it replaces ``path`` when the block ends without error and is removed
+    otherwise, so a failed or interrupted write never leaves a half-made file under the name."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def describe_os_error(e: OSError) -> str:

@@ -15,14 +15,14 @@ import torch
 from .engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
 from .engine.distributed import resolve_device
 from .engine.selection import find_checkpoint
-from .errors import ConfigError, MansError
+from .errors import ConfigError
 from .formats import read_sequence
 from .runtime import (file_image, file_of, format_prediction, layout_from_data,
-                      prediction_record, softmax)
+                      predict_each, prediction_record, softmax)
 from .skeleton import Sequence
 from .transforms import PrepConfig
 
-__all__ = ["Predictor", "predict_files", "format_prediction", "resolve_device"]
+__all__ = ["Predictor", "predict_files", "format_prediction"]
 
 
 class Predictor:
@@ -64,7 +64,6 @@ class Predictor:
         return (logits[0].float().cpu().numpy(),
                 None if attention is None else attention[0].float().cpu().numpy(), meta)
 
-    @torch.no_grad()
     def predict(self, x: str | Path | Sequence, topk: int = 5, fmt: str | None = None) -> dict:
         """Top-k classes with probabilities and the per-frame attention of one file (or of a
         sequence already read).
@@ -86,9 +85,8 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
     ``ensemble`` checkpoints, with the mean of the softmax scores of all of them (each fed its
     own input stream; the attention shown is the first checkpoint's).
 
-    With ``errors`` (a list), a file that cannot be read or does not fit the checkpoint does not
-    stop the others: ``{"file", "error"}`` is appended to ``errors`` and the file is left out of
-    the returned list. Without it the first such file raises its :class:`MansError`.
+    ``errors``: as in :func:`mans.runtime.predict_each` (a bad file is listed there and left
+    out, instead of raising).
     """
     if topk < 1:
         raise ConfigError(f"topk must be >= 1, got {topk}")
@@ -98,20 +96,15 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
         if p.class_names != first.class_names:
             raise ConfigError(f"{p.path} predicts other classes than {first.path}; only "
                               f"checkpoints of the same classes can be fused")
-    results = []
-    for f in files:
-        try:
-            seq = read_sequence(f, fmt, first.layout)  # read once, prepared by each its own way
-            outs = [p.scores(seq) for p in predictors]  # [(logits (K,), attention, meta)]
-        except MansError as e:
-            if errors is None:
-                raise
-            errors.append({"file": str(f), "error": str(e)})
-            continue
+
+    def one(f: str | Path) -> dict:
+        seq = read_sequence(f, fmt, first.layout)  # read once, prepared by each its own way
+        outs = [p.scores(seq) for p in predictors]  # [(logits (K,), attention, meta)]
         prob = np.mean([softmax(o[0]) for o in outs], axis=0)  # (K,) fused softmax
         r = prediction_record(f, outs[0][2], None, outs[0][1], size=first.size,
                               class_names=first.class_names, topk=topk, prob=prob)
         if len(predictors) > 1:
             r["checkpoints"] = [str(p.path) for p in predictors]
-        results.append(r)
-    return results
+        return r
+
+    return predict_each(one, files, errors)

@@ -10,10 +10,11 @@ Shared by ``mans predict`` on PyTorch (:mod:`mans.predict`) and on onnxruntime
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, MansError
 from .formats import read_sequence
 from .skeleton import Layout, Sequence, builtin_layout
 from .streams import model_input
@@ -28,6 +29,12 @@ def layout_from_data(data: dict) -> Layout:
     (by name only in checkpoints of built-in layouts made before that was stored)."""
     layout_def = data["prep"].get("layout_def")
     return Layout.from_dict(layout_def) if layout_def else builtin_layout(data["layout"])
+
+
+def stream_from_data(data: dict) -> str:
+    """The input stream of a checkpoint's (or an exported model's) ``data`` entry (``joint`` for
+    those made before streams)."""
+    return str(data.get("stream") or "joint")
 
 
 def file_image(x: str | Path | Sequence, *, layout: Layout, prep: PrepConfig, size: int,
@@ -104,6 +111,23 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64)
     z = np.exp(z - z.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
+
+
+def predict_each(predict: Callable[[str | Path], dict], files: Iterable[str | Path],
+                 errors: list[dict] | None) -> list:
+    """``predict(file)`` of every file, in order. With ``errors`` (a list), a file raising
+    :class:`~mans.errors.MansError` (unreadable, does not fit the model) does not stop the others:
+    ``{"file", "error"}`` is appended to ``errors`` and the file is left out; without it the
+    first such error is raised."""
+    results = []
+    for f in files:
+        try:
+            results.append(predict(f))
+        except MansError as e:
+            if errors is None:
+                raise
+            errors.append({"file": str(f), "error": str(e)})
+    return results
 
 
 def file_of(x: str | Path | Sequence) -> str | Path | None:

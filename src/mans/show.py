@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError
+from .outputs import atomic_path, check_out_folder
 from .formats import read_sequence
 from .transforms import PrepConfig, select_bodies
 
@@ -69,9 +70,6 @@ def _writer(out: Path, fps: float):
     import imageio.v2 as imageio
 
     if out.suffix == ".mp4":
-        if importlib.util.find_spec("imageio_ffmpeg") is None:
-            raise ConfigError(f"{out}: writing MP4 needs an ffmpeg writer, which is not "
-                              f"installed (pip install imageio-ffmpeg); write a .gif instead")
         return imageio.get_writer(out, fps=fps, macro_block_size=1)
     return imageio.get_writer(out, mode="I", duration=1000.0 / fps, loop=0)
 
@@ -114,6 +112,10 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
     if key_frames < 1 or (fps is not None and not fps > 0):
         raise ConfigError(f"mans show: --key-frames must be >= 1 and --fps > 0, got "
                           f"{key_frames} and {fps}")
+    if out.suffix == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
+        raise ConfigError(f"{out}: writing MP4 needs an ffmpeg writer, which is not "
+                          f"installed (pip install imageio-ffmpeg); write a .gif instead")
+    check_out_folder(out.parent, "--out")  # before reading and predicting, not after
     predictor = None if ckpt is None else _predictor(Path(ckpt))
     # read once, drawn and predicted; an .npz may name the model's own layout
     seq = read_sequence(path, fmt, None if predictor is None else predictor.layout)
@@ -150,7 +152,8 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
                 ax.axvline(t, color="0.6", lw=0.8, ls="--")
         fig.suptitle(_title(record, seq.name), fontsize=10)
         fig.subplots_adjust(left=0.03, right=0.97, wspace=0.05, top=0.9, bottom=0.1, hspace=0.3)
-        fig.savefig(out, dpi=DPI)
+        with atomic_path(out) as tmp:  # never a half-written file under the name
+            fig.savefig(tmp, dpi=DPI)
         plt.close(fig)
         info.update(frames=1, bones=bones, key_frames=keys.tolist())
         return info
@@ -165,19 +168,22 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
         cursor = ax.axvline(0, color="tab:red", lw=1.5)
     title = fig.suptitle("", fontsize=10)
     bones = []
-    writer = _writer(out, fps)
     try:
-        for t in range(T):
-            bones.append(panel.draw(t))
-            # the frame counter also keeps consecutive images distinct: a GIF writer merges
-            # identical frames, and the frame count must equal the sequence length
-            title.set_text(f"{_title(record, seq.name)}\nframe {t + 1}/{T}")
-            if cursor is not None:
-                cursor.set_xdata([t, t])
-            fig.canvas.draw()
-            writer.append_data(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+        with atomic_path(out) as tmp:  # an interrupted clip leaves nothing under the name
+            writer = _writer(tmp, fps)
+            try:
+                for t in range(T):
+                    bones.append(panel.draw(t))
+                    # the frame counter also keeps consecutive images distinct: a GIF writer
+                    # merges identical frames, and the frame count must equal the length
+                    title.set_text(f"{_title(record, seq.name)}\nframe {t + 1}/{T}")
+                    if cursor is not None:
+                        cursor.set_xdata([t, t])
+                    fig.canvas.draw()
+                    writer.append_data(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+            finally:
+                writer.close()
     finally:
-        writer.close()
         plt.close(fig)
     info.update(frames=T, bones=bones, key_frames=[])
     return info

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError
+from .outputs import atomic_path, check_out_folder
 
 
 def merge_segments(windows: list[dict]) -> list[dict]:
@@ -102,14 +103,15 @@ class Timeline:
         """The most classes any window lists."""
         return max((len(w.get("top", [])) for w in self.windows), default=0)
 
-    def windows_csv(self, k: int | None = None) -> str:
+    def windows_csv(self, k: int | None = None, header: bool = True) -> str:
         """One row per window: start, end, then class and probability of each of the top ``k``
         (default: :meth:`top_k`; several timelines in one file share the largest)."""
         k = self.top_k() if k is None else k
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")
-        wr.writerow(["file", "start", "end"]
-                    + [c for i in range(1, k + 1) for c in (f"class{i}", f"prob{i}")])
+        if header:
+            wr.writerow(["file", "start", "end"]
+                        + [c for i in range(1, k + 1) for c in (f"class{i}", f"prob{i}")])
         for w in self.windows:
             top = w.get("top", [])
             wr.writerow([self.file or self.name, w["start"], w["end"]]
@@ -117,33 +119,46 @@ class Timeline:
                         + [""] * (2 * (k - len(top))))
         return buf.getvalue()
 
-    def segments_csv(self) -> str:
+    def segments_csv(self, header: bool = True) -> str:
         buf = io.StringIO()
         wr = csv.writer(buf, lineterminator="\n")
-        wr.writerow(["file", "start", "end", "label", "class", "windows", "mean_prob"])
+        if header:
+            wr.writerow(["file", "start", "end", "label", "class", "windows", "mean_prob"])
         for s in self.segments:
             wr.writerow([self.file or self.name, s["start"], s["end"], s["label"], s["class"],
                          s["windows"], f"{s['mean_prob']:.6f}"])
         return buf.getvalue()
 
 
+def check_timeline_out(out: str | Path) -> Path:
+    """``--timeline-out``, checked before any work: a ``.json`` or ``.csv`` path in a folder that
+    can be written (ConfigError naming it otherwise)."""
+    out = Path(out)
+    if out.suffix.lower() not in (".json", ".csv"):
+        raise ConfigError(f"--timeline-out {out}: expected a .json or .csv path")
+    check_out_folder(out.parent, "--timeline-out")
+    if out.is_dir():
+        raise ConfigError(f"--timeline-out {out} is a folder")
+    return out
+
+
 def write_timelines(timelines: list[Timeline], out: str | Path | None) -> str | None:
     """Write timelines to ``out``: ``.json`` (a list of :meth:`Timeline.to_dict`) or ``.csv``
-    (windows in ``out``, segments in ``<out stem>.segments.csv`` beside it). With ``out`` None,
-    return the JSON text instead."""
+    (windows in ``out``, segments in ``<out stem>.segments.csv`` beside it; both files or
+    neither). With ``out`` None, return the JSON text instead."""
     if out is None:
         return json.dumps([t.to_dict() for t in timelines], indent=2)
-    out = Path(out)
+    out = check_timeline_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".json":
-        out.write_text(json.dumps([t.to_dict() for t in timelines], indent=2) + "\n")
-    elif out.suffix.lower() == ".csv":
-        k = max((t.top_k() for t in timelines), default=0)  # one header for every file
-        windows = "".join(t.windows_csv(k).split("\n", 1)[1] if i else t.windows_csv(k)
-                          for i, t in enumerate(timelines))
-        segments = "".join(t.segments_csv().split("\n", 1)[1] if i else t.segments_csv()
-                           for i, t in enumerate(timelines))
-        out.write_text(windows)
-        out.with_name(out.stem + ".segments.csv").write_text(segments)
-    else:
-        raise ConfigError(f"--timeline-out {out}: expected a .json or .csv path")
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps([t.to_dict() for t in timelines], indent=2) + "\n")
+        return None
+    k = max((t.top_k() for t in timelines), default=0)  # one header for every file
+    windows = "".join(t.windows_csv(k, header=not i) for i, t in enumerate(timelines))
+    segments = "".join(t.segments_csv(header=not i) for i, t in enumerate(timelines))
+    with atomic_path(out) as tmp, \
+            atomic_path(out.with_name(out.stem + ".segments.csv")) as tmp_segments:
+        tmp.write_text(windows)
+        tmp_segments.write_text(segments)
     return None
