@@ -1,7 +1,7 @@
 """Frame-level accuracy of ``mans predict --window W --stride K`` on whole UT-Kinect recordings.
 
     python bench/timeline_utkinect.py                      # train (xsub recipe, seed 0), measure
-    python bench/timeline_utkinect.py --checkpoint RUN/last.pt --window 30 --stride 5
+    python bench/timeline_utkinect.py --checkpoint RUN/last.pt --window 30 20 --stride 5
 
 1. A model is trained on the training subjects (odd: the ``xsub`` protocol) with the benchmark
    recipe ``utkinect-xsub-resnet`` (bench/accuracy.py; seed 0, one CPU thread), unless
@@ -14,9 +14,10 @@
    snapped to frame numbers, the listed fix applied); rows between actions have no label and are
    not scored.
 
-Reported: frame-level accuracy over labelled rows (all test recordings pooled), per recording,
-and segment accuracy (the majority of a segment's rows predicted correctly). Results:
-``--json`` (default bench/timeline_utkinect.json).
+Reported per window size: frame-level accuracy over labelled rows (all test recordings pooled),
+per recording, and segment accuracy (the majority of a segment's rows predicted correctly); with
+the recipe, commit, date and training time. Results: ``--json`` (default
+bench/timeline_utkinect.json).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def truth_rows(raw: Path) -> dict[str, tuple[Path, np.ndarray]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+RECIPE = "utkinect-xsub-resnet"
+
+
 def train(out: Path, threads: int) -> Path:
     import torch
 
@@ -66,7 +70,7 @@ def train(out: Path, threads: int) -> Path:
     torch.set_num_threads(threads)
     store = out / "store"
     prepare("utkinect", RAW, store, view="authors", workers=1, progress=False)
-    m = run_training("utkinect-xsub-resnet", data=store, out=out / "run",
+    m = run_training(RECIPE, data=store, out=out / "run",
                      overrides=["train.seed=0"], device="cpu", deterministic=True,
                      progress=False)
     return out / "run" / m["checkpoint"]
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, default=None)
     p.add_argument("--out", type=Path, default=REPO / "runs" / "timeline-utkinect")
-    p.add_argument("--window", type=int, default=30)
+    p.add_argument("--window", type=int, nargs="+", default=[30, 20])
     p.add_argument("--stride", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, default=REPO / "bench" / "timeline_utkinect.json")
@@ -90,16 +94,35 @@ def main(argv: list[str] | None = None) -> int:
 
     import mans
 
+    from accuracy import git_commit
+
     t0 = time.perf_counter()
     ckpt = args.checkpoint or train(args.out, args.threads)
     train_s = time.perf_counter() - t0
     torch.set_num_threads(args.threads)
     clf = mans.load(ckpt)
+    res = {"recipe": RECIPE if args.checkpoint is None else None, "checkpoint": str(ckpt),
+           "stream": clf.predictor.stream, "commit": git_commit(),
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "load_avg_1min": os.getloadavg()[0],
+           "train_s": None if args.checkpoint else round(train_s, 1),
+           # the same model on the pre-cut test segments (engine metrics of its run), if known
+           "cut_segments_top1": _run_top1(Path(ckpt)),
+           "command": "python bench/timeline_utkinect.py " + " ".join(
+               sys.argv[1:] if argv is None else argv),
+           "windows": [measure(clf, w, args.stride) for w in args.window]}
+    args.json.write_text(json.dumps(res, indent=1) + "\n")
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+def measure(clf, window: int, stride: int) -> dict:
+    """Frame-level and segment accuracy of ``clf``'s timelines of the test recordings."""
     per, hits, total, seg_ok, seg_n = {}, 0, 0, 0, 0
     near = np.zeros(2, dtype=np.int64)  # [correct, rows] within NEAR rows of a label change
     far = np.zeros(2, dtype=np.int64)
     for rec, (path, truth) in sorted(truth_rows(RAW).items()):
-        tl = clf.timeline(path, window=args.window, stride=args.stride)
+        tl = clf.timeline(path, window=window, stride=stride)
         pred = tl.frame_labels()
         scored = truth >= 0
         ok = (pred == truth) & scored
@@ -113,20 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             rows = truth == c
             seg_n += 1
             seg_ok += int((pred[rows] == c).mean() > 0.5)
-    res = {"checkpoint": str(ckpt), "window": args.window, "stride": args.stride,
-           "frame_accuracy": round(hits / total, 4), "labelled_rows": total,
-           "segment_accuracy": round(seg_ok / seg_n, 4), "segments": seg_n,
-           f"accuracy_within_{NEAR}_rows_of_a_boundary": round(near[0] / near[1], 4),
-           "rows_near": int(near[1]), "accuracy_elsewhere": round(far[0] / far[1], 4),
-           "rows_elsewhere": int(far[1]),
-           "per_recording": per, "train_s": round(train_s, 1),
-           # the same model on the pre-cut test segments (engine metrics of its run), if known
-           "cut_segments_top1": _run_top1(Path(ckpt)),
-           "command": "python bench/timeline_utkinect.py " + " ".join(
-               sys.argv[1:] if argv is None else argv)}
-    args.json.write_text(json.dumps(res, indent=1) + "\n")
-    print(json.dumps(res, indent=1))
-    return 0
+    return {"window": window, "stride": stride,
+            "frame_accuracy": round(hits / total, 4), "labelled_rows": total,
+            "segment_accuracy": round(seg_ok / seg_n, 4), "segments": seg_n,
+            f"accuracy_within_{NEAR}_rows_of_a_boundary": round(near[0] / near[1], 4),
+            "rows_near": int(near[1]), "accuracy_elsewhere": round(far[0] / far[1], 4),
+            "rows_elsewhere": int(far[1]), "per_recording": per}
 
 
 if __name__ == "__main__":
