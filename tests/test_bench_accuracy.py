@@ -63,12 +63,6 @@ def test_aggregate_by_hand(acc):
     assert xsub["paper"] == "100 %"
 
 
-def test_mean_class_accuracy_differs_from_top1(acc):
-    cm = np.array([[8, 0, 0], [0, 1, 1], [0, 0, 0]])  # class 2 absent: ignored
-    assert acc._mean_class_acc(cm) == pytest.approx((1.0 + 0.5) / 2)
-    assert np.trace(cm) / cm.sum() == pytest.approx(0.9)
-
-
 def test_top_confusions(acc):
     cm = [[5, 2, 0], [3, 4, 1], [0, 0, 9]]
     assert acc.top_confusions(cm, ["x", "y", "z"], k=2) == [("y", "x", 3), ("x", "y", 2)]
