@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -22,7 +23,8 @@ import numpy as np
 
 from mans.formats.decimals import WIDTH, parse_decimals
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ntu-samples"
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("MANS_SHARED_DATA", REPO.parent / "shared" / "data")) / "ntu-samples"
 
 
 def tokens_of(path: Path) -> list[bytes]:
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(args.data.glob("*.skeleton"))
     if not files:
         raise SystemExit(f"no .skeleton files in {args.data}")
-    rows = []
+    rows, load_before = [], os.getloadavg()
     for f in files:
         tokens = tokens_of(f)
         buf, ends, lengths = buffer_of(tokens)
@@ -77,8 +79,13 @@ def main(argv: list[str] | None = None) -> int:
                      "speedup": round(py / vec, 2)})
         print(f"{f.name}: {n} numbers ({int(ok.sum())} vectorised, bit-exact {exact}): "
               f"float() {py:.0f} ns, parse_decimals {vec:.0f} ns per number ({py / vec:.1f}x)")
-    result = {"machine": platform.processor() or platform.machine(), "python": sys.version.split()[0],
-              "numpy": np.__version__, "repeats": args.repeats, "files": rows}
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "machine": platform.processor() or platform.machine(),
+              "python": sys.version.split()[0], "numpy": np.__version__,
+              "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+              "command": "python bench/decimals.py " + " ".join(
+                  sys.argv[1:] if argv is None else argv),
+              "repeats": args.repeats, "files": rows}
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0 if all(r["exact"] for r in rows) else 1
