@@ -20,7 +20,9 @@ where ``gi = x_t W_ih + b_ih``. Keras 2's default GRU (``reset_after=False``) in
 Training speed: autograd through a Python loop records ~10 small ops per step. The backward pass is
 instead written out by hand (:class:`_GRUScan`), which saves the gates of the forward pass and runs
 one loop of plain tensor ops; it is checked against autograd by ``torch.autograd.gradcheck`` in the
-tests. Without gradients (inference, export) the plain loop :func:`gru_scan_loop` runs.
+tests. Without gradients the plain loop :func:`gru_scan_loop` runs: in export and whenever the
+TARM's ``recurrence`` is ``"scan"``; with the default ``"auto"``, CPU inference and CUDA use one
+``torch.nn.GRU`` per channel instead (:mod:`mans.models.tarm`).
 """
 
 from __future__ import annotations
