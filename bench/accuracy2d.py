@@ -36,7 +36,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from accuracy import BASIC, RAW, SECTION_2D, VARIANTS, Job, run_all  # noqa: E402
+from accuracy import BASIC, RAW, SECTION_2D, VARIANTS, Job, git_commit, run_all  # noqa: E402
 
 PROTOCOL = {"utkinect": "xsub", "hdm05": "actors"}
 # The 3-D rows these are compared with: the ablations of the basic recipe (bench/accuracy.py).
@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     stores = prepare_2d(args.out)
     jobs = plan(1 if args.quick else args.seeds, args.quick)
     runs = run_all(jobs, stores, args.out / "runs", args.workers)
-    results = {"quick": args.quick, "projection": "pinhole f=525 px, c=(320, 240)",
+    results = {"quick": args.quick, "commit": git_commit(),
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "projection": "pinhole f=525 px, c=(320, 240)",
                "overrides": list(OVERRIDES_2D), "runs": runs,
                "wall_s": round(time.perf_counter() - t0, 1)}
     (args.out / "results2d.json").write_text(json.dumps(results, indent=1))

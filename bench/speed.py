@@ -401,7 +401,7 @@ def onnx_vs_torch(model: nn.Module, batch: int, size: int, warmup: int, repeats:
     """
     import onnxruntime as ort
 
-    from mans.export import export_model
+    from mans.export import INPUT, OUTPUTS, export_model
 
     x = torch.randn(batch, model.config.in_channels, size, size,
                     generator=torch.Generator().manual_seed(seed))
@@ -422,7 +422,7 @@ def onnx_vs_torch(model: nn.Module, batch: int, size: int, warmup: int, repeats:
                 return model(x)
 
         def ort_step():
-            return session.run(["logits"], {"image": xn})[0]
+            return session.run([OUTPUTS[0]], {INPUT: xn})[0]
 
         times = time_interleaved({"torch": torch_step, "ort": ort_step}, warmup, repeats)
         ref, got = torch_step(), ort_step()
