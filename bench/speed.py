@@ -919,7 +919,9 @@ def main(argv: list[str] | None = None) -> int:
                          f"(default: {DEFAULT_PHASES})")
     ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller data set")
     ap.add_argument("--repeats", type=int, help="timed repeats per phase (overrides)")
-    ap.add_argument("--gemm-n", type=int, default=GEMM_N, help="ceiling GEMM size (smaller: tests, or runs of phases that do not use the ceiling)")
+    ap.add_argument("--gemm-n", type=int, default=GEMM_N,
+                    help="ceiling GEMM size (smaller: tests, or runs of phases that do not use "
+                         "the ceiling)")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--channels-last", action="store_true", help="NHWC weights in the STCM")
     ap.add_argument("--no-mkldnn", action="store_true", help="torch.backends.mkldnn.enabled=False")
