@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..store import PreparedStore, SkeletonDataset
 from .checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
 from .config import RunConfig
-from .data import carve_validation, labelled
+from .data import labelled, protocol_train_val
 from .distributed import DistInfo, all_reduce_sum, resolve_device
 from .metrics import (accuracy, confusion_matrix, mean_class_accuracy, per_class_accuracy,
                       summarize, topk_correct)
@@ -150,10 +150,8 @@ def split_indices(state: dict, store: PreparedStore, split: str, ckpt: Path) -> 
     if "config" not in tr:
         raise ConfigError(f"{ckpt} holds no training config to re-derive the validation split")
     cfg = RunConfig.from_dict(tr["config"], source=str(ckpt))
-    fraction = 0.0 if cfg.train.selection == "test" else cfg.data.val_fraction
-    train_idx = labelled(store, store.split(protocol, "train"), "train")
-    _, idx, _ = carve_validation(train_idx, store.labels, store.meta, fraction,
-                                 cfg.data.val_by_subject)
+    _, idx, _ = protocol_train_val(store, protocol, cfg.train.selection, cfg.data.val_fraction,
+                                   cfg.data.val_by_subject)
     if idx.size == 0:
         raise ConfigError(f"the run of {ckpt} had no validation split")
     return idx
