@@ -8,9 +8,11 @@ The four streams of the field (2s-AGCN, MS-G3D, CTR-GCN), computed from the layo
 - ``motion``: frame differences of the joints, ``x[t + 1] - x[t]`` (the last row 0);
 - ``bone_motion``: frame differences of the bones.
 
-Motion is taken *after* the time axis is brought to the model's ``S`` rows (the same
-:func:`~mans.transforms.frame_indices` sub-sampling :func:`~mans.transforms.to_image` applies), so
-a difference always spans one model row, whatever the recording's frame rate and length.
+Every stream but ``joint`` is taken *after* the time axis is brought to the model's ``S`` rows
+(the same :func:`~mans.transforms.frame_indices` sub-sampling :func:`~mans.transforms.to_image`
+applies): a motion difference then always spans one model row, whatever the recording's frame
+rate and length, and a bone (a per-frame quantity, so the same either way) is computed for the
+``S`` kept frames only.
 
 Absent joints (all coordinates exactly 0: a missing second body, an empty frame) never produce a
 value: a bone is 0 unless the joint and its parent are present, a motion is 0 unless the joint is
