@@ -75,3 +75,72 @@ def test_cli_report_rewrites_and_rejects_other_folders(run, tmp_path, capsys):
     assert (run / "report.html").is_file()
     assert cli.main(["report", str(tmp_path)]) == 1  # a user error (usage errors are 2)
     assert "no metrics.json" in capsys.readouterr().err
+
+
+def _copy_run(run, dest):
+    import shutil
+
+    shutil.copytree(run, dest)
+    (dest / "environment.json").unlink()
+    return dest
+
+
+@pytest.mark.parametrize("name,text,line", [
+    ("metrics.json", '{"top1": 0.5,,}', 1),
+    ("environment.json", "{\n  \"mans\": ", 2),
+])
+def test_damaged_json_is_a_format_error_naming_the_file(run, tmp_path, name, text, line):
+    from mans.engine.report import write_report
+    from mans.errors import FormatError
+
+    bad = _copy_run(run, tmp_path / "bad")
+    (bad / name).write_text(text)
+    with pytest.raises(FormatError) as e:
+        write_report(bad)
+    assert e.value.path == str(bad / name) and e.value.line == line
+
+
+def test_non_number_in_metrics_csv_names_file_and_line(run, tmp_path, capsys):
+    from mans.engine.report import write_report
+    from mans.errors import FormatError
+
+    bad = _copy_run(run, tmp_path / "bad")
+    lines = (bad / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[2].split(",")
+    cells[header.index("train_loss")] = "abc"
+    lines[2] = ",".join(cells)
+    (bad / "metrics.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(FormatError) as e:
+        write_report(bad)
+    assert e.value.path == str(bad / "metrics.csv") and e.value.line == 3
+    assert cli.main(["report", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "metrics.csv:3" in err and "Traceback" not in err
+
+
+def test_damaged_checkpoint_writes_nothing(run, tmp_path):
+    from mans.engine.report import write_report
+    from mans.errors import FormatError
+
+    bad = _copy_run(run, tmp_path / "bad")
+    for name in ("report.html", "MODEL_CARD.md"):
+        (bad / name).unlink()
+    (bad / "best.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(FormatError, match="best.pt"):
+        write_report(bad)
+    for name in ("environment.json", "report.html", "MODEL_CARD.md"):
+        assert not (bad / name).exists(), name
+
+
+def test_model_card_states_stream_channels_and_mirroring(tiny_store, run, tmp_path):  # noqa: F811
+    out = tmp_path / "bone"
+    run_training("base", data=tiny_store, out=out, progress=False, device="cpu",
+                 overrides=[*TINY, "data.stream=bone", "data.test_mirror=true"])
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "Input: the `bone` stream, 3 coordinate planes of S = 28 frames" in card
+    assert "Test-time mirroring: on" in card
+    assert "Checkpoint: `best.pt`" in card  # the selected checkpoint (find_checkpoint)
+    joint = (run / "MODEL_CARD.md").read_text()
+    assert "Input: the `joint` stream, 3 coordinate planes" in joint
+    assert "Test-time mirroring: off" in joint

@@ -87,8 +87,15 @@ def test_mixup_mixes_images_with_a_beta_weight():
     torch.manual_seed(5)
     x = torch.randn(6, 3, 4, 4)
     mixed, perm, lam = mix_batch(x, 0.4)
-    assert 0 <= lam <= 1 and sorted(perm.tolist()) == list(range(6))
-    torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[perm])
+    # replay the same seeded draws: lam from Beta(0.4, 0.4), then the pairing
+    torch.manual_seed(5)
+    torch.randn(6, 3, 4, 4)
+    lam_ref = float(torch.distributions.Beta(0.4, 0.4).sample())
+    perm_ref = torch.randperm(6)
+    assert lam == lam_ref and torch.equal(perm, perm_ref)
+    assert not torch.equal(perm, torch.arange(6))  # a real pairing, so the mix is visible
+    torch.testing.assert_close(mixed, lam_ref * x + (1 - lam_ref) * x[perm_ref])
+    assert not torch.allclose(mixed, x)
 
 
 def test_ema_run_resumes_bit_exactly(tiny_store, tmp_path):  # noqa: F811
@@ -146,6 +153,91 @@ def test_ensemble_of_two_runs(bone_run, tiny_store, tmp_path):  # noqa: F811
     assert sum(vm["weights"]) == pytest.approx(1) and vm["weights_rule"] == "val"
     with pytest.raises(ConfigError, match="at least 2"):
         run_ensemble([joint], data=tiny_store)
+
+
+def _old_simplex_grid(r: int, grid: int) -> np.ndarray:
+    """The enumeration before stars and bars: the filtered (grid + 1) ** r product."""
+    import itertools
+
+    rows = [c for c in itertools.product(range(grid + 1), repeat=r) if sum(c) == grid]
+    return np.asarray(rows, dtype=np.float64) / grid
+
+
+def _old_choose_weights(scores, labels, grid):
+    best, best_key = None, None
+    equal = np.full(len(scores), 1 / len(scores))
+    for w in _old_simplex_grid(len(scores), grid):
+        acc = float((fuse(scores, w).argmax(axis=1) == labels).mean())
+        key = (acc, -float(np.abs(w - equal).sum()))
+        if best_key is None or key > best_key:
+            best, best_key = w, key
+    return best
+
+
+@pytest.mark.parametrize("r", [1, 2, 3, 4])
+@pytest.mark.parametrize("grid", [1, 3, 10])
+def test_simplex_grid_equals_the_product_enumeration(r, grid):
+    assert np.array_equal(simplex_grid(r, grid), _old_simplex_grid(r, grid))
+
+
+@pytest.mark.parametrize("r", [2, 3, 4])
+def test_weight_choice_equals_the_old_enumeration(r):
+    rng = np.random.default_rng(r)
+    scores = [rng.dirichlet(np.ones(5), size=40) for _ in range(r)]  # (40, 5) each
+    labels = rng.integers(0, 5, size=40)
+    for grid in (4, 10):
+        assert np.array_equal(choose_weights(scores, labels, grid),
+                              _old_choose_weights(scores, labels, grid))
+
+
+def _forged(run: Path, dest: Path, **changes) -> Path:
+    """A copy of ``run``'s best.pt with ``changes`` ("data.protocol": ...) applied."""
+    from mans.engine.checkpoint import save_checkpoint
+
+    state = load_checkpoint(run / "best.pt")
+    for key, value in changes.items():
+        section, name = key.split("__")
+        state[section][name] = value
+    return save_checkpoint(dest, state)
+
+
+def test_ensemble_refusals_come_before_any_scoring(bone_run, tiny_store, tmp_path,  # noqa: F811
+                                                   monkeypatch):
+    import mans.engine.evaluate as ev_mod
+
+    run = bone_run[0]
+    scored = []
+    real = ev_mod.evaluate_model
+    monkeypatch.setattr(ev_mod, "evaluate_model",
+                        lambda *a, **k: scored.append(1) or real(*a, **k))
+    other = _forged(run, tmp_path / "other.pt", data__protocol="nosubj")
+    with pytest.raises(ConfigError, match=r"different protocols \['nosubj', 'xsub'\]"):
+        run_ensemble([run, other], data=tiny_store)
+    test_sel = _forged(run, tmp_path / "testsel.pt", train__selection="test")
+    with pytest.raises(ConfigError, match="selected on the test split"):
+        run_ensemble([run, test_sel], data=tiny_store)
+    with pytest.raises(ConfigError, match="cannot be scored on it"):
+        run_ensemble([run, run], data=tiny_store, weights="val", split="val")
+    with pytest.raises(ConfigError, match="no such run folder or checkpoint"):
+        run_ensemble([run, run, tmp_path / "missing"], data=tiny_store)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="--out .*afile exists and is not a folder"):
+        run_ensemble([run, run], data=tiny_store, out=tmp_path / "afile")
+    assert scored == []  # no run was scored before any of these refusals
+
+
+def test_ensemble_val_weights_build_each_network_once(bone_run, tiny_store,  # noqa: F811
+                                                      monkeypatch):
+    import mans.engine.evaluate as ev_mod
+
+    built = []
+    real = ev_mod.build_model_from_checkpoint
+    monkeypatch.setattr(ev_mod, "build_model_from_checkpoint",
+                        lambda *a, **k: built.append(1) or real(*a, **k))
+    m = run_ensemble([bone_run[0], bone_run[0]], data=tiny_store, weights="val")
+    assert len(built) == 2  # one per run, shared by the val and test scoring
+    # the same run twice: every grid point scores alike, so the closest to equal wins
+    assert m["weights"] == [0.5, 0.5] and m["weights_rule"] == "val"
 
 
 def test_cli_ensemble_and_fused_predict(bone_run, tiny_store, tmp_path, capsys,  # noqa: F811

@@ -253,3 +253,43 @@ def test_cli_train_and_eval(tiny_store, tmp_path, capsys):  # noqa: F811
     err = capsys.readouterr().err.strip()
     assert err.startswith("mans train: error:") and "did you mean 'train.lr'" in err
     assert "\n" not in err
+
+
+@pytest.mark.parametrize("extra", [
+    [],  # by subject
+    ["data.val_by_subject=false", "data.val_fraction=0.25"],  # stratified
+    ["train.selection=last", "data.val_fraction=0.5"],
+])
+def test_eval_val_split_is_the_trainers(tiny_store, tmp_path, extra):  # noqa: F811
+    """``mans eval --split val`` re-derives exactly the samples the trainer held out."""
+    from mans.engine.config import resolve_config
+    from mans.engine.distributed import init_distributed
+    from mans.engine.evaluate import split_indices
+    from mans.engine.train import _Trainer
+
+    cfg = resolve_config("base", [*TINY, *extra])
+    tr = _Trainer(cfg, tiny_store, tmp_path, init_distributed("cpu"), deterministic=True,
+                  progress=False)
+    state = {"data": {"protocol": tr.protocol}, "train": {"config": cfg.to_dict()}}
+    val = split_indices(state, tr.store, "val", tmp_path / "x.pt")
+    assert val.size > 0 and np.array_equal(val, tr.val_idx)
+    assert np.intersect1d(val, tr.train_idx).size == 0
+    assert np.array_equal(np.sort(np.concatenate([val, tr.train_idx])),
+                          np.sort(tr.store.split(tr.protocol, "train")))
+
+
+def test_eval_val_split_of_a_test_selected_run_is_refused(tiny_store, tmp_path):  # noqa: F811
+    """Under the authors' rule the trainer holds nothing out, and eval says so."""
+    from mans.engine.config import resolve_config
+    from mans.engine.distributed import init_distributed
+    from mans.engine.evaluate import split_indices
+    from mans.engine.train import _Trainer
+    from mans.errors import ConfigError
+
+    cfg = resolve_config("base", [*TINY, "train.selection=test"])
+    tr = _Trainer(cfg, tiny_store, tmp_path, init_distributed("cpu"), deterministic=True,
+                  progress=False)
+    assert tr.val_idx.size == 0 and tr.train_idx.size == tr.store.split(tr.protocol, "train").size
+    state = {"data": {"protocol": tr.protocol}, "train": {"config": cfg.to_dict()}}
+    with pytest.raises(ConfigError, match="had no validation split"):
+        split_indices(state, tr.store, "val", tmp_path / "x.pt")

@@ -181,3 +181,48 @@ def test_mirror_average_is_the_mean_of_both_logits():
     xm = x[:, :, :, perm].clone()
     xm[:, 0] *= -1
     torch.testing.assert_close(tta(x), (net(x) + net(xm)) / 2)
+
+
+# --- the bone streams pick the model rows first (same image as the full-length formula) -----------
+
+
+def _full_length_image(x: np.ndarray, size: int, stream: str, layout: Layout) -> np.ndarray:
+    """The formula before rows were picked first: bones on all ``T`` frames, then the rows."""
+    if stream in ("bone", "bone_motion"):
+        x = bones(x, _per_body_parents(layout, x.shape[2]))
+    if stream in ("motion", "bone_motion"):
+        if x.shape[1] > size:
+            x = x[:, frame_indices(x.shape[1], size)]
+        x = motion(x)
+    return to_image(x, size)
+
+
+def _per_body_parents(layout: Layout, columns: int) -> np.ndarray:
+    v = layout.num_joints
+    par = np.asarray(layout.parents, dtype=np.int64)
+    return np.concatenate([np.where(par >= 0, par + b * v, -1) for b in range(columns // v)])
+
+
+@pytest.mark.parametrize("t", [23, 50, 300])
+@pytest.mark.parametrize("stream", ["joint", "bone", "motion", "bone_motion"])
+def test_stream_image_equals_the_full_length_formula(utkinect_dir, t, stream):
+    """T < S, T = S and T > S (real UT-Kinect, tiled to 300 frames, one body blanked out in some
+    frames so absent joints are exercised): the image is bit-identical."""
+    from mans.formats.utkinect import read_joints_file
+
+    seq = read_joints_file(utkinect_dir / "joints" / "joints_s01_e01.txt")
+    x = prepare_sequence(seq, PrepConfig("authors", 1))  # (3, T0, 20)
+    x = np.concatenate([x] * (t // x.shape[1] + 1), axis=1)[:, :t].copy()
+    x = np.concatenate([x, x[:, ::-1] * 0.5], axis=2)  # (3, t, 40): two bodies
+    x[:, 5:9, 20:] = 0  # second body absent for four frames
+    x[:, 11, 3] = 0  # one absent joint
+    lay = builtin_layout("kinect20")
+    assert np.array_equal(model_input(x, 50, stream, lay), _full_length_image(x, 50, stream, lay))
+
+
+def test_column_parents_is_built_once_per_layout():
+    lay = builtin_layout("kinect20")
+    a = column_parents(lay, 40)
+    assert column_parents(lay, 40) is a
+    assert not a.flags.writeable
+    np.testing.assert_array_equal(a, _per_body_parents(lay, 40))

@@ -322,6 +322,18 @@ def test_pad_joints_and_to_image():
         T.pad_joints(x, 24)
 
 
+@pytest.mark.parametrize("t", [1, 19, 20, 49, 50, 51, 300])
+def test_to_image_equals_the_frame_rows_gather(t):
+    """The sliced fast path of ``to_image`` puts every frame where :func:`frame_rows` says (T < S
+    with an odd and even remainder, T = S, T > S): bit-identical to the gather."""
+    x = np.random.default_rng(t).normal(size=(3, t, 25)).astype(np.float32)
+    rows = T.frame_rows(t, 50)
+    keep = rows >= 0
+    ref = np.zeros((3, 50, 50), np.float32)
+    ref[:, keep, 12:37] = x[:, rows[keep]]
+    assert np.array_equal(T.to_image(x, 50), ref)
+
+
 # --- the authors' code, loop by loop, on a real NTU file ------------------------------------------
 
 

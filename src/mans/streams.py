@@ -8,9 +8,11 @@ The four streams of the field (2s-AGCN, MS-G3D, CTR-GCN), computed from the layo
 - ``motion``: frame differences of the joints, ``x[t + 1] - x[t]`` (the last row 0);
 - ``bone_motion``: frame differences of the bones.
 
-Motion is taken *after* the time axis is brought to the model's ``S`` rows (the same
-:func:`~mans.transforms.frame_indices` sub-sampling :func:`~mans.transforms.to_image` applies), so
-a difference always spans one model row, whatever the recording's frame rate and length.
+Every stream but ``joint`` is taken *after* the time axis is brought to the model's ``S`` rows
+(the same :func:`~mans.transforms.frame_indices` sub-sampling :func:`~mans.transforms.to_image`
+applies): a motion difference then always spans one model row, whatever the recording's frame
+rate and length, and a bone (a per-frame quantity, so the same either way) is computed for the
+``S`` kept frames only.
 
 Absent joints (all coordinates exactly 0: a missing second body, an empty frame) never produce a
 value: a bone is 0 unless the joint and its parent are present, a motion is 0 unless the joint is
@@ -20,6 +22,8 @@ every checkpoint, so a checkpoint is always fed the stream it was trained on.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -50,9 +54,16 @@ def _per_body(layout: Layout, columns: int, index: np.ndarray) -> np.ndarray:
                            for b in range(columns // v)])
 
 
+@lru_cache(maxsize=64)
 def column_parents(layout: Layout, columns: int) -> np.ndarray:
-    """``(J,)`` int64 parent column of each stored column; ``-1`` for each root."""
-    return _per_body(layout, columns, layout.parents)
+    """``(J,)`` int64 parent column of each stored column; ``-1`` for each root.
+
+    Cached per ``(layout, columns)`` (a :class:`~mans.skeleton.Layout` is frozen, so hashable):
+    the bone streams need it for every sample of every epoch. The array is read-only because
+    every caller shares it."""
+    out = _per_body(layout, columns, layout.parents)
+    out.setflags(write=False)
+    return out
 
 
 def column_mirror(layout: Layout, columns: int) -> np.ndarray:
@@ -86,19 +97,23 @@ def motion(x: np.ndarray) -> np.ndarray:
 
 def apply_stream(x: np.ndarray, stream: str, layout: Layout | None, size: int) -> np.ndarray:
     """The ``stream`` of a ``(C, T, J)`` sequence, as ``(C, T', J)`` with ``T' = min(T, size)``
-    for the motion streams (sub-sampled to the model's rows first) and ``T' = T`` otherwise.
+    for every stream but ``joint`` (sub-sampled to the model's rows first) and ``T' = T`` for
+    ``joint`` (:func:`~mans.transforms.to_image` sub-samples it).
+
+    Bones are per frame, so taking them after the sub-sampling gives the same rows as taking them
+    on all ``T`` frames and sub-sampling after, for ``size / T`` of the work.
 
     ``layout`` is needed for the bone streams only (the parent of each joint)."""
     check_stream(stream)
     if stream == "joint":
         return x
+    if x.shape[1] > size:
+        x = x[:, frame_indices(x.shape[1], size)]  # (C, size, J)
     if stream in ("bone", "bone_motion"):
         if layout is None:
             raise ConfigError(f"the {stream!r} stream needs the joint layout (its parents)")
         x = bones(x, column_parents(layout, x.shape[2]))
     if stream in ("motion", "bone_motion"):
-        if x.shape[1] > size:
-            x = x[:, frame_indices(x.shape[1], size)]
         x = motion(x)
     return x
 

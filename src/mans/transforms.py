@@ -477,7 +477,9 @@ def to_image(x: np.ndarray, size: int) -> np.ndarray:
     _check_columns(j, size)
     out = np.zeros((c, size, size), dtype=np.float32)
     j0 = centre_offset(j, size)
-    rows = frame_rows(t, size)
-    keep = rows >= 0
-    out[:, keep, j0:j0 + j] = x[:, rows[keep]]
+    if t > size:  # every row holds a frame: the frame_rows gather without a mask
+        out[:, :, j0:j0 + j] = x[:, frame_indices(t, size)]
+    else:  # the t frames centred (frame_rows' rule) by a plain slice, no gather
+        t0 = centre_offset(t, size)
+        out[:, t0:t0 + t, j0:j0 + j] = x
     return out

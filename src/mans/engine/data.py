@@ -130,6 +130,23 @@ def check_protocol(store, protocol: str | None) -> str:
     return protocol
 
 
+def protocol_train_val(store, protocol: str, selection: str, val_fraction: float,
+                       val_by_subject: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
+    """The run's training and validation store indices: the labelled training split of
+    ``protocol`` with a validation split carved off (:func:`carve_validation`), none under
+    ``selection == "test"`` (the authors' rule trains on the whole training split).
+
+    The one rule the trainer and ``mans eval --split val`` (which re-derives the split from a
+    checkpoint's saved config) share.
+
+    Returns:
+        ``(train (n_train,), val (n_val,), how)`` int64 store indices and the rule's description.
+    """
+    train_idx = labelled(store, store.split(protocol, "train"), "train")
+    fraction = 0.0 if selection == "test" else val_fraction
+    return carve_validation(train_idx, store.labels, store.meta, fraction, val_by_subject)
+
+
 def labelled(store, idx: np.ndarray, what: str) -> np.ndarray:
     """``idx`` without samples of unknown label (-1); ConfigError if none is left."""
     idx = np.asarray(idx, dtype=np.int64)

@@ -15,22 +15,43 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..outputs import check_out_folder
 from ..store import PreparedStore
-from .evaluate import TOPK, checkpoint_scores, final_metrics, write_eval_outputs, write_scores
+from .evaluate import (TOPK, final_metrics, open_checkpoint, score_split, split_indices,
+                       write_eval_outputs, write_scores)
 from .metrics import confusion_matrix, topk_correct
+
+
+def _stack(scores: list[np.ndarray]) -> np.ndarray:
+    return np.stack(scores).astype(np.float64)  # (R, N, K)
+
+
+def _fuse_stacked(stack: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    r = stack.shape[0]
+    w = np.full(r, 1 / r) if weights is None else np.asarray(weights, float)
+    return np.tensordot(w, stack, axes=1)  # (N, K)
 
 
 def fuse(scores: list[np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
     """``(N, K)`` weighted mean of ``R`` score arrays ``(N, K)`` (equal weights when None)."""
-    stack = np.stack(scores).astype(np.float64)  # (R, N, K)
-    w = np.full(len(scores), 1 / len(scores)) if weights is None else np.asarray(weights, float)
-    return np.tensordot(w, stack, axes=1)  # (N, K)
+    return _fuse_stacked(_stack(scores), weights)
 
 
 def simplex_grid(r: int, grid: int) -> np.ndarray:
-    """``(G, r)`` every weight vector with entries in ``{0, 1/grid, ..., 1}`` summing to 1."""
-    rows = [c for c in itertools.product(range(grid + 1), repeat=r) if sum(c) == grid]
-    return np.asarray(rows, dtype=np.float64) / grid
+    """``(G, r)`` every weight vector with entries in ``{0, 1/grid, ..., 1}`` summing to 1, in
+    lexicographic order of the integer parts, ``G = C(grid + r - 1, r - 1)``.
+
+    Built by stars and bars: each choice of ``r - 1`` bar positions among ``grid + r - 1`` slots
+    is one composition of ``grid`` into ``r`` parts (the gaps between bars), so only the ``G``
+    vectors are made, not the ``(grid + 1) ** r`` tuples of a filtered product. Bars in
+    lexicographic order give the parts in lexicographic order."""
+    if r == 1:
+        return np.ones((1, 1))
+    bars = np.asarray(list(itertools.combinations(range(grid + r - 1), r - 1)),
+                      dtype=np.int64).reshape(-1, r - 1)  # (G, r - 1)
+    edges = np.concatenate([np.full((len(bars), 1), -1), bars,
+                            np.full((len(bars), 1), grid + r - 1)], axis=1)  # (G, r + 1)
+    return (np.diff(edges, axis=1) - 1).astype(np.float64) / grid  # (G, r)
 
 
 def choose_weights(scores: list[np.ndarray], labels: np.ndarray, grid: int = 10) -> np.ndarray:
@@ -38,10 +59,11 @@ def choose_weights(scores: list[np.ndarray], labels: np.ndarray, grid: int = 10)
     split; among equally good weights, the closest to equal weights (then the first in grid
     order)."""
     labels = np.asarray(labels)
+    stack = _stack(scores)  # (R, N, K), once for every grid point
     best, best_key = None, None
     equal = np.full(len(scores), 1 / len(scores))
     for w in simplex_grid(len(scores), grid):
-        acc = float((fuse(scores, w).argmax(axis=1) == labels).mean())
+        acc = float((_fuse_stacked(stack, w).argmax(axis=1) == labels).mean())
         key = (acc, -float(np.abs(w - equal).sum()))
         if best_key is None or key > best_key:
             best, best_key = w, key
@@ -68,23 +90,37 @@ def run_ensemble(runs: list[str | Path], *, data: str | Path, weights: str = "eq
         raise ConfigError(f"--weights must be 'equal' or 'val', got {weights!r}")
     if weights == "val" and split == "val":
         raise ConfigError("weights chosen on the validation split cannot be scored on it")
+    if out is not None:
+        check_out_folder(out)
     store = PreparedStore.open(data)
-    evs = [checkpoint_scores(r, store, split, device, progress) for r in runs]
-    protocols = {e["state"]["data"]["protocol"] for e in evs}
+    # every cheap check of every run before any run is scored: a bad run k must not cost the
+    # evaluation of runs 1..k-1
+    opened = [open_checkpoint(r, store) for r in runs]
+    protocols = {o["state"]["data"]["protocol"] for o in opened}
     if len(protocols) > 1:
         raise ConfigError(f"the runs were trained on different protocols {sorted(protocols)}")
-    idx = evs[0]["idx"]
-    for e in evs[1:]:
-        if not np.array_equal(e["idx"], idx):
-            raise ConfigError(f"{e['ckpt']} is evaluated on other samples than {evs[0]['ckpt']}")
-    w = np.full(len(runs), 1 / len(runs))
+    sels = {o["state"].get("train", {}).get("selection", "val") for o in opened}
+    if "test" in sels:
+        raise ConfigError("a run was selected on the test split (selection test): its scores "
+                          "cannot be fused into an honest test estimate")
+    idxs = [split_indices(o["state"], store, split, o["ckpt"]) for o in opened]
+    for o, i in zip(opened[1:], idxs[1:]):
+        if not np.array_equal(i, idxs[0]):
+            raise ConfigError(f"{o['ckpt']} is evaluated on other samples than "
+                              f"{opened[0]['ckpt']}")
     if weights == "val":
-        vals = [checkpoint_scores(r, store, "val", device, progress) for r in runs]
-        for v in vals[1:]:
-            if not np.array_equal(v["idx"], vals[0]["idx"]):
+        val_idxs = [split_indices(o["state"], store, "val", o["ckpt"]) for o in opened]
+        for v in val_idxs[1:]:
+            if not np.array_equal(v, val_idxs[0]):
                 raise ConfigError("the runs hold out different validation splits; weights=val "
                                   "needs runs with the same data.val_fraction and protocol")
-        w = choose_weights([v["result"]["scores"] for v in vals], store.labels[vals[0]["idx"]],
+    evs = [score_split(o, split, device, progress, idx=i) for o, i in zip(opened, idxs)]
+    idx = idxs[0]
+    w = np.full(len(runs), 1 / len(runs))
+    if weights == "val":  # the networks built for the split are reused, not rebuilt
+        vals = [score_split(o, "val", device, progress, model=e["model"], idx=v)
+                for o, e, v in zip(opened, evs, val_idxs)]
+        w = choose_weights([v["result"]["scores"] for v in vals], store.labels[val_idxs[0]],
                            grid)
     fused = fuse([e["result"]["scores"] for e in evs], w).astype(np.float32)  # (N, K)
     y = store.labels[idx]
@@ -92,10 +128,6 @@ def run_ensemble(runs: list[str | Path], *, data: str | Path, weights: str = "eq
     cm = confusion_matrix(y, fused.argmax(axis=1), k)
     result = {"cm": cm, "topk_hits": topk_correct(fused, y, TOPK), "n": int(len(y)),
               "loss": float(-np.log(np.maximum(fused[np.arange(len(y)), y], 1e-12)).mean())}
-    sels = {e["state"].get("train", {}).get("selection", "val") for e in evs}
-    if "test" in sels:
-        raise ConfigError("a run was selected on the test split (selection test): its scores "
-                          "cannot be fused into an honest test estimate")
     metrics = final_metrics(result, store.class_names, selection="+".join(sorted(sels)))
     metrics.update({
         "runs": [str(e["ckpt"]) for e in evs], "weights": [round(float(v), 6) for v in w],

@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..store import PreparedStore, SkeletonDataset
 from .checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
 from .config import RunConfig
-from .data import carve_validation, labelled
+from .data import labelled, protocol_train_val
 from .distributed import DistInfo, all_reduce_sum, resolve_device
 from .metrics import (accuracy, confusion_matrix, mean_class_accuracy, per_class_accuracy,
                       summarize, topk_correct)
@@ -150,41 +150,67 @@ def split_indices(state: dict, store: PreparedStore, split: str, ckpt: Path) -> 
     if "config" not in tr:
         raise ConfigError(f"{ckpt} holds no training config to re-derive the validation split")
     cfg = RunConfig.from_dict(tr["config"], source=str(ckpt))
-    fraction = 0.0 if cfg.train.selection == "test" else cfg.data.val_fraction
-    train_idx = labelled(store, store.split(protocol, "train"), "train")
-    _, idx, _ = carve_validation(train_idx, store.labels, store.meta, fraction,
-                                 cfg.data.val_by_subject)
+    _, idx, _ = protocol_train_val(store, protocol, cfg.train.selection, cfg.data.val_fraction,
+                                   cfg.data.val_by_subject)
     if idx.size == 0:
         raise ConfigError(f"the run of {ckpt} had no validation split")
     return idx
 
 
-def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
-                      split: str = "test", device: str = "auto", progress: bool = False) -> dict:
-    """Evaluate a run folder's selected checkpoint (or a checkpoint file) on ``split`` of its
-    protocol, keeping the per-sample scores.
+def open_checkpoint(target: str | Path, store: PreparedStore | str | Path) -> dict:
+    """The cheap part of :func:`checkpoint_scores`: find and load a run's checkpoint and check
+    it against the store, without building the network or scoring anything.
 
     Returns:
-        ``{"ckpt": Path, "state": checkpoint dict, "store": the open store, "idx": (N,) store
-        indices, "result": evaluate_model(...) output with "scores" (N, K), "model": the network,
-        "loader": the split's DataLoader}``.
+        ``{"ckpt": Path, "state": checkpoint dict, "store": the open store}``.
     """
     ckpt = find_checkpoint(target)
     state = load_checkpoint(ckpt)
     if not isinstance(store, PreparedStore):  # opened after the checkpoint: its errors first
         store = PreparedStore.open(store)
     check_store_matches(state, store, ckpt)
+    return {"ckpt": ckpt, "state": state, "store": store}
+
+
+def score_split(opened: dict, split: str, device: str = "auto", progress: bool = False,
+                model: torch.nn.Module | None = None, idx: np.ndarray | None = None) -> dict:
+    """Score ``split`` with an :func:`open_checkpoint` result.
+
+    Args:
+        model: the network already built from this checkpoint (e.g. to score a second split)
+            on ``device``; built from the checkpoint when None.
+        idx: the split's store indices when already derived (:func:`split_indices`).
+
+    Returns:
+        ``opened`` plus ``"idx"`` (N,) store indices, ``"result"`` (:func:`evaluate_model` output
+        with ``"scores"`` (N, K)), ``"model"`` and ``"loader"`` (the split's DataLoader).
+    """
+    ckpt, state, store = opened["ckpt"], opened["state"], opened["store"]
     dev = resolve_device(device)
-    model = build_model_from_checkpoint(state, dev)
-    idx = split_indices(state, store, split, ckpt)
+    if model is None:
+        model = build_model_from_checkpoint(state, dev)
+    if idx is None:
+        idx = split_indices(state, store, split, ckpt)
     ds = SkeletonDataset(store, idx, int(state["data"]["size"]), stream=checkpoint_stream(state))
     loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
     result = evaluate_model(model, loader, dev,
                             num_classes=int(state["model"]["config"]["num_classes"]),
                             amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
                             progress=progress, desc=f"eval {split}", keep_scores=True)
-    return {"ckpt": ckpt, "state": state, "store": store, "idx": idx, "result": result,
-            "model": model, "loader": loader}
+    return {**opened, "idx": idx, "result": result, "model": model, "loader": loader}
+
+
+def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
+                      split: str = "test", device: str = "auto", progress: bool = False) -> dict:
+    """Evaluate a run folder's selected checkpoint (or a checkpoint file) on ``split`` of its
+    protocol, keeping the per-sample scores (:func:`open_checkpoint` then :func:`score_split`).
+
+    Returns:
+        ``{"ckpt": Path, "state": checkpoint dict, "store": the open store, "idx": (N,) store
+        indices, "result": evaluate_model(...) output with "scores" (N, K), "model": the network,
+        "loader": the split's DataLoader}``.
+    """
+    return score_split(open_checkpoint(target, store), split, device, progress)
 
 
 def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = "auto",

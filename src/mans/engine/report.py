@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, FormatError
 
 PACKAGES = ("torch", "numpy", "matplotlib", "PyYAML", "safetensors", "tensorboard", "tqdm",
             "imageio", "onnx", "onnxruntime")
@@ -43,13 +43,39 @@ SELECTION_TEXT = {"val": "validation-selected (best validation accuracy)",
 
 
 def read_history(run: Path) -> list[dict]:
-    """``metrics.csv`` rows as dicts of floats (``epoch`` as int)."""
+    """``metrics.csv`` rows as dicts of floats (``epoch`` as int); :class:`FormatError` naming the
+    file and line for a cell that is not a number."""
     path = run / "metrics.csv"
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(f)]
+    rows = []
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            for row in reader:
+                try:
+                    rows.append({k: (int(v) if k == "epoch" else float(v))
+                                 for k, v in row.items() if v != ""})
+                except (TypeError, ValueError):  # "abc", or a row longer than the header
+                    raise FormatError(path, f"not a number in row {row}",
+                                      reader.line_num) from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise FormatError(path, f"not a readable CSV file ({e})") from None
+    return rows
+
+
+def read_json(path: Path) -> dict:
+    """A run file holding one JSON object; :class:`FormatError` naming the file (and line)
+    when it is damaged."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise FormatError(path, f"not valid JSON ({e.msg})", e.lineno) from None
+    except UnicodeDecodeError as e:
+        raise FormatError(path, f"not a text file ({e.reason})") from None
+    if not isinstance(data, dict):
+        raise FormatError(path, f"expected a JSON object, found {type(data).__name__}")
+    return data
 
 
 def final_metric(metrics: dict, key: str):
@@ -99,16 +125,19 @@ def environment() -> dict:
     return env
 
 
-def _selected_checkpoint(run: Path, metrics: dict) -> dict | None:
-    """The run's selected checkpoint's ``model`` and ``data`` entries (None without one)."""
-    from .checkpoint import load_checkpoint
+def _selected_checkpoint(run: Path) -> dict | None:
+    """The run's selected checkpoint's (:func:`~mans.engine.selection.find_checkpoint`)
+    ``model`` and ``data`` entries and its input stream (None without a checkpoint)."""
+    from .checkpoint import checkpoint_stream, load_checkpoint
+    from .selection import find_checkpoint
 
-    name = metrics.get("checkpoint") or "last.pt"
-    for p in (run / name, run / "last.pt"):
-        if p.is_file():
-            state = load_checkpoint(p)
-            return {"model": state["model"], "data": state["data"], "file": p.name}
-    return None
+    try:
+        p = find_checkpoint(run)
+    except ConfigError:  # a folder without checkpoints: the report goes without them
+        return None
+    state = load_checkpoint(p)
+    return {"model": state["model"], "data": state["data"], "file": p.name,
+            "stream": checkpoint_stream(state)}
 
 
 # --- figures --------------------------------------------------------------------------------------
@@ -187,16 +216,17 @@ def write_report(run: str | Path) -> dict:
     run = Path(run)
     if not (run / "metrics.json").is_file():
         raise ConfigError(f"{run}: no metrics.json; is it the folder of a finished mans train run?")
-    metrics = json.loads((run / "metrics.json").read_text())
+    # read (and check) every input before writing anything: a damaged file leaves the folder
+    # as it was
+    metrics = read_json(run / "metrics.json")
     history = read_history(run)
     config_text = (run / "config.yaml").read_text() if (run / "config.yaml").is_file() else ""
     env_path = run / "environment.json"
-    if env_path.is_file():
-        env = json.loads(env_path.read_text())
-    else:
-        env = environment()
+    new_env = not env_path.is_file()
+    env = environment() if new_env else read_json(env_path)
+    ckpt = _selected_checkpoint(run)
+    if new_env:
         env_path.write_text(json.dumps(env, indent=2) + "\n")
-    ckpt = _selected_checkpoint(run, metrics)
     per_class = final_metric(metrics, "per_class") or {}
 
     out = {"html": run / "report.html", "model_card": run / "MODEL_CARD.md",
@@ -257,6 +287,8 @@ def model_card(metrics: dict, ckpt: dict | None, config_text: str, env: dict) ->
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f} %"  # noqa: E731
     sel = metrics.get("selection", "")
     variant = m.get("variant", "?")
+    mirror = ("on (the logits of the sequence and of its left/right mirror image are averaged)"
+              if d.get("test_mirror") else "off")
     tarm = ("TARM (BiGRU memory + per-frame attention) + STCM" if m.get("use_tarm", True)
             else "STCM only (no TARM)")
     lines = [
@@ -264,8 +296,11 @@ def model_card(metrics: dict, ckpt: dict | None, config_text: str, env: dict) ->
         "",
         "## Model",
         f"- Memory Attention Network (Xie et al., IJCAI 2018): {tarm}, {variant} CNN.",
-        f"- Input: 3 coordinate planes of S = {d.get('size', '?')} frames x S joint columns; "
-        f"output: logits over {len(classes) or '?'} classes and the per-frame TARM attention.",
+        f"- Input: the `{ckpt['stream'] if ckpt else '?'}` stream, "
+        f"{m.get('in_channels', '?')} coordinate planes of S = {d.get('size', '?')} frames x S "
+        f"joint columns; output: logits over {len(classes) or '?'} classes and the per-frame "
+        f"TARM attention.",
+        f"- Test-time mirroring: {mirror}.",
         f"- Checkpoint: `{ckpt['file'] if ckpt else '?'}` in this folder; mans "
         f"{env.get('mans')}, commit {env.get('mans_git_commit') or 'unknown'}.",
         "",

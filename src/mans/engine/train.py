@@ -51,7 +51,7 @@ from ..store import PreparedStore, SkeletonDataset
 from .checkpoint import (load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          with_test_mirror)
 from .config import RESUMABLE_KEYS, RunConfig, diff_configs, resolve_config, save_config
-from .data import carve_validation, check_protocol, epoch_seed, eval_loader, labelled, \
+from .data import check_protocol, epoch_seed, eval_loader, labelled, protocol_train_val, \
     train_loader
 from .distributed import DistInfo, all_reduce_sum, barrier, broadcast_buffers, init_distributed
 from .evaluate import evaluate_model, final_metrics, write_eval_outputs
@@ -225,11 +225,9 @@ class _Trainer:
             raise ConfigError(f"the config is for dataset {cfg.data.dataset!r} but the store at "
                               f"{data} holds {self.store.dataset!r} (data.dataset)")
         self.protocol = check_protocol(self.store, cfg.data.protocol)
-        train_idx = labelled(self.store, self.store.split(self.protocol, "train"), "train")
+        self.train_idx, self.val_idx, self.val_rule = protocol_train_val(
+            self.store, self.protocol, self.sel, cfg.data.val_fraction, cfg.data.val_by_subject)
         self.test_idx = labelled(self.store, self.store.split(self.protocol, "test"), "test")
-        fraction = 0.0 if self.sel == "test" else cfg.data.val_fraction
-        self.train_idx, self.val_idx, self.val_rule = carve_validation(
-            train_idx, self.store.labels, self.store.meta, fraction, cfg.data.val_by_subject)
         if self.sel == "val" and self.val_idx.size == 0:
             raise ConfigError(f"the training split of {self.protocol!r} is too small to hold out "
                               f"a validation split; use train.selection=last")
