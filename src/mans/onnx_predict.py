@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, FormatError
-from .runtime import (file_image, file_of, layout_from_data, predict_each, prediction_record,
-                      stream_from_data)
+from .runtime import file_image, file_of, layout_from_data, predict_each, prediction_record
 from .skeleton import Sequence
+from .streams import stream_from_data
 from .threads import default_threads
 from .transforms import PrepConfig
 

@@ -31,12 +31,6 @@ def layout_from_data(data: dict) -> Layout:
     return Layout.from_dict(layout_def) if layout_def else builtin_layout(data["layout"])
 
 
-def stream_from_data(data: dict) -> str:
-    """The input stream of a checkpoint's (or an exported model's) ``data`` entry (``joint`` for
-    those made before streams)."""
-    return str(data.get("stream") or "joint")
-
-
 def file_image(x: str | Path | Sequence, *, layout: Layout, prep: PrepConfig, size: int,
                model_path: str | Path, fmt: str | None = None, stream: str = "joint"
                ) -> tuple[np.ndarray, dict]:

@@ -34,6 +34,12 @@ from .transforms import frame_indices, to_image
 STREAMS = ("joint", "bone", "motion", "bone_motion")
 
 
+def stream_from_data(data: dict) -> str:
+    """The input stream named by a checkpoint's (or an exported model's) ``data`` entry
+    (``joint`` for those made before streams)."""
+    return str(data.get("stream") or "joint")
+
+
 def check_stream(stream: str) -> str:
     """``stream`` if it is one of :data:`STREAMS`, else :class:`ConfigError`."""
     if stream not in STREAMS:

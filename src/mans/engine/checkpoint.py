@@ -173,7 +173,7 @@ def build_model_from_checkpoint(state: dict, device: str | torch.device = "cpu")
 def checkpoint_stream(state: dict) -> str:
     """The input stream a checkpoint was trained on (``joint`` for checkpoints older than
     streams)."""
-    return str(state["data"].get("stream") or "joint")
+    return stream_from_data(state["data"])
 
 
 def with_test_mirror(model: torch.nn.Module, data: dict) -> torch.nn.Module:
