@@ -107,6 +107,36 @@ def test_coco_json_errors_name_file_and_frame(tmp_path, doc, words):
     assert str(path) in str(e.value)
 
 
+def test_coco_results_format_and_files_without_people_are_refused(tmp_path):
+    """COCO's results format (one person per entry) and MediaPipe JSON with MediaPipe's own key
+    ``pose_landmarks`` (guessed as COCO) used to read as all-zero frames without an error."""
+    kp = [v for p in _kp(17, 100, 0, 0.9) for v in p]
+    results = [{"image_id": 1, "category_id": 1, "keypoints": kp, "score": 0.9},
+               {"image_id": 2, "category_id": 1, "keypoints": kp, "score": 0.8}]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    with pytest.raises(FormatError, match=r"frame 0: .*one person per entry \(COCO results "
+                                          r"format\).*'instances'") as e:
+        read_sequence(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+    lm = [{"x": 0.5, "y": 0.5, "z": 0.0, "visibility": 0.9}] * 33
+    path = tmp_path / "mp.json"
+    path.write_text(json.dumps([{"pose_landmarks": lm}, {"pose_landmarks": lm}]))
+    assert detect_format(path) == "coco"
+    with pytest.raises(FormatError, match=r"no person in any of the 2 frames; frame 0 has none "
+                                          r"of the keys .*\['pose_landmarks'\]") as e:
+        read_sequence(path)
+    assert str(path) in str(e.value)
+    path.write_text(json.dumps([[]] * 4))
+    with pytest.raises(FormatError, match="no person in any of the 4 frames$"):
+        read_sequence(path)
+    # one person in one frame is enough: the empty frames stay zero rows
+    path.write_text(json.dumps([[], [{"keypoints": kp}], []]))
+    seq = read_sequence(path)
+    assert seq.joints.shape == (3, 1, 17, 2) and seq.joints[1, 0, 0].tolist() == [100, 0]
+    assert not seq.joints[0].any() and not seq.joints[2].any()
+
+
 def test_json_syntax_error_names_the_line(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text("[\n[\n{\"keypoints\": [1,2,,3]}\n]\n]\n")
