@@ -220,6 +220,11 @@ def test_mediapipe_csv_image_and_world(tmp_path):
     with pytest.raises(FormatError, match="expected numbers") as e:
         read_sequence(path)
     assert e.value.line == 3
+    # '²'.isdigit() is True but int('²') raises: a one-line FormatError, not a ValueError
+    path.write_text("\n".join(lines[:2] + [lines[1].replace("0", "\u00b2", 1)]) + "\n")
+    with pytest.raises(FormatError, match="frame '\u00b2': expected a non-negative integer") as e:
+        read_sequence(path)
+    assert e.value.line == 3
 
 
 def test_mediapipe_json_objects_and_lists(tmp_path):

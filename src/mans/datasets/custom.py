@@ -58,6 +58,7 @@ PROTOCOLS_YAML = "protocols.yaml"
 SPLITS = ("train", "test", "val")
 HOLDOUT_TEST_PERCENT = 20
 MAX_BODIES = 2
+_INT = re.compile(r"-?[0-9]+")  # ASCII only: str.isdigit() accepts '²', which int() refuses
 _COLUMN = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 
@@ -98,7 +99,7 @@ def read_labels_csv(path: Path) -> list[Row]:
         subject = None
         if "subject" in col:
             s = rec[col["subject"]]
-            if not s.isdigit() or int(s) < 1:
+            if not (s.isascii() and s.isdigit()) or int(s) < 1:  # isdigit() accepts '²'
                 raise FormatError(path, f"subject {s[:20]!r}: expected a 1-based integer id",
                                   line)
             subject = int(s)
@@ -116,7 +117,7 @@ def read_labels_csv(path: Path) -> list[Row]:
 
 
 def _sort_labels(labels: set[str]) -> list[str]:
-    if all(s.lstrip("-").isdigit() for s in labels):
+    if all(_INT.fullmatch(s) for s in labels):
         return sorted(labels, key=int)
     return sorted(labels)
 

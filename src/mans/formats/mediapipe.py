@@ -89,7 +89,7 @@ def read_mediapipe_csv(path: str | Path, space: str | None = None) -> Sequence:
         fid = None
         if "frame" in col:
             s = rec[col["frame"]].strip()
-            if not s.isdigit():
+            if not (s.isascii() and s.isdigit()):  # str.isdigit() accepts '²', int() not
                 raise FormatError(path, f"frame {s[:20]!r}: expected a non-negative integer",
                                   line)
             fid = int(s)
