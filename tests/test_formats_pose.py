@@ -423,3 +423,24 @@ def test_place_frames_fills_gaps_and_refuses_repeats(tmp_path):
         with pytest.raises(FormatError, match=match):
             place_frames(f, ids, [[]] * len(ids), list)
     assert len(place_frames(f, [0, MAX_SPAN - 1], [1, 2], lambda: 0)) == MAX_SPAN
+
+
+def test_pyskl_discovery_takes_the_layout_without_converting(tmp_path, monkeypatch):
+    """Discovery reads the layout from the key-point array's shape (layout_for, as
+    annotation_to_sequence decides it) instead of converting a whole annotation to learn it."""
+    import mans.datasets.pyskl as ds
+    from mans.datasets import get_dataset
+
+    path, anns = _pyskl(tmp_path)
+    xyz = np.zeros((1, 4, 25, 3))
+    path.write_bytes(pickle.dumps([{**a, "keypoint": xyz, "keypoint_score": None}
+                                   for a in anns[:2]]))
+    calls = []
+    monkeypatch.setattr(ds, "annotation_to_sequence",
+                        lambda *a: calls.append(a) or pytest.fail("converted in discovery"))
+    disc = get_dataset("pyskl").discover(path, {})
+    assert disc.layout.name == "ntu25" and not calls  # 25 x 3 without scores: NTU 3-D
+    path.write_bytes(pickle.dumps([{**anns[0], "keypoint": np.ones((1, 4, 9, 2))},  # unknown
+                                   {**anns[1], "keypoint": xyz[..., :2],
+                                    "keypoint_score": np.ones((1, 4, 25))}]))
+    assert get_dataset("pyskl").discover(path, {}).layout.name == "openpose25"
