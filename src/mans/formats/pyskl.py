@@ -27,7 +27,6 @@ from __future__ import annotations
 import builtins
 import codecs
 import collections
-import io
 import pickle
 from pathlib import Path
 
@@ -96,11 +95,12 @@ def load_annotations(path: str | Path) -> tuple[dict[str, list[str]] | None, lis
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        f = path.open("rb")
     except OSError as e:
         raise FormatError(path, f"cannot read file: {e.strerror or e}") from None
     try:
-        obj = RestrictedUnpickler(io.BytesIO(data)).load()
+        with f:  # unpickled from the file, not from a copy of it in memory (peak memory)
+            obj = RestrictedUnpickler(f).load()
     except pickle.UnpicklingError as e:
         if str(e).startswith("refused"):
             raise FormatError(path, f"{e}: a PYSKL annotation pickle may hold only NumPy arrays "
