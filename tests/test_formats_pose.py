@@ -5,6 +5,7 @@ Example files are written here (small, hand-checkable), never downloaded.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -321,6 +322,30 @@ def test_pyskl_malicious_pickle_is_refused_before_running(tmp_path, payload, nam
         load_annotations(path)
     assert name in str(e.value) and str(path) in str(e.value)
     assert not marker.exists()
+
+
+def test_pyskl_refusal_is_told_apart_by_type_not_message(tmp_path):
+    """A refusal is a RefusedPickle (an UnpicklingError); a refused use of an allowed callable
+    (_codecs.encode with another codec than latin-1) is reported as a refusal too, not as a
+    corrupt pickle."""
+    import codecs
+
+    from mans.formats.pyskl import RefusedPickle, RestrictedUnpickler
+
+    assert issubclass(RefusedPickle, pickle.UnpicklingError)
+    with pytest.raises(RefusedPickle, match="refused to load os.system"):
+        RestrictedUnpickler(io.BytesIO(b"")).find_class("os", "system")
+
+    class Rot13:
+        def __reduce__(self):
+            return (codecs.encode, ("abc", "rot13"))
+
+    path = tmp_path / "rot13.pkl"
+    path.write_bytes(pickle.dumps([Rot13()], protocol=2))
+    with pytest.raises(FormatError, match="refused _codecs.encode with 'rot13': a PYSKL "
+                                          "annotation pickle may hold only") as e:
+        load_annotations(path)
+    assert str(path) in str(e.value)
 
 
 def test_pyskl_bad_annotations_and_layouts(tmp_path):
