@@ -448,6 +448,17 @@ def test_place_frames_fills_gaps_and_refuses_repeats(tmp_path):
         with pytest.raises(FormatError, match=match):
             place_frames(f, ids, [[]] * len(ids), list)
     assert len(place_frames(f, [0, MAX_SPAN - 1], [1, 2], lambda: 0)) == MAX_SPAN
+    # the one check of a frame number the COCO and MediaPipe JSON readers share
+    for bad in (-1, True, 1.5, "3", [2]):
+        with pytest.raises(FormatError, match=r"frame 1: frame id .{1,5} is not a non-negative "
+                                              r"integer"):
+            place_frames(f, [0, bad], [[], []], list)
+    mp = tmp_path / "mp.json"
+    lm = [[0.5, 0.5, 0.0, 1.0]] * 33
+    for bad in (-1, True, "2"):
+        mp.write_text(json.dumps([{"frame": 0, "landmarks": lm}, {"frame": bad, "landmarks": lm}]))
+        with pytest.raises(FormatError, match="frame 1: 'frame' index .* is not a non-negative"):
+            read_sequence(mp)
 
 
 def test_pyskl_discovery_takes_the_layout_without_converting(tmp_path, monkeypatch):

@@ -51,7 +51,7 @@ def frames_of(path: Path, doc) -> list:
     return doc
 
 
-def _people(path: Path, frame, i: int) -> tuple[list, int | None]:
+def _people(path: Path, frame, i: int) -> tuple[list, object]:
     """``(people list, frame id or None)`` of frame ``i``."""
     if isinstance(frame, list):
         return frame, None
@@ -70,10 +70,7 @@ def _people(path: Path, frame, i: int) -> tuple[list, int | None]:
         people = []
     if not isinstance(people, list):
         raise FormatError(path, f"frame {i}: the people must be a list")
-    fid = next((frame[k] for k in ID_KEYS if k in frame), None)
-    if fid is not None and (not isinstance(fid, int) or isinstance(fid, bool) or fid < 0):
-        raise FormatError(path, f"frame {i}: frame id {fid!r:.30} is not a non-negative integer")
-    return people, fid
+    return people, next((frame[k] for k in ID_KEYS if k in frame), None)  # checked by place_frames
 
 
 def _why_empty(frames: list) -> str:
