@@ -20,7 +20,7 @@ def _xyz(t=7, v=25, c=3, m=None):
     return RNG.normal(size=shape).astype(np.float32)
 
 
-def test_registered_layout(tmp_path):
+def test_builtin_layout_by_name(tmp_path):
     xyz = _xyz()
     np.savez(tmp_path / "a.npz", joints=xyz, layout="ntu25", label=3, subject=2, fps=30)
     seq = read_sequence(tmp_path / "a.npz")
