@@ -144,6 +144,14 @@ def test_json_syntax_error_names_the_line(tmp_path):
     with pytest.raises(FormatError) as e:
         read_sequence(path)
     assert e.value.line == 3
+    import inspect
+
+    from mans.formats.keypoints import load_json
+
+    # the file is always read from disk: the unused text= parameter is gone
+    assert list(inspect.signature(load_json).parameters) == ["path"]
+    path.write_bytes(b"\xef\xbb\xbf[1, 2]")  # a UTF-8 BOM is allowed
+    assert load_json(path) == [1, 2]
 
 
 # --- OpenPose -----------------------------------------------------------------------------------

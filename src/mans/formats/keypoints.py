@@ -80,10 +80,10 @@ def place_frames(path: Path, ids: list, frames: list, empty: Callable[[], object
     return [row if ok else empty() for row, ok in zip(rows, filled)]
 
 
-def load_json(path: Path, text: str | None = None):
+def load_json(path: Path):
     """Parse ``path`` as JSON (UTF-8); FormatError naming the line on any problem."""
     try:
-        text = path.read_bytes().decode("utf-8-sig") if text is None else text
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as e:
         raise FormatError(path, f"cannot read file: {e.strerror or e}") from None
     except UnicodeDecodeError:
