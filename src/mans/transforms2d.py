@@ -23,8 +23,9 @@ valid joints divided by 3 (a torso is about a third of a standing person's heigh
 
 Body slots (:func:`select_slots_2d`): unlike the 3-D path, slots are never packed and no frame is
 dropped for holding too many people: readers already matched people to slots across frames
-(:func:`mans.formats.keypoints.assign_slots`), and packing would swap identities. The ``max_bodies`` slots present
-in most frames are kept (ties: the larger summed score, then the lower slot).
+(:func:`mans.formats.keypoints.assign_slots`), and packing would swap identities. The
+``max_bodies`` slots present in most frames are kept (ties: the larger summed score, then the
+lower slot).
 """
 
 from __future__ import annotations
