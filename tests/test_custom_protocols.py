@@ -107,3 +107,40 @@ def test_custom_builtin_config_has_no_dataset_lock():
     cfg = load_config("custom-small-resnet")
     assert cfg.data.dataset is None and cfg.data.protocol is None
     assert cfg.model.size == 32 and cfg.train.selection == "last"
+
+
+def _tiny(tmp_path, header, rows, protocols):
+    """3 kinect20 clips c0..c2 (none of whose keys hashes into the hold-out test share)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        np.savez(raw / f"c{i}.npz", joints=_clip(rng), layout="kinect20")
+    (raw / "labels.csv").write_text("\n".join([header] + rows) + "\n")
+    (raw / "protocols.yaml").write_text(protocols)
+    return raw
+
+
+def test_default_falls_back_to_the_first_protocols_yaml_protocol(tmp_path):
+    from mans.datasets.custom import holdout_is_test
+
+    assert not any(holdout_is_test(f"c{i}") for i in range(3))  # so no holdout protocol
+    raw = _tiny(tmp_path, "file,label,view", ["c0.npz,a,1", "c1.npz,b,2", "c2.npz,a,1"],
+                "byview:\n  train: {view: 1}\n  test: {view: 2}\n"
+                "other:\n  train: {view: 2}\n  test: {view: 1}\n")
+    m = prepare("custom", raw, tmp_path / "store", view="none", workers=1, progress=False)
+    store = PreparedStore.open(tmp_path / "store")
+    assert store.split("default", "train").tolist() == [0, 2]  # byview, the first in the file
+    assert store.split("default", "test").tolist() == [1]
+    assert m["protocols"]["other"] == {"train": 1, "test": 2}
+
+
+def test_a_rule_on_subject_without_a_subject_column_is_an_error(tmp_path):
+    # without the column every row's subject is None, and str(None) == "None" matched them all
+    raw = _tiny(tmp_path, "file,label,view", ["c0.npz,a,1", "c1.npz,b,2", "c2.npz,a,1"],
+                "bysub:\n  train: {subject: None}\n  test: {view: 2}\n")
+    with pytest.raises(FormatError, match="protocol 'bysub', train: no labels.csv column "
+                                          "subject; columns: \\['view'\\]") as e:
+        prepare("custom", raw, tmp_path / "store", view="none", workers=1, progress=False)
+    assert "protocols.yaml" in str(e.value)
+    assert not (tmp_path / "store").exists()

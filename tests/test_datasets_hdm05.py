@@ -10,6 +10,7 @@ import pytest
 
 from mans.datasets import get_dataset
 from mans.datasets.hdm05 import parse_name
+from mans.errors import FormatError
 from mans.formats.acclaim import read_asf
 from mans.skeleton import builtin_layout
 
@@ -110,3 +111,6 @@ def test_unknown_actor_skipped(spec, tmp_path):
     disc = spec.discover(tmp_path, {})
     assert disc.items == [] and len(disc.skipped) == 2
     assert any("unknown actor 'zz'" in s["reason"] for s in disc.skipped)
+    (tmp_path / "test" / "\u00b2").mkdir(parents=True)  # '²'.isdigit() is True, int() refuses
+    with pytest.raises(FormatError, match="1-based class ids"):
+        spec.discover(tmp_path, {})

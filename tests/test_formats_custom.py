@@ -20,7 +20,7 @@ def _xyz(t=7, v=25, c=3, m=None):
     return RNG.normal(size=shape).astype(np.float32)
 
 
-def test_registered_layout(tmp_path):
+def test_builtin_layout_by_name(tmp_path):
     xyz = _xyz()
     np.savez(tmp_path / "a.npz", joints=xyz, layout="ntu25", label=3, subject=2, fps=30)
     seq = read_sequence(tmp_path / "a.npz")
@@ -177,6 +177,10 @@ def test_folder_dataset_given_split_and_classes_txt(tmp_path):
     rows = ["a.npz,2,test", "b.npz,10,train", "c.npz,2,train", "d.npz,10,val"]
     raw = _folder(tmp_path, rows, header="file,label,split")
     assert spec.class_names(raw) == ["2", "10"]  # integer labels sort numerically
+    for odd in ("\u00b2", "--5"):  # '²'.isdigit() and "--5".lstrip("-") are digits; int() refuses
+        (raw / "labels.csv").write_text(f"file,label,split\na.npz,{odd},test\nb.npz,10,train\n")
+        assert spec.class_names(raw) == sorted(["10", odd])  # not numbers: sorted as text
+    (raw / "labels.csv").write_text("\n".join(["file,label,split"] + rows) + "\n")
     (raw / "classes.txt").write_text("10\n2\n7\n")
     assert spec.class_names(raw) == ["10", "2", "7"]
     disc = spec.discover(raw, {})
@@ -199,6 +203,7 @@ def test_folder_dataset_given_split_and_classes_txt(tmp_path):
     ("file,label\na.npz,x\nb.npz\n", 3, "expected 2 columns"),
     ("file,label\na.npz,x\na.npz,y\n", 3, "already listed on line 2"),
     ("file,label,subject\na.npz,x,0\n", 2, "1-based integer"),
+    ("file,label,subject\na.npz,x,\u00b2\n", 2, "1-based integer"),  # '²'.isdigit() is True
     ("file,label,split\na.npz,x,later\n", 2, "expected one of"),
     ("file,label\na.npz,x\nmissing.npz,x\n", 3, "not found"),
     ("file,label\na.npz,\n", 2, "empty 'file' or 'label'"),

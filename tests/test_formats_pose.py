@@ -5,6 +5,7 @@ Example files are written here (small, hand-checkable), never downloaded.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -107,12 +108,50 @@ def test_coco_json_errors_name_file_and_frame(tmp_path, doc, words):
     assert str(path) in str(e.value)
 
 
+def test_coco_results_format_and_files_without_people_are_refused(tmp_path):
+    """COCO's results format (one person per entry) and MediaPipe JSON with MediaPipe's own key
+    ``pose_landmarks`` (guessed as COCO) used to read as all-zero frames without an error."""
+    kp = [v for p in _kp(17, 100, 0, 0.9) for v in p]
+    results = [{"image_id": 1, "category_id": 1, "keypoints": kp, "score": 0.9},
+               {"image_id": 2, "category_id": 1, "keypoints": kp, "score": 0.8}]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    with pytest.raises(FormatError, match=r"frame 0: .*one person per entry \(COCO results "
+                                          r"format\).*'instances'") as e:
+        read_sequence(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+    lm = [{"x": 0.5, "y": 0.5, "z": 0.0, "visibility": 0.9}] * 33
+    path = tmp_path / "mp.json"
+    path.write_text(json.dumps([{"pose_landmarks": lm}, {"pose_landmarks": lm}]))
+    assert detect_format(path) == "coco"
+    with pytest.raises(FormatError, match=r"no person in any of the 2 frames; frame 0 has none "
+                                          r"of the keys .*\['pose_landmarks'\]") as e:
+        read_sequence(path)
+    assert str(path) in str(e.value)
+    path.write_text(json.dumps([[]] * 4))
+    with pytest.raises(FormatError, match="no person in any of the 4 frames$"):
+        read_sequence(path)
+    # one person in one frame is enough: the empty frames stay zero rows
+    path.write_text(json.dumps([[], [{"keypoints": kp}], []]))
+    seq = read_sequence(path)
+    assert seq.joints.shape == (3, 1, 17, 2) and seq.joints[1, 0, 0].tolist() == [100, 0]
+    assert not seq.joints[0].any() and not seq.joints[2].any()
+
+
 def test_json_syntax_error_names_the_line(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text("[\n[\n{\"keypoints\": [1,2,,3]}\n]\n]\n")
     with pytest.raises(FormatError) as e:
         read_sequence(path)
     assert e.value.line == 3
+    import inspect
+
+    from mans.formats.keypoints import load_json
+
+    # the file is always read from disk: the unused text= parameter is gone
+    assert list(inspect.signature(load_json).parameters) == ["path"]
+    path.write_bytes(b"\xef\xbb\xbf[1, 2]")  # a UTF-8 BOM is allowed
+    assert load_json(path) == [1, 2]
 
 
 # --- OpenPose -----------------------------------------------------------------------------------
@@ -188,6 +227,11 @@ def test_mediapipe_csv_image_and_world(tmp_path):
     bad = lines[:2] + [lines[1].replace("0.9", "zz", 1)]
     path.write_text("\n".join(bad) + "\n")
     with pytest.raises(FormatError, match="expected numbers") as e:
+        read_sequence(path)
+    assert e.value.line == 3
+    # '²'.isdigit() is True but int('²') raises: a one-line FormatError, not a ValueError
+    path.write_text("\n".join(lines[:2] + [lines[1].replace("0", "\u00b2", 1)]) + "\n")
+    with pytest.raises(FormatError, match="frame '\u00b2': expected a non-negative integer") as e:
         read_sequence(path)
     assert e.value.line == 3
 
@@ -286,6 +330,30 @@ def test_pyskl_malicious_pickle_is_refused_before_running(tmp_path, payload, nam
         load_annotations(path)
     assert name in str(e.value) and str(path) in str(e.value)
     assert not marker.exists()
+
+
+def test_pyskl_refusal_is_told_apart_by_type_not_message(tmp_path):
+    """A refusal is a RefusedPickle (an UnpicklingError); a refused use of an allowed callable
+    (_codecs.encode with another codec than latin-1) is reported as a refusal too, not as a
+    corrupt pickle."""
+    import codecs
+
+    from mans.formats.pyskl import RefusedPickle, RestrictedUnpickler
+
+    assert issubclass(RefusedPickle, pickle.UnpicklingError)
+    with pytest.raises(RefusedPickle, match="refused to load os.system"):
+        RestrictedUnpickler(io.BytesIO(b"")).find_class("os", "system")
+
+    class Rot13:
+        def __reduce__(self):
+            return (codecs.encode, ("abc", "rot13"))
+
+    path = tmp_path / "rot13.pkl"
+    path.write_bytes(pickle.dumps([Rot13()], protocol=2))
+    with pytest.raises(FormatError, match="refused _codecs.encode with 'rot13': a PYSKL "
+                                          "annotation pickle may hold only") as e:
+        load_annotations(path)
+    assert str(path) in str(e.value)
 
 
 def test_pyskl_bad_annotations_and_layouts(tmp_path):
@@ -388,3 +456,55 @@ def test_place_frames_fills_gaps_and_refuses_repeats(tmp_path):
         with pytest.raises(FormatError, match=match):
             place_frames(f, ids, [[]] * len(ids), list)
     assert len(place_frames(f, [0, MAX_SPAN - 1], [1, 2], lambda: 0)) == MAX_SPAN
+    # the one check of a frame number the COCO and MediaPipe JSON readers share
+    for bad in (-1, True, 1.5, "3", [2]):
+        with pytest.raises(FormatError, match=r"frame 1: frame id .{1,5} is not a non-negative "
+                                              r"integer"):
+            place_frames(f, [0, bad], [[], []], list)
+    mp = tmp_path / "mp.json"
+    lm = [[0.5, 0.5, 0.0, 1.0]] * 33
+    for bad in (-1, True, "2"):
+        mp.write_text(json.dumps([{"frame": 0, "landmarks": lm}, {"frame": bad, "landmarks": lm}]))
+        with pytest.raises(FormatError, match="frame 1: 'frame' index .* is not a non-negative"):
+            read_sequence(mp)
+
+
+def test_pyskl_discovery_takes_the_layout_without_converting(tmp_path, monkeypatch):
+    """Discovery reads the layout from the key-point array's shape (layout_for, as
+    annotation_to_sequence decides it) instead of converting a whole annotation to learn it."""
+    import mans.datasets.pyskl as ds
+    from mans.datasets import get_dataset
+
+    path, anns = _pyskl(tmp_path)
+    xyz = np.zeros((1, 4, 25, 3))
+    path.write_bytes(pickle.dumps([{**a, "keypoint": xyz, "keypoint_score": None}
+                                   for a in anns[:2]]))
+    calls = []
+    monkeypatch.setattr(ds, "annotation_to_sequence",
+                        lambda *a: calls.append(a) or pytest.fail("converted in discovery"))
+    disc = get_dataset("pyskl").discover(path, {})
+    assert disc.layout.name == "ntu25" and not calls  # 25 x 3 without scores: NTU 3-D
+    path.write_bytes(pickle.dumps([{**anns[0], "keypoint": np.ones((1, 4, 9, 2))},  # unknown
+                                   {**anns[1], "keypoint": xyz[..., :2],
+                                    "keypoint_score": np.ones((1, 4, 25))}]))
+    assert get_dataset("pyskl").discover(path, {}).layout.name == "openpose25"
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+def test_pyskl_load_does_not_hold_a_copy_of_the_file(tmp_path, protocol):
+    """Unpickled from the open file: the peak is about the arrays (~ the file size), not the
+    file's bytes plus the arrays (2x, measured 2.00x when the file was read into memory first)."""
+    import tracemalloc
+
+    anns = [{"frame_dir": f"c{i}", "label": 0, "keypoint": np.full((1, 500, 17, 2), i, np.float32)}
+            for i in range(60)]  # 60 x 68 kB = 4.1 MB
+    path = tmp_path / "big.pkl"
+    path.write_bytes(pickle.dumps({"annotations": anns}, protocol=protocol))
+    tracemalloc.start()
+    try:
+        _, got = load_annotations(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got[7]["keypoint"][0, 3, 5, 1] == 7
+    assert peak < 1.5 * path.stat().st_size, (peak, path.stat().st_size)

@@ -1,8 +1,8 @@
 """Damaged pose-estimator files: each reader returns a valid finite Sequence or raises FormatError.
 
-Seeds are small files in each format (written here), mutated like tests/test_fuzz_readers.py
-(truncation, byte flips, line deletions / duplications), plus PYSKL pickles with flipped bytes
-(the restricted unpickler must refuse or fail cleanly, never crash another way).
+Seeds are small files in each format (written here), mutated by helpers_fuzz.mutated
+(truncation, byte flips, line deletions / duplications), PYSKL pickles included (the restricted
+unpickler must refuse or fail cleanly, never crash another way).
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers_fuzz import FUZZ, check_sequence, mutated
 from mans.errors import FormatError
 from mans.formats import read_sequence
 from mans.formats.pyskl import annotation_to_sequence, load_annotations
 from mans.skeleton import Sequence, builtin_layout
-from test_fuzz_readers import FUZZ, mutated
 
 
 def _check(seq: Sequence, layout: str) -> None:
-    assert isinstance(seq, Sequence) and seq.layout == builtin_layout(layout)
-    assert seq.joints.dtype == np.float32 and seq.joints.ndim == 4 and seq.num_frames >= 1
-    assert np.isfinite(seq.joints).all() and seq.joints.shape[2] == builtin_layout(layout).num_joints
+    check_sequence(seq, layout)
+    assert seq.layout == builtin_layout(layout)  # the built-in itself, not only its name
     assert seq.scores is not None and seq.scores.shape == seq.joints.shape[:3]
     assert ((seq.scores >= 0) & (seq.scores <= 1)).all()
     assert not seq.joints[seq.scores == 0].any()  # undetected joints are zeros
@@ -93,14 +92,7 @@ PYSKL = pickle.dumps({"split": {"xsub_train": ["a"], "xsub_val": ["b"]}, "annota
 @given(data=st.data())
 def test_fuzz_pyskl_pickle(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("pk", numbered=True) / "a.pkl"
-    raw = bytearray(PYSKL)
-    kind = data.draw(st.sampled_from(["truncate", "flip"]))
-    if kind == "truncate":
-        raw = raw[:data.draw(st.integers(0, len(raw)))]
-    else:
-        for _ in range(data.draw(st.integers(1, 3))):
-            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
-    path.write_bytes(bytes(raw))
+    path.write_bytes(data.draw(mutated(PYSKL)))
     try:
         _, anns = load_annotations(path)
         for i, a in enumerate(anns):

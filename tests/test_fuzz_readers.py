@@ -11,50 +11,14 @@ import shutil
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers_fuzz import FUZZ, check_sequence, mutated
 from mans.errors import FormatError
 from mans.formats.acclaim import read_amc, read_asf
 from mans.formats.custom import read_npz
 from mans.formats.utkinect import read_action_labels, read_joints_file
-from mans.skeleton import Sequence, builtin_layout
-
-FUZZ = settings(max_examples=500, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@st.composite
-def mutated(draw, data: bytes) -> bytes:
-    """``data`` truncated, with bytes flipped, or with lines deleted/duplicated (1-3 edits)."""
-    kind = draw(st.sampled_from(["truncate", "flip", "delete", "duplicate", "mixed"]))
-    if kind == "truncate":
-        return data[:draw(st.integers(0, len(data)))]
-    out = bytearray(data)
-    if kind in ("flip", "mixed"):
-        for _ in range(draw(st.integers(1, 3))):
-            i = draw(st.integers(0, len(out) - 1))
-            out[i] = draw(st.sampled_from([ord(c) for c in "0 9-.e\nxn:#\r"]) | st.integers(0, 255))
-    if kind in ("delete", "duplicate", "mixed"):
-        lines = bytes(out).split(b"\n")
-        for _ in range(draw(st.integers(1, 3))):
-            i = draw(st.integers(0, len(lines) - 1))
-            if kind == "duplicate":
-                lines.insert(i, lines[i])
-            else:
-                del lines[i]
-        out = bytearray(b"\n".join(lines))
-    return bytes(out)
-
-
-def _check(seq: Sequence, layout: str | None = None) -> None:
-    assert isinstance(seq, Sequence)
-    assert seq.joints.dtype == np.float32 and seq.joints.ndim == 4 and seq.num_frames >= 1
-    assert np.isfinite(seq.joints).all()
-    assert seq.joints.shape[2] == seq.layout.num_joints
-    if layout is not None:
-        assert seq.layout.name == layout
-
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory, utkinect_dir, hdm05_dir):
@@ -84,9 +48,9 @@ def _write(work, name: str, data: bytes):
 
 
 def test_seeds_are_valid(work):
-    _check(read_joints_file(_write(work, "joints_s01_e01.txt", work["ut"])), "kinect20")
-    _check(read_amc(_write(work, "HDM_bd_x_001_120.amc", work["amc"])), "hdm05")
-    _check(read_npz(_write(work, "x.npz", work["npz"])), "kinect20")
+    check_sequence(read_joints_file(_write(work, "joints_s01_e01.txt", work["ut"])), "kinect20")
+    check_sequence(read_amc(_write(work, "HDM_bd_x_001_120.amc", work["amc"])), "hdm05")
+    check_sequence(read_npz(_write(work, "x.npz", work["npz"])), "kinect20")
 
 
 @FUZZ
@@ -97,7 +61,7 @@ def test_fuzz_utkinect_joints(work, data):
         seq = read_joints_file(path)
     except FormatError:
         return
-    _check(seq, "kinect20")
+    check_sequence(seq, "kinect20")
 
 
 @settings(FUZZ, max_examples=250)
@@ -121,7 +85,7 @@ def test_fuzz_amc(work, data):
         seq = read_amc(path)
     except FormatError:
         return
-    _check(seq, "hdm05")
+    check_sequence(seq, "hdm05")
 
 
 @settings(FUZZ, max_examples=250)
@@ -143,4 +107,4 @@ def test_fuzz_npz(work, data):
         seq = read_npz(path)
     except FormatError:
         return
-    _check(seq)
+    check_sequence(seq)

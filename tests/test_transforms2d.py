@@ -98,3 +98,21 @@ def test_2d_view_refuses_3d_data_and_confidence_needs_2d():
     with pytest.raises(ConfigError, match="only for view '2d'"):
         T.PrepConfig("authors", 1, confidence=True)
     assert T.PrepConfig.from_dict({"view": "2d", "max_bodies": 1}).confidence is False
+
+
+def test_pinhole_visibility_bound_is_the_min_depth_constant():
+    """The parameters no caller passed (pinhole_project's min_depth, camera_in_front's up_axis)
+    are gone: the depth bound is the constant MIN_DEPTH and y is up."""
+    import inspect
+
+    from mans.transforms2d import MIN_DEPTH, camera_in_front, pinhole_project
+
+    assert list(inspect.signature(pinhole_project).parameters) == ["joints", "camera",
+                                                                   "intrinsics"]
+    assert list(inspect.signature(camera_in_front).parameters) == ["joints", "layout",
+                                                                   "distance", "height"]
+    j = np.zeros((1, 1, 3, 3))
+    j[0, 0] = [[0.2, 0.1, MIN_DEPTH - 0.01], [0.2, 0.1, MIN_DEPTH + 0.1], [0.0, 0.0, -1.0]]
+    uv = pinhole_project(j, intrinsics=(100.0, 50.0, 40.0))
+    # by hand: u = 50 + 100 * 0.2 / 0.2 = 150, v = 40 - 100 * 0.1 / 0.2 = -10
+    assert uv[0, 0].tolist() == [[0.0, 0.0], pytest.approx([150.0, -10.0]), [0.0, 0.0]]

@@ -208,8 +208,6 @@ KINECT20 = Layout(
     torso=(0, 1, 4, 8, 12, 16, 2),  # the NTU torso set mapped to Kinect v1 joints
 )
 
-# --- HDM05 (Acclaim ASF): registered by mans.formats.acclaim ---------------------------------------
-
 # --- Pose estimators (2-D image key points; MediaPipe also 3-D world landmarks) -----------------
 # Their trees have no spine joint, so spine_base / spine_top are absent unless the estimator has a
 # mid-hip / neck key point (OpenPose). Roles are what the 2-D normalisation needs: hips, shoulders.

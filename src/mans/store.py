@@ -240,8 +240,9 @@ class PreparedStore:
 
     @property
     def layout(self) -> Layout:
-        """The joint layout of the stored samples, as saved in the manifest (works even when the
-        module that registers it, e.g. the HDM05 reader, has not been imported)."""
+        """The joint layout of the stored samples, as saved in the manifest (``layout_def``): a
+        user's layout (a custom ``.npz`` definition, an ``acclaim-...`` skeleton) is rebuilt
+        from it, not looked up among the built-ins of :mod:`mans.skeleton`."""
         return Layout.from_dict(self.manifest["prep"]["layout_def"])
 
     @property

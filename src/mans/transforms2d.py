@@ -23,8 +23,9 @@ valid joints divided by 3 (a torso is about a third of a standing person's heigh
 
 Body slots (:func:`select_slots_2d`): unlike the 3-D path, slots are never packed and no frame is
 dropped for holding too many people: readers already matched people to slots across frames
-(:mod:`mans.formats.people`), and packing would swap identities. The ``max_bodies`` slots present
-in most frames are kept (ties: the larger summed score, then the lower slot).
+(:func:`mans.formats.keypoints.assign_slots`), and packing would swap identities. The
+``max_bodies`` slots present in most frames are kept (ties: the larger summed score, then the
+lower slot).
 """
 
 from __future__ import annotations
@@ -134,11 +135,11 @@ def normalise_2d(joints: np.ndarray, scores: np.ndarray | None, layout: Layout,
 # --- synthetic 2-D views of 3-D data (bench/accuracy2d.py) ---------------------------------------
 
 KINECT_V1_INTRINSICS = (525.0, 320.0, 240.0)  # focal length and principal point, pixels, 640x480
+MIN_DEPTH = 0.1  # metres: a joint nearer to the camera than this (or behind it) is not visible
 
 
 def pinhole_project(joints: np.ndarray, camera: np.ndarray | None = None,
-                    intrinsics: tuple[float, float, float] = KINECT_V1_INTRINSICS,
-                    min_depth: float = 0.1) -> np.ndarray:
+                    intrinsics: tuple[float, float, float] = KINECT_V1_INTRINSICS) -> np.ndarray:
     """Project 3-D joints (metres, y up) to image pixels (y down) through a pinhole camera.
 
     The camera sits at ``camera`` (world position, metres; default the origin, i.e. the data are
@@ -149,24 +150,24 @@ def pinhole_project(joints: np.ndarray, camera: np.ndarray | None = None,
         joints: ``(T, M, V, 3)``; all-zero bodies are absent.
         camera: ``(3,)`` camera position, or None for the origin.
         intrinsics: ``(f, cx, cy)`` in pixels.
-        min_depth: joints nearer than this (or behind the camera) are not visible -> 0.
 
     Returns:
-        ``(T, M, V, 2)`` float32 pixels; absent bodies and invisible joints exactly 0.
+        ``(T, M, V, 2)`` float32 pixels; absent bodies and invisible joints (nearer than
+        ``MIN_DEPTH`` in z, or behind the camera) exactly 0.
     """
     f, cx, cy = intrinsics
     p = np.asarray(joints, dtype=np.float64)
     present = (p != 0).any(axis=(2, 3))  # (T, M)
     rel = p - (np.zeros(3) if camera is None else np.asarray(camera, dtype=np.float64))
     z = rel[..., 2]
-    ok = (z > min_depth) & present[..., None]  # (T, M, V)
+    ok = (z > MIN_DEPTH) & present[..., None]  # (T, M, V)
     zs = np.where(ok, z, 1.0)
     uv = np.stack([cx + f * rel[..., 0] / zs, cy - f * rel[..., 1] / zs], axis=-1)
     return np.where(ok[..., None], uv, 0.0).astype(np.float32)
 
 
 def camera_in_front(joints: np.ndarray, layout: Layout, distance: float = 4.0,
-                    height: float = 1.0, up_axis: int = 1) -> np.ndarray:
+                    height: float = 1.0) -> np.ndarray:
     """A camera position ``distance`` metres in front (-z) of the mean hip centre of a motion
     capture sequence (y up), at ``height`` metres: frames the whole performance like a fixed
     camera would. Returns ``(3,)``."""
@@ -175,6 +176,6 @@ def camera_in_front(joints: np.ndarray, layout: Layout, distance: float = 4.0,
     present = (p != 0).any(axis=(2, 3))
     centre = hips[present].mean(axis=0) if present.any() else np.zeros(3)
     cam = centre.copy()
-    cam[up_axis] = height
+    cam[1] = height  # y is up
     cam[2] = centre[2] - distance
     return cam

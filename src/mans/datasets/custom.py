@@ -18,16 +18,17 @@ Protocols (always also one named ``default``, which the spec's default protocol 
 
 * every protocol of ``protocols.yaml``: ``NAME: {train: {COLUMN: VALUES}, test: {...}[, val:
   {...}]}``, a row belonging to a split when its value in every named column is among VALUES (a
-  value or a list; compared as strings). A row matching two splits, an unknown column, or an empty
-  train or test split is an error;
+  value or a list; compared as strings). A row matching two splits, a column labels.csv does not
+  have (``subject`` included), or an empty train or test split is an error;
 * ``given``: the ``split`` column (train / test / val), when the CSV has one;
 * ``xsub``: when subjects are known, the sorted subject ids alternate train, test, train, ...;
 * ``holdout``: always; a file is in the test split when the first 8 hex digits of the SHA-1 of
   its key (path without ``.npz``) modulo 100 are below 20 (about 80/20, stable under reordering).
 
-``default`` is ``given`` if present, else ``xsub``, else ``holdout``. A ``given`` protocol with an
-empty train or test split is an error; an automatic one (``xsub``, ``holdout``) with an empty split
-is not created (a folder of 3 files has no 80/20 hold-out).
+``default`` is ``given`` if present, else ``xsub``, else ``holdout``, else the first protocol of
+``protocols.yaml`` (in file order). A ``given`` protocol with an empty train or test split is an
+error; an automatic one (``xsub``, ``holdout``) with an empty split is not created (a folder of 3
+files has no 80/20 hold-out).
 
 Discovery reads every file once (cheap next to preparation): a file that cannot be read or has
 0 frames is recorded as skipped with its reason, and the most bodies found in one frame (at most
@@ -58,6 +59,7 @@ PROTOCOLS_YAML = "protocols.yaml"
 SPLITS = ("train", "test", "val")
 HOLDOUT_TEST_PERCENT = 20
 MAX_BODIES = 2
+_INT = re.compile(r"-?[0-9]+")  # ASCII only: str.isdigit() accepts '²', which int() refuses
 _COLUMN = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 
@@ -98,7 +100,7 @@ def read_labels_csv(path: Path) -> list[Row]:
         subject = None
         if "subject" in col:
             s = rec[col["subject"]]
-            if not s.isdigit() or int(s) < 1:
+            if not (s.isascii() and s.isdigit()) or int(s) < 1:  # isdigit() accepts '²'
                 raise FormatError(path, f"subject {s[:20]!r}: expected a 1-based integer id",
                                   line)
             subject = int(s)
@@ -116,7 +118,7 @@ def read_labels_csv(path: Path) -> list[Row]:
 
 
 def _sort_labels(labels: set[str]) -> list[str]:
-    if all(s.lstrip("-").isdigit() for s in labels):
+    if all(_INT.fullmatch(s) for s in labels):
         return sorted(labels, key=int)
     return sorted(labels)
 
@@ -297,8 +299,12 @@ def _user_protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     path = next(iter(roots)) / PROTOCOLS_YAML  # type: ignore[operator]
     if not path.is_file():
         return {}
+    # the columns labels.csv has: 'subject' only when it is one (a sample's subject may come
+    # from its .npz; without the column every row would match a rule on subject by str(None))
+    csv_path = path.parent / LABELS_CSV
+    header = open_csv(csv_path)[1] if csv_path.is_file() else []
+    columns = set(header) - {"file", "label", "split"}
     values = [{**(m.get("extra") or {}), "subject": str(m.get("subject"))} for m in meta]
-    columns = set().union(*(v.keys() for v in values)) if values else set()
     out = {}
     for name, splits in read_protocols_yaml(path, columns).items():
         member = {s: np.array([all(v.get(c) in vals for c, vals in rule.items()) for v in values],
@@ -327,7 +333,8 @@ def holdout_is_test(key: str) -> bool:
 
 def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     """``given`` / ``xsub`` / ``holdout`` as available, plus ``default`` (see module doc)."""
-    out: dict[str, dict[str, np.ndarray]] = _user_protocols(meta)
+    user = _user_protocols(meta)
+    out: dict[str, dict[str, np.ndarray]] = dict(user)
     splits = _splits_from_csv(meta)
     if meta and all(s is not None for s in splits):
         arr = np.array(splits)
@@ -343,7 +350,8 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     auto["holdout"] = split_indices(np.array([not holdout_is_test(m["name"]) for m in meta],
                                              dtype=bool))
     out.update({k: v for k, v in auto.items() if len(v["train"]) and len(v["test"])})
-    default = out.get("given") or out.get("xsub") or out.get("holdout")
+    default = (out.get("given") or out.get("xsub") or out.get("holdout")
+               or next(iter(user.values()), None))  # the first protocols.yaml protocol
     if default is None:
         raise ConfigError(f"no protocol with a non-empty train and test split for these "
                           f"{len(meta)} samples: give a 'split' column or a {PROTOCOLS_YAML}")

@@ -52,7 +52,7 @@ def _clips(raw_dir: Path) -> list[tuple[int, Path]]:
         for sub in sorted(folder.iterdir()):
             if not sub.is_dir():
                 continue
-            if not sub.name.isdigit() or int(sub.name) < 1:
+            if not (sub.name.isascii() and sub.name.isdigit()) or int(sub.name) < 1:
                 raise FormatError(sub, "class folders must be named by 1-based class ids")
             clips += [(int(sub.name), p) for p in sorted(sub.glob("*.amc"))]
     if not clips:

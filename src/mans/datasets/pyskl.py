@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, FormatError
-from ..formats.pyskl import annotation_to_sequence, load_annotations
+from ..formats.pyskl import annotation_to_sequence, layout_for, load_annotations
 from ..skeleton import Sequence
 from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
 
@@ -66,11 +66,9 @@ def discover(ann: Path, options: dict | None = None) -> Discovery:
         kp = a.get("keypoint") if isinstance(a, dict) else None
         if isinstance(kp, np.ndarray) and kp.ndim == 4 and kp.size:
             bodies = max(bodies, int((kp != 0).any(axis=(2, 3)).sum(axis=0).max()))
-            if layout is None:
-                try:
-                    layout = annotation_to_sequence(ann, a, i).layout
-                except Exception:  # noqa: BLE001 - this one is skipped with its reason later
-                    pass
+            if layout is None:  # decided as annotation_to_sequence does, without converting
+                layout = layout_for(kp.shape[2], kp.shape[3],
+                                    a.get("keypoint_score") is not None)
         items.append(Item(key=key, path=ann, info={"index": i}))
     for it in items:
         it.info["layout"] = layout

@@ -17,7 +17,9 @@ Coordinates are image pixels (y down). A score is taken from ``keypoint_scores``
 from the third number of each key point (YOLO-pose confidence, COCO visibility 0/1/2 clipped to
 [0, 1]; ultralytics' ``visible``), else 1. When frames carry ids, frame ``i`` goes to row
 ``id - first id`` and ids that are absent are frames without detections (zero rows); without ids,
-frame ``i`` is row ``i``. ``bbox`` is accepted and not used. People are matched to body slots by
+frame ``i`` is row ``i``. A file without a person in any frame is refused, as is an object with
+``keypoints`` where a frame belongs (COCO's results format, one person per entry). ``bbox`` is
+accepted and not used. People are matched to body slots by
 ``track_id`` or position (:func:`mans.formats.keypoints.assign_slots`).
 """
 
@@ -49,22 +51,36 @@ def frames_of(path: Path, doc) -> list:
     return doc
 
 
-def _people(path: Path, frame, i: int) -> tuple[list, int | None]:
+def _people(path: Path, frame, i: int) -> tuple[list, object]:
     """``(people list, frame id or None)`` of frame ``i``."""
     if isinstance(frame, list):
         return frame, None
     if not isinstance(frame, dict):
         raise FormatError(path, f"frame {i}: expected a list of people or an object, found "
                           f"{type(frame).__name__}")
+    if "keypoints" in frame:
+        # a person where a frame belongs: COCO's detection-results file ([{"image_id",
+        # "category_id", "keypoints", "score"}, ...]) lists one person per entry
+        raise FormatError(path, f"frame {i}: an object with 'keypoints' is one person, not a "
+                          f"frame; this looks like one person per entry (COCO results format). "
+                          f"Expected a list of frames, each a list of people or an object with "
+                          f"'frame_id' and 'instances' (docs/formats.md, 'COCO-17 key points')")
     people = next((frame[k] for k in PEOPLE_KEYS if k in frame), [])
     if people is None:
         people = []
     if not isinstance(people, list):
         raise FormatError(path, f"frame {i}: the people must be a list")
-    fid = next((frame[k] for k in ID_KEYS if k in frame), None)
-    if fid is not None and (not isinstance(fid, int) or isinstance(fid, bool) or fid < 0):
-        raise FormatError(path, f"frame {i}: frame id {fid!r:.30} is not a non-negative integer")
-    return people, fid
+    return people, next((frame[k] for k in ID_KEYS if k in frame), None)  # checked by place_frames
+
+
+def _why_empty(frames: list) -> str:
+    """A hint for a file without people: the keys of the first frame object that has none of
+    ``PEOPLE_KEYS`` (e.g. MediaPipe's ``pose_landmarks``), else ""."""
+    for i, f in enumerate(frames):
+        if isinstance(f, dict) and not any(k in f for k in PEOPLE_KEYS):
+            return (f"; frame {i} has none of the keys {PEOPLE_KEYS}, only "
+                    f"{sorted(map(str, f))[:8]}")
+    return ""
 
 
 def person_from_dict(path: Path, p, v: int, where: str) -> Person:
@@ -105,6 +121,9 @@ def read_coco_json(path: str | Path) -> Sequence:
         ids.append(fid)
         people.append([person_from_dict(path, p, V, f"frame {i}, person {k}")
                        for k, p in enumerate(ps)])
-    joints, scores = assign_slots(place_frames(path, ids, people, list), V, 2)
+    placed = place_frames(path, ids, people, list)
+    if not any(placed):
+        raise FormatError(path, f"no person in any of the {len(frames)} frames{_why_empty(frames)}")
+    joints, scores = assign_slots(placed, V, 2)
     return Sequence(joints=joints, layout=COCO17, name=path.stem, source=str(path),
                     scores=scores)

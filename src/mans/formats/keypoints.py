@@ -48,16 +48,21 @@ class Person:
         return self.keypoints[ok].mean(axis=0) if ok.any() else None
 
 
-def place_frames(path: Path, ids: list[int | None], frames: list, empty: Callable[[], object],
+def place_frames(path: Path, ids: list, frames: list, empty: Callable[[], object],
                  what: str = "frame id") -> list:
-    """``frames`` (one entry a frame, in file order) placed at their frame numbers ``ids``,
-    lowest first, a number nobody wrote getting ``empty()``: the output's length is the span of
-    the numbers. When no frame has a number the list order stands.
+    """``frames`` (one entry a frame, in file order) placed at their frame numbers ``ids``
+    (each a non-negative int or None, as the file gave it), lowest first, a number nobody wrote
+    getting ``empty()``: the output's length is the span of the numbers. When no frame has a
+    number the list order stands.
 
     Raises:
-        FormatError: some frames have a number and some not, a number appears twice, or the
-            numbers span ``MAX_SPAN`` frames or more (``what`` names the number in messages).
+        FormatError: a number is not a non-negative integer (a bool, float or string is not),
+            some frames have a number and some not, a number appears twice, or the numbers span
+            ``MAX_SPAN`` frames or more (``what`` names the number in messages).
     """
+    for k, i in enumerate(ids):
+        if i is not None and (not isinstance(i, int) or isinstance(i, bool) or i < 0):
+            raise FormatError(path, f"frame {k}: {what} {i!r:.30} is not a non-negative integer")
     if all(i is None for i in ids):
         return frames
     if any(i is None for i in ids):
@@ -75,10 +80,10 @@ def place_frames(path: Path, ids: list[int | None], frames: list, empty: Callabl
     return [row if ok else empty() for row, ok in zip(rows, filled)]
 
 
-def load_json(path: Path, text: str | None = None):
+def load_json(path: Path):
     """Parse ``path`` as JSON (UTF-8); FormatError naming the line on any problem."""
     try:
-        text = path.read_bytes().decode("utf-8-sig") if text is None else text
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as e:
         raise FormatError(path, f"cannot read file: {e.strerror or e}") from None
     except UnicodeDecodeError:

@@ -89,7 +89,7 @@ def read_mediapipe_csv(path: str | Path, space: str | None = None) -> Sequence:
         fid = None
         if "frame" in col:
             s = rec[col["frame"]].strip()
-            if not s.isdigit():
+            if not (s.isascii() and s.isdigit()):  # str.isdigit() accepts '²', int() not
                 raise FormatError(path, f"frame {s[:20]!r}: expected a non-negative integer",
                                   line)
             fid = int(s)
@@ -142,11 +142,8 @@ def read_mediapipe_json(path: str | Path, space: str | None = None) -> Sequence:
     for i, f in enumerate(frames):
         if not isinstance(f, dict):
             raise FormatError(path, f"frame {i}: expected an object")
-        fid = f.get("frame")
-        if fid is not None and (not isinstance(fid, int) or isinstance(fid, bool) or fid < 0):
-            raise FormatError(path, f"frame {i}: 'frame' must be a non-negative integer")
         rows.append(_landmarks(path, f.get(_JSON_KEY[space]), f"frame {i}"))
-        frame_ids.append(fid)
+        frame_ids.append(f.get("frame"))  # checked by place_frames
     return _finish(path, rows, frame_ids, space)
 
 

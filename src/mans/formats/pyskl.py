@@ -13,8 +13,8 @@ A file holds a whole dataset::
 pickle with :mod:`pickle` runs arbitrary code. :func:`load_annotations` uses
 :class:`RestrictedUnpickler`, which resolves only the names needed to rebuild NumPy arrays, dtypes
 and scalars and builtin containers and scalars (:data:`ALLOWED`); any other name (``os.system``,
-``builtins.eval``, a class of some package, ...) raises :class:`~mans.errors.FormatError`
-naming it, before anything is called.
+``builtins.eval``, a class of some package, ...) raises :class:`RefusedPickle` inside the
+unpickler and a :class:`~mans.errors.FormatError` naming it, before anything is called.
 
 Layout, from the key-point array (PYSKL's own files): ``V = 17`` -> ``coco17`` (2-D; a third
 coordinate without ``keypoint_score`` is the score); ``V = 25`` with 3 coordinates and no
@@ -27,7 +27,6 @@ from __future__ import annotations
 import builtins
 import codecs
 import collections
-import io
 import pickle
 from pathlib import Path
 
@@ -39,10 +38,15 @@ from ..skeleton import COCO17, KINECT20, NTU25, OPENPOSE18, OPENPOSE25, Layout, 
 _FMAX = float(np.finfo(np.float32).max)
 
 
+class RefusedPickle(pickle.UnpicklingError):
+    """The pickle names a callable (or a use of one) outside :data:`ALLOWED`: told apart from a
+    corrupt stream by its type, not by its message."""
+
+
 def _latin1_encode(obj, encoding="latin1", errors="strict"):
     """``_codecs.encode`` as protocol-2 pickles of bytes use it, limited to latin-1."""
     if encoding not in ("latin1", "latin-1") or not isinstance(obj, str):
-        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r} is not allowed")
+        raise RefusedPickle(f"refused _codecs.encode with {str(encoding)[:20]!r}")
     return codecs.encode(obj, "latin1", errors)
 
 
@@ -83,7 +87,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refused to load {module}.{name}") from None
+            raise RefusedPickle(f"refused to load {module}.{name}") from None
 
 
 def load_annotations(path: str | Path) -> tuple[dict[str, list[str]] | None, list[dict]]:
@@ -96,15 +100,16 @@ def load_annotations(path: str | Path) -> tuple[dict[str, list[str]] | None, lis
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        f = path.open("rb")
     except OSError as e:
         raise FormatError(path, f"cannot read file: {e.strerror or e}") from None
     try:
-        obj = RestrictedUnpickler(io.BytesIO(data)).load()
+        with f:  # unpickled from the file, not from a copy of it in memory (peak memory)
+            obj = RestrictedUnpickler(f).load()
+    except RefusedPickle as e:
+        raise FormatError(path, f"{e}: a PYSKL annotation pickle may hold only NumPy arrays "
+                          f"and builtin containers and scalars; not loading it") from None
     except pickle.UnpicklingError as e:
-        if str(e).startswith("refused"):
-            raise FormatError(path, f"{e}: a PYSKL annotation pickle may hold only NumPy arrays "
-                              f"and builtin containers and scalars; not loading it") from None
         raise FormatError(path, f"not a readable pickle ({e})") from None
     except Exception as e:  # truncated / corrupt streams raise many types (EOFError, ...)
         raise FormatError(path, f"not a readable pickle ({type(e).__name__}: "
