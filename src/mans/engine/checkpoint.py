@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from ..errors import FormatError
+from ..streams import stream_from_data
 
 FORMAT = "mans-checkpoint"
 VERSION = 1
