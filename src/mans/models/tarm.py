@@ -59,7 +59,8 @@ class TARM(nn.Module):
             bidirectional ``torch.nn.GRU`` call per channel (cuDNN on CUDA), which cannot apply
             a recurrent-dropout mask; ``"auto"`` (default): ``"nn"`` unless recurrent dropout is
             active (training with ``recurrent_dropout > 0``) or the pass runs on the CPU with
-            gradients, where the scan's hand-written backward is faster (docs/performance.md).
+            gradients, where the scan's hand-written backward is faster for the ResNet variant
+            (docs/performance.md).
             Not part of the weights or the config: it may be changed on a built module
             (``tarm.recurrence = "nn"``).
     """
