@@ -8,7 +8,7 @@ What it does (every run goes through the public API, ``mans.engine.train.run_tra
 built-in config name and ``--set``-style overrides):
 
 1. prepares ``../shared/data/utkinect`` and ``../shared/data/hdm05-subset`` with
-   :func:`mans.prepare.prepare` (once; the stores are kept in ``--out/stores``);
+   :func:`mans.data.prepare.prepare` (once; the stores are kept in ``--out/stores``);
 2. trains, for ``--seeds`` seeds each,
 
    - UT-Kinect ``xsub`` (odd subjects train, even test): full MANs and two ablations, STCM only
@@ -160,8 +160,8 @@ def plan(*, seeds: int, quick: bool = False, loo: bool = False, loo_count: int =
 def prepare_stores(out: Path, progress: bool = False) -> dict[str, Path]:
     """Prepare each dataset once into ``out/stores/NAME`` (an existing store is reused: preparation
     is deterministic, and it is re-done when the raw folder's path changed)."""
-    from mans.prepare import prepare
-    from mans.store import is_store
+    from mans.data.prepare import prepare
+    from mans.data.store import is_store
 
     stores = {}
     for name, raw in RAW.items():
@@ -183,7 +183,7 @@ def inner_cv_store(src: Path, dst: Path, protocol: str) -> list[str]:
     the other training subjects. No sample of ``protocol``'s test split is in any of them.
 
     The frames file is linked, not copied. Returns the protocol names."""
-    from mans.store import PreparedStore
+    from mans.data.store import PreparedStore
 
     store = PreparedStore.open(src)
     train = store.split(protocol, "train")
@@ -220,7 +220,7 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
                                         load_checkpoint)
     from mans.engine.train import run_training
     from mans.models import count_flops
-    from mans.store import PreparedStore, SkeletonDataset
+    from mans.data.store import PreparedStore, SkeletonDataset
 
     torch.set_num_threads(threads)
     run = Path(run_dir)
@@ -548,7 +548,7 @@ def tune_fusion(dataset: str, names: list[str], stores: dict[str, Path], out: Pa
     (``test_scores.npy``) that the tuning runs ``names`` (earlier ``--tune NAME`` runs of the
     same ``--out``) saved; appends the record ``ens:NAME+NAME`` to ``bench/tune.json``. No
     training, and still no test-subject sample: the folds are the inner ones."""
-    from mans.store import PreparedStore
+    from mans.data.store import PreparedStore
 
     protocol = {"utkinect": "xsub", "hdm05": "actors"}[dataset]
     inner = out / "stores" / f"{dataset}-inner"

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from accuracy import git_commit
     from mans.engine.evaluate import run_eval
     from mans.engine.train import run_training
-    from mans.prepare import prepare
+    from mans.data.prepare import prepare
 
     torch.set_num_threads(1)
     res = {"commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -60,7 +60,7 @@ def build_raw(samples: Path, raw: Path, n: int) -> int:
 
 def child(raw: Path, out: Path, workers: int, dataset: str) -> dict:
     """One timed prepare run (in its own process)."""
-    from mans.prepare import prepare
+    from mans.data.prepare import prepare
 
     t0 = time.perf_counter()
     m = prepare(dataset, raw, out, workers=workers, progress=False)
@@ -85,7 +85,7 @@ def profile_stages(samples: Path, dataset: str, reps: int) -> dict:
     """Mean CPU milliseconds per file of each stage, on the real samples, in this process
     (``time.process_time``, so other load on the machine does not inflate them)."""
     from mans.datasets import get_dataset
-    from mans.transforms import PrepConfig, prepare_sequence
+    from mans.data.transforms import PrepConfig, prepare_sequence
 
     spec = get_dataset(dataset)
     cfg = PrepConfig("authors", spec.max_bodies)
@@ -120,7 +120,7 @@ def loader_speed(store: Path, sizes: tuple[int, ...], seconds: float = 2.0) -> d
     import torch
     from torch.utils.data import DataLoader
 
-    from mans.store import PreparedStore, SkeletonDataset
+    from mans.data.store import PreparedStore, SkeletonDataset
 
     s = PreparedStore.open(store)
     res = {}

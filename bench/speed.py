@@ -394,14 +394,14 @@ def onnx_vs_torch(model: nn.Module, batch: int, size: int, warmup: int, repeats:
                   seed: int = 0) -> dict:
     """CPU inference samples/s of the same weights on PyTorch and on onnxruntime, side by side.
 
-    The model is exported by :func:`mans.export.export_model` (the graph ``mans export`` writes)
+    The model is exported by :func:`mans.inference.export.export_model` (the graph ``mans export`` writes)
     to a temporary file; onnxruntime gets as many intra-op threads as torch has. The two are
     timed interleaved (one torch batch, one onnxruntime batch, ...) so that both see the same
     machine load. ``max_abs_diff_logits``: agreement of the two on the timed batch.
     """
     import onnxruntime as ort
 
-    from mans.export import INPUT, OUTPUTS, export_model
+    from mans.inference.export import INPUT, OUTPUTS, export_model
 
     x = torch.randn(batch, model.config.in_channels, size, size,
                     generator=torch.Generator().manual_seed(seed))
@@ -728,7 +728,7 @@ def build_store(root: Path, subjects: int = 4, replications: int = 2,
                 workers: int | None = None) -> dict:
     """``mans synth`` into ``root/raw`` and ``mans prepare ntu60`` into ``root/store``; returns
     the prepare timing (``files``, ``seconds``, ``files_per_s``, ``workers``) and ``store``."""
-    from mans.prepare import prepare
+    from mans.data.prepare import prepare
     from mans.synth import write_synthetic
 
     raw, store = root / "raw", root / "store"
@@ -759,7 +759,7 @@ def loader_speed(store_dir: str | Path, size: int, samples: int, batch: int = TR
     """
     from mans.engine.config import DataConfig
     from mans.engine.data import train_loader
-    from mans.store import PreparedStore, SkeletonDataset
+    from mans.data.store import PreparedStore, SkeletonDataset
 
     if num_workers is None:
         num_workers = DataConfig().num_workers
@@ -803,7 +803,7 @@ def pipeline_speed(store_dir: str | Path, model: nn.Module, steps: int,
     from mans.engine.config import DataConfig
     from mans.engine.data import train_loader
     from mans.engine.train import train_step
-    from mans.store import PreparedStore, SkeletonDataset
+    from mans.data.store import PreparedStore, SkeletonDataset
 
     if num_workers is None:
         num_workers = DataConfig().num_workers

@@ -3,7 +3,7 @@
     python bench/stream.py                       # 2 threads, 1500 frames, both inputs
     python bench/stream.py --threads 1 --frames 600
 
-What is measured: the per-line code of ``mans stream`` (:func:`mans.stream.parse_line`: JSON
+What is measured: the per-line code of ``mans stream`` (:func:`mans.inference.live.parse_line`: JSON
 parsing, ring buffer, and every ``--stride`` frames the prepare + model forward of the buffer),
 fed as fast as it will go from lines held in memory:
 
@@ -21,10 +21,10 @@ Inputs (real motion, repeated to ``--frames`` frames):
   ``{"joints": (2, 25, 3)}`` lines, into the paper's ResNet variant (S = 50, view ``authors``,
   2 bodies = 50 joint columns);
 * ``coco17-2d``: the same motion projected to 2-D pixels
-  (:func:`mans.transforms2d.pinhole_project`), as COCO-style ``{"people": [...]}`` lines with scores, into the ResNet variant with the 2-D view
+  (:func:`mans.data.transforms2d.pinhole_project`), as COCO-style ``{"people": [...]}`` lines with scores, into the ResNet variant with the 2-D view
   and the confidence channel (S = 50, 1 body).
 
-The networks are untrained (seeded random weights, :func:`mans.api.save_untrained`): latency does
+The networks are untrained (seeded random weights, :func:`mans.inference.api.save_untrained`): latency does
 not depend on the weights. Stride 5, window = S = 50 frames. Results: ``--json`` (default
 bench/stream.json); the target of issue 11 is >= 30 input frames/s with a prediction every 5
 frames and p99 latency < 20 ms on 2 CPU cores.
@@ -50,7 +50,7 @@ SAMPLE = SHARED / "ntu-samples" / "S001C003P008R002A058.skeleton"  # two people,
 
 def lines_for(kind: str, frames: int) -> list[str]:
     from mans.formats import read_sequence
-    from mans.transforms2d import pinhole_project
+    from mans.data.transforms2d import pinhole_project
 
     seq = read_sequence(SAMPLE)
     j = seq.joints  # (T, 2, 25, 3)
@@ -70,8 +70,8 @@ def lines_for(kind: str, frames: int) -> list[str]:
 
 def measure(kind: str, frames: int, stride: int, ckpt_dir: Path) -> dict:
     import mans
-    from mans.api import save_untrained
-    from mans.stream import parse_line
+    from mans.inference.api import save_untrained
+    from mans.inference.live import parse_line
 
     if kind == "ntu25-3d":
         ckpt = save_untrained(ckpt_dir / "ntu.pt", layout="ntu25",

@@ -7,9 +7,9 @@
    recipe ``utkinect-xsub-resnet`` (bench/accuracy.py; seed 0, one CPU thread), unless
    ``--checkpoint`` gives one.
 2. Each recording of the test subjects (even subjects, both runs: 10 files, each holding all ten
-   actions) is classified window by window (:meth:`mans.api.Classifier.timeline`); each row gets
+   actions) is classified window by window (:meth:`mans.inference.api.Classifier.timeline`); each row gets
    the argmax of the summed probabilities of the windows covering it
-   (:func:`mans.timeline.frame_labels`).
+   (:func:`mans.inference.timeline.frame_labels`).
 3. Truth: the row's action segment in ``actionLabel.txt`` (as cut by the dataset reader: boundaries
    snapped to frame numbers, the listed fix applied); rows between actions have no label and are
    not scored.
@@ -65,7 +65,7 @@ def train(out: Path, threads: int) -> Path:
     import torch
 
     from mans.engine.train import run_training
-    from mans.prepare import prepare
+    from mans.data.prepare import prepare
 
     torch.set_num_threads(threads)
     store = out / "store"

@@ -1,4 +1,4 @@
-"""A tiny learnable dataset ("enginetest") prepared by the real ``mans.prepare`` into a store, and a
+"""A tiny learnable dataset ("enginetest") prepared by the real ``mans.data.prepare`` into a store, and a
 tiny network config, for the engine tests.
 
 4 classes x 6 subjects x 2 repetitions = 48 single-person NTU-layout sequences of 12..30 frames.
@@ -68,7 +68,7 @@ def write_raw(raw: Path, seed: int = 0) -> None:
 @pytest.fixture(scope="session")
 def tiny_store(tmp_path_factory) -> Path:
     """Path of a prepared ``enginetest`` store (built once per session)."""
-    from mans.prepare import prepare
+    from mans.data.prepare import prepare
 
     root = tmp_path_factory.mktemp("enginestore")
     write_raw(root / "raw")

@@ -1,6 +1,6 @@
 """The Python API (mans.load), timelines of long recordings and live streams.
 
-Checkpoints here are untrained (random, seeded weights: mans.api.save_untrained): what is tested
+Checkpoints here are untrained (random, seeded weights: mans.inference.api.save_untrained): what is tested
 is that every entry point feeds the model exactly what a file prediction feeds it.
 """
 
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 import mans
-from mans.api import save_untrained
-from mans.cli import main
+from mans.inference.api import save_untrained
+from mans.cli.commands import main
 from mans.errors import ConfigError
-from mans.stream import run_stream
-from mans.timeline import frame_labels, merge_segments
+from mans.inference.live import run_stream
+from mans.inference.timeline import frame_labels, merge_segments
 
 SMALL = dict(size=28, hidden=8, resnet_width=8, resnet_stages=[1])
 CLASSES = ["wave", "kick", "sit"]
@@ -212,7 +212,7 @@ def test_2d_stream_of_people_equals_file_prediction(tmp_path, ckpt2d):
     clf = mans.load(ckpt2d)
     ref = clf.predict(path, topk=3)
     stream = clf.stream(window=12, stride=12, topk=3)
-    from mans.stream import parse_line
+    from mans.inference.live import parse_line
 
     res = [parse_line(stream, json.dumps({"people": f}), "x", i) for i, f in enumerate(frames)]
     assert res[:-1] == [None] * 11
@@ -270,7 +270,7 @@ def test_stream_frames_without_scores_count_as_detected(ckpt2d):
 
 
 def test_timeline_csv_of_several_files_shares_one_header(tmp_path):
-    from mans.timeline import Timeline, write_timelines
+    from mans.inference.timeline import Timeline, write_timelines
 
     def tl(name, tops):
         return Timeline(file=name, name=name, frames=10, window=5, stride=5,

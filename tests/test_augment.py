@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from mans.augment import (
+from mans.data.augment import (
     Compose,
     add_noise,
     build_augment,

@@ -20,12 +20,12 @@ import torch
 
 import mans
 from helpers_engine import TINY, one_torch_thread, tiny_store  # noqa: F401  (fixtures)
-from mans.cli import main
+from mans.cli.commands import main
 from mans.engine.checkpoint import load_checkpoint, save_checkpoint
 from mans.engine.train import run_training
 from mans.errors import ConfigError, FormatError
 from mans.formats import ntu
-from mans.store import PreparedStore
+from mans.data.store import PreparedStore
 
 SRC = str(Path(mans.__file__).resolve().parents[1])  # the mans under test, for subprocesses
 
@@ -86,7 +86,7 @@ def test_errors_exit_1_usage_exits_2_and_mans_debug_shows_the_traceback(tmp_path
 def test_output_piped_to_head_ends_quietly(ntu_samples, tmp_path):
     files = [str(p) for p in sorted(ntu_samples.glob("*.skeleton"))] * 60  # > a pipe buffer
     err = tmp_path / "err.txt"
-    cmd = [sys.executable, "-m", "mans.cli", "inspect", *files]
+    cmd = [sys.executable, "-m", "mans", "inspect", *files]
     with open(err, "w") as ferr:
         producer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=ferr,
                                     env=dict(os.environ, PYTHONPATH=SRC))
@@ -144,7 +144,7 @@ def test_disk_full_during_synth_leaves_only_complete_files(tmp_path, capsys, mon
 
 
 def test_disk_full_during_prepare_leaves_nothing(ntu_samples, tmp_path, capsys, monkeypatch):
-    import mans.prepare as prep
+    import mans.data.prepare as prep
 
     real_append = prep.FramesWriter.append
     calls = {"n": 0}
@@ -188,7 +188,7 @@ def test_disk_full_during_train_keeps_the_last_good_checkpoint(  # noqa: F811
 
 
 def test_demo_refuses_an_earlier_demo_folder_without_force(tmp_path, capsys):
-    from mans.demo import MARKER, _claim_folder
+    from mans.cli.demo import MARKER, _claim_folder
 
     out = tmp_path / "demo"
     (out / "run").mkdir(parents=True)
@@ -219,9 +219,9 @@ def test_out_of_range_counts_are_usage_errors(argv, capsys, tmp_path, monkeypatc
 
 
 def test_library_calls_refuse_the_same_counts(run_dir, ntu_samples, tmp_path):
-    from mans.demo import run_demo
-    from mans.predict import predict_files
-    from mans.prepare import prepare
+    from mans.cli.demo import run_demo
+    from mans.inference.predict import predict_files
+    from mans.data.prepare import prepare
 
     with pytest.raises(ConfigError, match="epochs"):
         run_demo(tmp_path / "d", epochs=0)
@@ -383,7 +383,7 @@ def test_prepare_prints_a_short_summary(utkinect_dir, tmp_path, capsys):
 
 
 def test_store_folder_follows_the_umask(ntu_samples, tmp_path):
-    from mans.prepare import prepare
+    from mans.data.prepare import prepare
 
     old = os.umask(0o022)
     try:

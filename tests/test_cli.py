@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mans.cli import build_parser, main
+from mans.cli.commands import build_parser, main
 
 
 def test_every_subcommand_is_wired():
@@ -76,7 +76,7 @@ def test_network_commands_reexec_with_malloc_tunables(monkeypatch):
     """The console entry point re-executes itself once with GLIBC_TUNABLES (see cli.py)."""
     import platform
 
-    import mans.cli as cli
+    import mans.cli.commands as cli
 
     calls = []
     monkeypatch.setattr(cli.os, "execve", lambda exe, argv, env: calls.append((argv, env)))
@@ -85,7 +85,7 @@ def test_network_commands_reexec_with_malloc_tunables(monkeypatch):
     cli._reexec_with_malloc_tunables(["eval", "run"])
     if platform.libc_ver()[0] == "glibc":
         (argv, env), = calls
-        assert argv[1:] == ["-m", "mans.cli", "eval", "run"]
+        assert argv[1:] == ["-m", "mans", "eval", "run"]
         assert env["GLIBC_TUNABLES"] == cli.MALLOC_TUNABLES and env["MANS_NO_REEXEC"] == "1"
     calls.clear()
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=1")  # the user's choice wins

@@ -9,8 +9,8 @@ import pytest
 from mans.datasets import get_dataset
 from mans.engine.config import load_config
 from mans.errors import ConfigError, FormatError
-from mans.prepare import prepare
-from mans.store import PreparedStore
+from mans.data.prepare import prepare
+from mans.data.store import PreparedStore
 
 
 def _clip(rng, t=6, bodies=1):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mans.cli import main
+from mans.cli.commands import main
 
 
 @pytest.mark.slow

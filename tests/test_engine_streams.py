@@ -14,15 +14,15 @@ import torch
 import torch.nn.functional as F
 
 from helpers_engine import TINY, one_torch_thread, tiny_store  # noqa: F401  (fixtures)
-from mans.cli import main
+from mans.cli.commands import main
 from mans.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
 from mans.engine.ensemble import choose_weights, fuse, run_ensemble, simplex_grid
 from mans.engine.evaluate import run_eval
 from mans.engine.train import compute_loss, mix_batch, run_training
 from mans.errors import ConfigError
 from mans.models.tta import MirrorAverage
-from mans.store import PreparedStore
-from mans.streams import model_input
+from mans.data.store import PreparedStore
+from mans.data.streams import model_input
 
 
 def train(store: Path, out: Path, *extra: str, **kw) -> dict:
@@ -250,15 +250,15 @@ def test_cli_ensemble_and_fused_predict(bone_run, tiny_store, tmp_path, capsys, 
     assert out["weights"] == [0.5, 0.5] and 0 <= out["top1"] <= 1
     raw = sorted((tiny_store.parent / "raw").glob("*.npy"))[:2]
     # the enginetest files are .npy arrays, not a format predict reads: hand predict the reader
-    import mans.predict as predict_mod
-    from mans.runtime import softmax
+    import mans.inference.predict as predict_mod
+    from mans.inference.runtime import softmax
     from mans.skeleton import Sequence
 
     def read(path, fmt=None, layout=None):
         return Sequence(joints=np.load(path), layout="ntu25", name=Path(path).stem,
                         source=str(path))
 
-    import mans.runtime as runtime_mod
+    import mans.inference.runtime as runtime_mod
 
     monkeypatch.setattr(runtime_mod, "read_sequence", read)
     monkeypatch.setattr(predict_mod, "read_sequence", read)
@@ -275,7 +275,7 @@ def test_cli_ensemble_and_fused_predict(bone_run, tiny_store, tmp_path, capsys, 
     # each checkpoint got its own stream: the bone model's image is the bone stream
     img, _ = p2.image(raw[0])
     seq = read(raw[0])
-    from mans.transforms import prepare_sequence
+    from mans.data.transforms import prepare_sequence
 
     x = prepare_sequence(seq, p2.prep)
     np.testing.assert_array_equal(img, model_input(x, 28, "bone", p2.layout))

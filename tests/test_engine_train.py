@@ -20,8 +20,8 @@ from mans.engine.config import load_config
 from mans.engine.evaluate import run_eval
 from mans.engine.train import TrainingDiverged, run_training
 from mans.errors import ConfigError, MansError
-from mans.store import PreparedStore
-from mans.transforms import to_image
+from mans.data.store import PreparedStore
+from mans.data.transforms import to_image
 
 
 def train(store: Path, out: Path, *extra: str, **kw) -> dict:
@@ -237,7 +237,7 @@ def test_training_learns(tiny_store, tmp_path):  # noqa: F811
 
 
 def test_cli_train_and_eval(tiny_store, tmp_path, capsys):  # noqa: F811
-    from mans.cli import main
+    from mans.cli.commands import main
 
     out = tmp_path / "r"
     sets = [a for s in TINY for a in ("--set", s)]

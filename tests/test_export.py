@@ -18,9 +18,9 @@ import torch
 from helpers_export import write_checkpoint
 from mans import cli
 from mans.errors import ConfigError, FormatError
-from mans.export import export_onnx
-from mans.onnx_predict import OnnxPredictor
-from mans.predict import Predictor
+from mans.inference.export import export_onnx
+from mans.inference.onnx_predict import OnnxPredictor
+from mans.inference.predict import Predictor
 
 REPO = Path(__file__).resolve().parents[1]
 TOL = 1e-4

@@ -385,8 +385,8 @@ def test_pyskl_bad_annotations_and_layouts(tmp_path):
 
 
 def test_prepare_pyskl_cli(tmp_path, capsys):
-    from mans.cli import main
-    from mans.store import PreparedStore
+    from mans.cli.commands import main
+    from mans.data.store import PreparedStore
 
     path, anns = _pyskl(tmp_path)
     anns.append(dict(anns[0]))  # duplicate frame_dir -> skipped
@@ -413,7 +413,7 @@ def test_prepare_pyskl_cli(tmp_path, capsys):
 
 
 def test_inspect_openpose_folder_reports_detections(tmp_path, capsys):
-    from mans.cli import main
+    from mans.cli.commands import main
 
     folder = tmp_path / "v"
     folder.mkdir()

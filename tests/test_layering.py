@@ -11,33 +11,50 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mans"
 
-# Lowest first. A module is placed by its dotted name (``mans.engine.train``): the longest
-# matching prefix wins.
+# Lowest first. Every module of the package is listed by its dotted name, once; a module that is
+# not listed fails test_every_module_has_a_layer, so a new module must be placed here by hand.
+# ``mans.__version__`` is the one attribute of the package's ``__init__`` imported from below it
+# (it is a constant, the lazy ``mans.load`` is what puts ``mans`` itself at the top).
 LAYERS = [
     ("foundation", ["mans.errors", "mans.skeleton", "mans.geometry", "mans.threads",
                     "mans.outputs", "mans.__version__"]),
-    ("formats", ["mans.formats"]),
-    ("datasets", ["mans.datasets"]),
-    ("transforms", ["mans.transforms", "mans.transforms2d", "mans.streams", "mans.augment"]),
-    ("store", ["mans.store"]),
-    ("prepare", ["mans.prepare"]),
-    ("models", ["mans.models"]),
-    ("engine", ["mans.engine"]),
-    ("applications", ["mans.runtime", "mans.predict", "mans.api", "mans.timeline", "mans.stream",
-                      "mans.export", "mans.onnx_predict", "mans.show", "mans.viz",
-                      "mans.summary", "mans.synth", "mans.demo", "mans.cli", "mans.__main__",
-                      "mans"]),
+    ("formats", ["mans.formats", "mans.formats.acclaim", "mans.formats.coco",
+                 "mans.formats.csvrows", "mans.formats.custom", "mans.formats.decimals",
+                 "mans.formats.keypoints", "mans.formats.mediapipe", "mans.formats.ntu",
+                 "mans.formats.openpose", "mans.formats.pyskl", "mans.formats.utkinect"]),
+    ("datasets", ["mans.datasets", "mans.datasets.custom", "mans.datasets.hdm05",
+                  "mans.datasets.ntu", "mans.datasets.pyskl", "mans.datasets.utkinect"]),
+    ("data: arrays", ["mans.data", "mans.data.transforms", "mans.data.transforms2d",
+                      "mans.data.streams", "mans.data.augment"]),
+    ("data: store", ["mans.data.store"]),
+    ("data: prepare", ["mans.data.prepare"]),
+    ("models", ["mans.models", "mans.models.densenet", "mans.models.flops", "mans.models.gru",
+                "mans.models.mans", "mans.models.resnet", "mans.models.tarm", "mans.models.tta"]),
+    ("engine", ["mans.engine", "mans.engine.attention", "mans.engine.checkpoint",
+                "mans.engine.config", "mans.engine.data", "mans.engine.distributed",
+                "mans.engine.ensemble", "mans.engine.evaluate", "mans.engine.metrics",
+                "mans.engine.plots", "mans.engine.report", "mans.engine.resume",
+                "mans.engine.selection", "mans.engine.train", "mans.engine.typed_config"]),
+    ("inference", ["mans.inference", "mans.inference.runtime", "mans.inference.predict",
+                   "mans.inference.onnx_predict", "mans.inference.export", "mans.inference.api",
+                   "mans.inference.timeline", "mans.inference.live"]),
+    ("viz", ["mans.viz", "mans.viz.skeleton", "mans.viz.show"]),
+    ("applications", ["mans.synth", "mans.synth.actions", "mans.synth.body", "mans.synth.common",
+                      "mans.synth.driver", "mans.synth.staging", "mans.cli", "mans.cli.commands",
+                      "mans.cli.demo", "mans.cli.inspect", "mans.__main__", "mans"]),
 ]
+_RANK = {m: i for i, (_, modules) in enumerate(LAYERS) for m in modules}
 
 
 def layer_of(module: str) -> int:
-    best, rank = -1, None
-    for i, (_, prefixes) in enumerate(LAYERS):
-        for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and len(p) > best:
-                best, rank = len(p), i
-    assert rank is not None, f"{module} is in no layer: add it to LAYERS"
-    return rank
+    """The layer of a listed module (or of the listed name ``mans.__version__``)."""
+    assert module in _RANK, f"{module} is in no layer: add it to LAYERS"
+    return _RANK[module]
+
+
+def is_module(name: str) -> bool:
+    base = SRC.parent.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
 def module_name(path: Path) -> str:
@@ -66,7 +83,10 @@ def imports(path: Path, name: str | None = None) -> list[tuple[str, int]]:
             if target.split(".")[0] != "mans":
                 continue
             if node.module is None or node.level and not node.module:
-                out += [(f"{target}.{a.name}", node.lineno) for a in node.names]
+                # ``from PKG import NAME``: the module NAME, or the package defining it
+                out += [(f"{target}.{a.name}" if is_module(f"{target}.{a.name}") or
+                         f"{target}.{a.name}" in _RANK else target, node.lineno)
+                        for a in node.names]
             else:
                 out.append((target, node.lineno))
     return out
@@ -76,6 +96,23 @@ def violations(path: Path, me: str) -> list[str]:
     return [f"{path.name}:{line}: {me} ({LAYERS[layer_of(me)][0]}) imports {target} "
             f"({LAYERS[layer_of(target)][0]})"
             for target, line in imports(path, me) if layer_of(target) > layer_of(me)]
+
+
+def test_every_module_has_a_layer():
+    """Every module file is listed in exactly one layer, and every listed module exists."""
+    found = {module_name(f) for f in SRC.rglob("*.py")}
+    listed = [m for _, modules in LAYERS for m in modules if m != "mans.__version__"]
+    assert len(listed) == len(set(listed)), "a module is listed twice"
+    assert sorted(found - set(listed)) == [], "modules in no layer: add them to LAYERS"
+    assert sorted(set(listed) - found) == [], "listed modules that do not exist"
+
+
+def test_an_unlisted_module_is_refused():
+    import pytest
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer_of("mans.brand_new_module")
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer_of("mans.formats.brand_new_module")
 
 
 def test_no_module_imports_a_higher_layer():
@@ -89,16 +126,16 @@ def test_the_checker_catches_upward_imports(tmp_path):
     """The rule is not vacuous: relative, absolute and in-function imports of a higher layer are
     caught; same-layer and lower imports are not."""
     f = tmp_path / "store.py"
-    f.write_text("from .engine.train import run_training\nimport mans.models\n"
-                 "from . import streams\nfrom .errors import ConfigError\n"
-                 "def g():\n    from .predict import Predictor\n")
-    found = violations(f, "mans.store")
+    f.write_text("from ..engine.train import run_training\nimport mans.models\n"
+                 "from . import streams\nfrom ..errors import ConfigError\n"
+                 "def g():\n    from ..inference.predict import Predictor\n")
+    found = violations(f, "mans.data.store")
     assert [v.split(":")[1] for v in found] == ["1", "2", "6"], found
 
 
 def test_store_and_prepare_do_not_import_torch():
     """The prepare workers import these modules: torch would cost each of them its start-up."""
-    code = ("import sys, mans.store, mans.prepare; "
+    code = ("import sys, mans.data.store, mans.data.prepare; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()

@@ -12,10 +12,10 @@ import pytest
 from mans import cli
 from mans.engine.train import run_training
 from mans.formats import read_sequence
-from mans.prepare import prepare
+from mans.data.prepare import prepare
 from mans.skeleton import NTU25
 from mans.synth import write_synthetic
-from mans.transforms import PrepConfig, body_presence, prepare_sequence
+from mans.data.transforms import PrepConfig, body_presence, prepare_sequence
 
 # A tiny network: 2 bodies x 25 joints = 50 columns -> S = 50; one ResNet stage of 8 filters.
 TINY = ["model.size=50", "model.hidden=8", "model.resnet_width=8", "model.resnet_stages=[1]",

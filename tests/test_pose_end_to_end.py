@@ -12,8 +12,8 @@ import torch
 import mans
 from mans.engine.train import run_training
 from mans.errors import ConfigError
-from mans.prepare import prepare
-from mans.store import PreparedStore, SkeletonDataset
+from mans.data.prepare import prepare
+from mans.data.store import PreparedStore, SkeletonDataset
 
 TINY = ["model.size=20", "model.hidden=8", "model.resnet_width=8", "model.resnet_stages=[1]",
         "train.batch_size=4", "train.epochs=2", "data.num_workers=0", "data.val_fraction=0.0",

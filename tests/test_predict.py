@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mans.predict import format_prediction
-from mans.runtime import sparkline
-from mans.transforms import frame_rows, resize_frames
+from mans.inference.predict import format_prediction
+from mans.inference.runtime import sparkline
+from mans.data.transforms import frame_rows, resize_frames
 
 
 def test_frame_map_matches_resize_frames():
@@ -53,7 +53,7 @@ def test_a_user_layout_travels_with_the_checkpoint(tmp_path):
     import subprocess
     import sys
 
-    from mans.api import save_untrained
+    from mans.inference.api import save_untrained
     from mans.skeleton import Layout
 
     rig = Layout(name="rig", joints=("pelvis", "lhip", "rhip", "neck"), parents=(-1, 0, 0, 0),

@@ -1,4 +1,4 @@
-"""Tests of mans.prepare on a tiny synthetic dataset (tests/helpers_prepare.py)."""
+"""Tests of mans.data.prepare on a tiny synthetic dataset (tests/helpers_prepare.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import helpers_prepare as tiny
-from mans import transforms as T
+from mans.data import transforms as T
 from mans.datasets import Item
 from mans.errors import ConfigError
-from mans.prepare import prepare
-from mans.store import is_store, npy_header
+from mans.data.prepare import prepare
+from mans.data.store import is_store, npy_header
 
 ARRAYS = ("frames.npy", "offsets.npy", "labels.npy", "protocols.json", "samples.jsonl")
 
@@ -172,7 +172,7 @@ def test_prepare_real_ntu_samples(ntu_raw, tmp_path):
 
 
 def test_prepare_cli_and_missing_list(ntu_raw, tmp_path, capsys):
-    from mans.cli import main
+    from mans.cli.commands import main
 
     lst = tmp_path / "missing.txt"
     lst.write_text("S002C001P003R001A003\n")
@@ -191,8 +191,8 @@ def test_prepare_custom_folder_takes_layout_from_files(tmp_path):
     """A custom folder's layout comes from its files (Discovery.layout), not from the spec."""
     import numpy as np
 
-    from mans.prepare import prepare
-    from mans.store import PreparedStore
+    from mans.data.prepare import prepare
+    from mans.data.store import PreparedStore
 
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mans.api import save_untrained
+from mans.inference.api import save_untrained
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -34,7 +34,7 @@ def test_readme_api_example_runs(tmp_path, ntu_samples, monkeypatch, capsys):
     assert out[1].startswith("class ")
     # the segments printed are those of the 4 windows (0-29, 10-39, 20-49, 30-59), merged
     import mans
-    from mans.timeline import merge_segments
+    from mans.inference.timeline import merge_segments
 
     tl = mans.load("mans-demo/run/best.pt").timeline(
         np.random.default_rng(0).normal(size=(60, 25, 3)).astype("float32"), window=30, stride=10)

@@ -14,9 +14,9 @@ from helpers_export import write_checkpoint
 from mans import cli
 from mans.errors import ConfigError
 from mans.formats import read_sequence
-from mans.show import DPI, attention_per_frame, show
+from mans.viz.show import DPI, attention_per_frame, show
 from mans.skeleton import NTU25, Layout
-from mans.transforms import PrepConfig, body_presence
+from mans.data.transforms import PrepConfig, body_presence
 from mans.viz.skeleton import bone_segments
 
 TWO_PERSON = "S001C003P008R002A058.skeleton"  # handshaking: 2 bodies
@@ -77,7 +77,7 @@ def test_png_strip_with_attention(ntu_samples, tmp_path, monkeypatch):
 
 
 def test_gif_with_checkpoint_and_onnx_model(ntu_samples, tmp_path, capsys):
-    from mans.export import export_onnx
+    from mans.inference.export import export_onnx
 
     ckpt = write_checkpoint(tmp_path / "m.pt", "mans_resnet", size=50, hidden=8,
                             resnet_width=8, resnet_stages=[1])
@@ -132,7 +132,7 @@ def test_two_dimensional_layout(tmp_path):
 def test_an_interrupted_clip_leaves_no_file(ntu_samples, tmp_path, monkeypatch):
     """A clip is written beside its name and renamed at the end: an interruption mid-way (or a
     full disk) leaves neither a half-made clip nor the temporary file."""
-    import mans.show as show_mod
+    import mans.viz.show as show_mod
 
     real, calls = show_mod._writer, []
 

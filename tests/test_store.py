@@ -1,4 +1,4 @@
-"""Tests of mans.store: opening a prepared store, splits, and the torch Dataset."""
+"""Tests of mans.data.store: opening a prepared store, splits, and the torch Dataset."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import torch
 from torch.utils.data import DataLoader
 
 import helpers_prepare as tiny
-from mans import transforms as T
+from mans.data import transforms as T
 from mans.datasets import Item
 from mans.errors import ConfigError, FormatError
-from mans.prepare import prepare
-from mans.store import PreparedStore, SkeletonDataset
+from mans.data.prepare import prepare
+from mans.data.store import PreparedStore, SkeletonDataset
 
 
 @pytest.fixture(scope="module")

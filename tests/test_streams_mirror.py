@@ -8,14 +8,14 @@ import pytest
 import torch
 
 import mans.formats.acclaim  # noqa: F401  (registers the hdm05 layout)
-from mans.augment import Mirror, build_augment, mirror_sequence
+from mans.data.augment import Mirror, build_augment, mirror_sequence
 from mans.engine.config import AugmentConfig
 from mans.errors import ConfigError
 from mans.formats import read_sequence
 from mans.models.tta import MirrorAverage, image_mirror_columns, mirror_images
 from mans.skeleton import Layout, builtin_layout
-from mans.streams import (apply_stream, bones, column_mirror, column_parents, model_input, motion)
-from mans.transforms import PrepConfig, frame_indices, prepare_sequence, to_image
+from mans.data.streams import (apply_stream, bones, column_mirror, column_parents, model_input, motion)
+from mans.data.transforms import PrepConfig, frame_indices, prepare_sequence, to_image
 
 CHAIN = Layout(name="chain3", joints=("root", "left_arm", "right_arm"), parents=(-1, 0, 0))
 

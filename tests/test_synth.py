@@ -386,7 +386,7 @@ def test_bad_arguments_and_stale_files(tmp_path):
 
 
 def test_cli_synth(tmp_path, capsys):
-    from mans.cli import main
+    from mans.cli.commands import main
 
     assert main(["synth", str(tmp_path / "d"), "--subjects", "1", "--replications", "1", "-q",
                  "--seed", "3"]) == 0

@@ -1,4 +1,4 @@
-"""Tests of mans.transforms against hand-computed cases and an independent, loop-by-loop
+"""Tests of mans.data.transforms against hand-computed cases and an independent, loop-by-loop
 re-implementation of the authors' process_data.py."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mans import transforms as T
+from mans.data import transforms as T
 from mans.errors import ConfigError, FormatError
 from mans.skeleton import NTU25, Layout, Sequence
 

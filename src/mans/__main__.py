@@ -1,5 +1,5 @@
 """``python -m mans``: the same as the ``mans`` command."""
 
-from .cli import main
+from .cli.commands import main
 
 raise SystemExit(main())

@@ -1,7 +1,7 @@
 """The in-memory skeleton sequence and the named joint layouts.
 
 Every reader in :mod:`mans.formats` returns a :class:`Sequence`; every transform in
-:mod:`mans.transforms` looks joints up through the sequence's :class:`Layout`, never through
+:mod:`mans.data.transforms` looks joints up through the sequence's :class:`Layout`, never through
 hard-coded indices, so one pipeline serves Kinect v2 (NTU), Kinect v1 (UT-Kinect), HDM05 mocap and
 user layouts alike.
 """
@@ -282,7 +282,7 @@ MEDIAPIPE33 = Layout(
 def _load_hdm05_layout() -> Layout:
     """The HDM05 layout from ``mans/data/hdm05_layout.txt``: one joint a line, ``name parent
     [role,role|-] [torso]`` (``-`` for the root's parent)."""
-    text = resources.files("mans").joinpath("data/hdm05_layout.txt").read_text("utf-8")
+    text = resources.files("mans").joinpath("resources/hdm05_layout.txt").read_text("utf-8")
     names, parent_names, roles, torso = [], [], {}, []
     for line in text.splitlines():
         parts = line.split("#", 1)[0].split()

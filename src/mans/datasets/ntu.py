@@ -32,7 +32,7 @@ MAX_BODIES = 2  # NTU actions involve one or two people
 
 def _package_text(name: str) -> str:
     """Text of the package data file ``mans/data/<name>``."""
-    return resources.files("mans").joinpath("data").joinpath(name).read_text("utf-8")
+    return resources.files("mans").joinpath("resources").joinpath(name).read_text("utf-8")
 
 
 @lru_cache(maxsize=None)

@@ -58,7 +58,7 @@ def _locate(raw_dir: Path, options: dict) -> tuple[Path, Path]:
 def load_fixes() -> dict[tuple[str, str, int, int], tuple[int, int]]:
     """``{(sequence, action, old_start, old_end): (new_start, new_end)}`` from package data."""
     fixes = {}
-    text = resources.files("mans").joinpath("data/utkinect_label_fixes.txt").read_text("ascii")
+    text = resources.files("mans").joinpath("resources/utkinect_label_fixes.txt").read_text("ascii")
     for line in text.splitlines():
         parts = line.split("#", 1)[0].split()
         if parts:

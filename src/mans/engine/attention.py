@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..transforms import frame_rows
+from ..data.transforms import frame_rows
 
 
 @torch.no_grad()
@@ -24,7 +24,7 @@ def attention_by_class(model: torch.nn.Module, loader, device: torch.device, num
     """Sums of the attention per class and model row over ``loader`` (in order, unshuffled).
 
     ``lengths`` ``(N,)``: the stored frames of each sample in loader order; a row holds a frame
-    when :func:`mans.transforms.frame_rows` says so (not when the row is non-zero: a still frame
+    when :func:`mans.data.transforms.frame_rows` says so (not when the row is non-zero: a still frame
     of a motion stream is all zeros and still a frame).
 
     Returns:

@@ -19,7 +19,7 @@ Layout of the dict (``version`` 1)::
                  "layout": str | None,                 # joint layout name
                  "class_names": [str, ...],            # index = label
                  "num_classes": int,
-                 "stream": str,                        # input stream (mans.streams); "joint"
+                 "stream": str,                        # input stream (mans.data.streams); "joint"
                                                        # when absent (older checkpoints)
                  "test_mirror": bool}                  # average with the mirrored input
     train       {"epoch": int,                         # completed epochs (1-based count)
@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from ..errors import FormatError
-from ..streams import stream_from_data
+from ..data.streams import stream_from_data
 
 FORMAT = "mans-checkpoint"
 VERSION = 1
@@ -184,7 +184,7 @@ def with_test_mirror(model: torch.nn.Module, data: dict) -> torch.nn.Module:
         return model
     from ..models.tta import MirrorAverage, image_mirror_columns
     from ..skeleton import Layout
-    from ..streams import column_mirror
+    from ..data.streams import column_mirror
 
     layout = Layout.from_dict(data["prep"]["layout_def"])
     cols = column_mirror(layout, int(data["prep"]["joints"]))

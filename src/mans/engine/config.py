@@ -24,7 +24,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..models import model_config
-from ..streams import STREAMS
+from ..data.streams import STREAMS
 from .typed_config import (build, check_keys, choice, flatten, get, merge, parse_override, plain,
                            schema_keys, set_dotted)
 
@@ -79,7 +79,7 @@ class DataConfig:
     val_fraction: float = 0.1  # share of the training split held out for validation
     val_by_subject: bool = True  # hold out whole subjects when samples have subject ids
     num_workers: int = 2  # DataLoader worker processes (0 with --deterministic)
-    # Input stream (mans.streams): joint | bone | motion | bone_motion. Saved in checkpoints.
+    # Input stream (mans.data.streams): joint | bone | motion | bone_motion. Saved in checkpoints.
     stream: str = "joint"
     # Test-time mirror averaging: logits of the sample and of its left <-> right mirror are
     # averaged at every evaluation and prediction. Saved in checkpoints.

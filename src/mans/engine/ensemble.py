@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..outputs import check_out_folder
-from ..store import PreparedStore
+from ..data.store import PreparedStore
 from .evaluate import (TOPK, final_metrics, open_checkpoint, score_split, split_indices,
                        write_eval_outputs, write_scores)
 from .metrics import confusion_matrix, topk_correct

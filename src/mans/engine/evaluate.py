@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import ConfigError
-from ..store import PreparedStore, SkeletonDataset
+from ..data.store import PreparedStore, SkeletonDataset
 from .checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
 from .config import RunConfig
 from .data import labelled, protocol_train_val

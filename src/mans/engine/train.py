@@ -43,11 +43,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..augment import build_augment
+from ..data.augment import build_augment
 from ..errors import ConfigError, MansError
 from ..outputs import check_out_folder
 from ..models import MANsConfig, build_model
-from ..store import PreparedStore, SkeletonDataset
+from ..data.store import PreparedStore, SkeletonDataset
 from .checkpoint import (load_checkpoint, rng_state, save_checkpoint, set_rng_state,
                          with_test_mirror)
 from .config import RESUMABLE_KEYS, RunConfig, diff_configs, resolve_config, save_config

@@ -2,7 +2,7 @@
 
 The mirror of a model image ``(B, C, S, S)`` (rows: frames, columns: joints centred in ``S``
 columns) permutes the joint columns by the layout's left/right pairs and negates channel 0, the
-lateral axis (:func:`mans.augment.mirror_sequence` on a stored sequence). Mirroring is linear and
+lateral axis (:func:`mans.data.augment.mirror_sequence` on a stored sequence). Mirroring is linear and
 maps a joint's parent to its partner's parent, so the same column permutation mirrors every input
 stream (joint, bone, motion, bone motion) without recomputing it.
 """
@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..transforms import centre_offset
+from ..data.transforms import centre_offset
 
 
 def image_mirror_columns(columns: np.ndarray, size: int) -> np.ndarray:
     """``(S,)`` int64 permutation of the image columns for a ``(J,)`` permutation of the joint
-    columns (centred as :func:`mans.transforms.pad_joints` centres them)."""
+    columns (centred as :func:`mans.data.transforms.pad_joints` centres them)."""
     j = len(columns)
     perm = np.arange(size, dtype=np.int64)
     j0 = centre_offset(j, size)

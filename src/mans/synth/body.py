@@ -40,7 +40,7 @@ FEET = ("left_foot", "right_foot")
 def rest_pose() -> tuple[np.ndarray, tuple[str, ...]]:
     """``(offsets (25, 3) m, segment name per joint)`` of the 1.75 m reference body, read from
     ``data/synth_body.txt`` (rows in ntu25 order, checked by name)."""
-    text = resources.files("mans").joinpath("data/synth_body.txt").read_text("utf-8")
+    text = resources.files("mans").joinpath("resources/synth_body.txt").read_text("utf-8")
     rows = [ln.split() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     names = tuple(r[0] for r in rows)
     if names != NTU25.joints:

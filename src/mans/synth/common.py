@@ -31,7 +31,7 @@ def _rng(*key: int) -> np.random.Generator:
 def xsub_train_subjects() -> tuple[int, ...]:
     """NTU-60's cross-subject training performers (package data ``ntu_protocols.yaml``, shared
     with :mod:`mans.datasets.ntu`); every other id in 1..40 is a test performer."""
-    text = resources.files("mans").joinpath("data/ntu_protocols.yaml").read_text("utf-8")
+    text = resources.files("mans").joinpath("resources/ntu_protocols.yaml").read_text("utf-8")
     return tuple(int(i) for i in yaml.safe_load(text)["ntu60"]["protocols"]["xsub"]["train"])
 
 

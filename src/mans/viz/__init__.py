@@ -1,2 +1,2 @@
 """Figures of skeletons and attention (matplotlib, Agg backend): :mod:`mans.viz.skeleton` draws a
-layout's bones, :mod:`mans.show` animates a file (``mans show``)."""
+layout's bones, :mod:`mans.viz.show` animates a file (``mans show``)."""

@@ -1,8 +1,8 @@
 """The torch-free half of inference: raw file -> model input, logits -> top-k record -> text.
 
-Shared by ``mans predict`` on PyTorch (:mod:`mans.predict`) and on onnxruntime
-(:mod:`mans.onnx_predict`), so that both preprocess a file identically: reader ->
-:func:`~mans.transforms.prepare_sequence` (bodies, view) -> :func:`~mans.streams.model_input`
+Shared by ``mans predict`` on PyTorch (:mod:`mans.inference.predict`) and on onnxruntime
+(:mod:`mans.inference.onnx_predict`), so that both preprocess a file identically: reader ->
+:func:`~mans.data.transforms.prepare_sequence` (bodies, view) -> :func:`~mans.data.streams.model_input`
 (the model's input stream; S frames, S joint columns). Only NumPy is imported here; this module must never import torch
 (``mans predict --onnx`` runs without it, checked by tests/test_export.py).
 """
@@ -14,11 +14,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .errors import ConfigError, MansError
-from .formats import read_sequence
-from .skeleton import Layout, Sequence, builtin_layout
-from .streams import model_input
-from .transforms import PrepConfig, frame_rows, prepare_sequence
+from ..errors import ConfigError, MansError
+from ..formats import read_sequence
+from ..skeleton import Layout, Sequence, builtin_layout
+from ..data.streams import model_input
+from ..data.transforms import PrepConfig, frame_rows, prepare_sequence
 
 # 8 levels: the lowest frame of a sequence gets a visible bar, the highest a full block
 BARS = "▁▂▃▄▅▆▇█"

@@ -1,7 +1,7 @@
 """``mans predict``: classify raw skeleton files with a trained checkpoint.
 
 A file walks the same path as a training sample, with the settings saved in the checkpoint:
-reader -> :func:`~mans.transforms.prepare_sequence` (bodies, view) -> :func:`~mans.streams.model_input`
+reader -> :func:`~mans.data.transforms.prepare_sequence` (bodies, view) -> :func:`~mans.data.streams.model_input`
 (the checkpoint's input stream; S frames, S joint columns) -> model. So training and inference cannot preprocess differently.
 """
 
@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
-from .engine.distributed import resolve_device
-from .engine.selection import find_checkpoint
-from .errors import ConfigError
-from .formats import read_sequence
+from ..engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
+from ..engine.distributed import resolve_device
+from ..engine.selection import find_checkpoint
+from ..errors import ConfigError
+from ..formats import read_sequence
 from .runtime import (file_image, file_of, format_prediction, layout_from_data,
                       predict_each, prediction_record, softmax)
-from .skeleton import Sequence
-from .transforms import PrepConfig
+from ..skeleton import Sequence
+from ..data.transforms import PrepConfig
 
 __all__ = ["Predictor", "predict_files", "format_prediction"]
 
@@ -85,7 +85,7 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
     ``ensemble`` checkpoints, with the mean of the softmax scores of all of them (each fed its
     own input stream; the attention shown is the first checkpoint's).
 
-    ``errors``: as in :func:`mans.runtime.predict_each` (a bad file is listed there and left
+    ``errors``: as in :func:`mans.inference.runtime.predict_each` (a bad file is listed there and left
     out, instead of raising).
     """
     if topk < 1:

@@ -1,7 +1,7 @@
 """``mans predict --onnx``: classify raw skeleton files with an exported model on onnxruntime.
 
 No torch at inference time: the file is read and prepared by the NumPy code shared with the
-PyTorch path (:mod:`mans.runtime`), with the preprocessing settings that :mod:`mans.export`
+PyTorch path (:mod:`mans.inference.runtime`), with the preprocessing settings that :mod:`mans.inference.export`
 stored in the ONNX file's ``mans`` metadata entry. This module must never import torch.
 """
 
@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, FormatError
+from ..errors import ConfigError, FormatError
 from .runtime import file_image, file_of, layout_from_data, predict_each, prediction_record
-from .skeleton import Sequence
-from .streams import stream_from_data
-from .threads import default_threads
-from .transforms import PrepConfig
+from ..skeleton import Sequence
+from ..data.streams import stream_from_data
+from ..threads import default_threads
+from ..data.transforms import PrepConfig
 
-# The exported file's metadata entry, defined here, by its torch-free reader; mans.export writes it.
+# The exported file's metadata entry, defined here, by its torch-free reader; mans.inference.export writes it.
 METADATA_KEY = "mans"
 FORMAT = "mans-onnx"
 VERSION = 1
@@ -76,7 +76,7 @@ class OnnxPredictor:
 
     def predict(self, x: str | Path | Sequence, topk: int = 5, fmt: str | None = None) -> dict:
         """Top-k classes with probabilities and the per-frame attention of one file, or of a
-        sequence already read (the same record as :meth:`mans.predict.Predictor.predict`)."""
+        sequence already read (the same record as :meth:`mans.inference.predict.Predictor.predict`)."""
         img, meta = file_image(x, layout=self.layout, prep=self.prep, size=self.size,
                                model_path=self.path, fmt=fmt, stream=self.stream)
         logits, attention = self.run(img[None])  # (1, K), (1, C, S)
@@ -90,7 +90,7 @@ def predict_files_onnx(model: str | Path, files: list[str | Path], *, topk: int 
                        threads: int | None = None) -> list[dict]:
     """Predict every file with one loaded ONNX model (see :meth:`OnnxPredictor.predict`) on
     ``threads`` intra-op threads (None: :func:`mans.threads.default_threads`, as for torch); bad
-    files as :func:`mans.runtime.predict_each` handles them (``errors``)."""
+    files as :func:`mans.inference.runtime.predict_each` handles them (``errors``)."""
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
     predictor = OnnxPredictor(model, threads=threads or default_threads())

@@ -1,7 +1,7 @@
 """Training-time augmentation of prepared sequences, before they become images.
 
 Every function takes a ``(C, T, J)`` float32 array (C coordinates, T frames, J joint columns, as
-stored by :mod:`mans.store`) and an :class:`numpy.random.Generator`, and returns a new array; the
+stored by :mod:`mans.data.store`) and an :class:`numpy.random.Generator`, and returns a new array; the
 input is never modified. A joint that is absent in a frame (all C coordinates exactly zero: a
 missing second body, a dropped frame) stays exactly zero, so augmentation never invents joints.
 
@@ -18,8 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from .geometry import euler_to_matrix
-from .skeleton import Layout
+from ..geometry import euler_to_matrix
+from ..skeleton import Layout
 from .streams import column_mirror
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -100,7 +100,7 @@ def resample(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -
 
 def mirror_sequence(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Mirror a ``(C, T, J)`` sequence left <-> right: the joint columns are permuted by
-    ``columns`` (e.g. :func:`mans.streams.column_mirror`) and the lateral axis, channel 0, is
+    ``columns`` (e.g. :func:`mans.data.streams.column_mirror`) and the lateral axis, channel 0, is
     negated. In the authors' and the GCN-style view frames channel 0 is the body's left -> right
     (hip) axis; with ``view = "none"`` it is the camera's horizontal axis, so the result is the
     mirror image of the scene. Mirroring twice is the identity; absent joints stay 0."""

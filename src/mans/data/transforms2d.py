@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .skeleton import Layout
+from ..skeleton import Layout
 
 _EPS = 1e-8
 ROLES_2D = ("left_hip", "right_hip", "left_shoulder", "right_shoulder")

@@ -15,9 +15,9 @@ import platform
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import MansError
-from .outputs import describe_os_error
+from .. import __version__
+from ..errors import MansError
+from ..outputs import describe_os_error
 
 
 def _print_json(obj) -> None:
@@ -28,7 +28,7 @@ def _print_json(obj) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .synth import write_synthetic
+    from ..synth import write_synthetic
 
     summary = write_synthetic(
         args.out, seed=args.seed, subjects=args.subjects, replications=args.replications,
@@ -39,14 +39,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from .prepare import prepare
+    from ..data.prepare import prepare
 
     manifest = prepare(
         args.dataset, args.raw, args.out, view=args.view, workers=args.workers,
         missing_list=args.missing_list, progress=not args.quiet, max_bodies=args.max_bodies,
         confidence=args.confidence, ann=args.ann,
     )
-    from .prepare import short_summary, skip_summary
+    from ..data.prepare import short_summary, skip_summary
 
     for line in skip_summary(manifest.get("skipped", [])):
         print(line, file=sys.stderr)
@@ -55,7 +55,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .summary import inspect_file
+    from .inspect import inspect_file
 
     _print_json([inspect_file(p, fmt=args.format) for p in args.files] if len(args.files) > 1
                 else inspect_file(args.files[0], fmt=args.format))
@@ -66,7 +66,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .engine.train import run_training
+    from ..engine.train import run_training
 
     if args.config is None and not args.resume:
         raise _UsageError("train: the CONFIG argument is required (except with --resume, which "
@@ -81,7 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .engine.evaluate import run_eval
+    from ..engine.evaluate import run_eval
 
     metrics = run_eval(args.target, data=args.data, split=args.split, device=args.device,
                        out=args.out, progress=not args.quiet, attention=args.attention)
@@ -94,18 +94,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return _predict_timeline(args)
     if args.timeline_out is not None:
         raise _UsageError("--timeline-out goes with --window and --stride")
-    from .runtime import format_prediction
+    from ..inference.runtime import format_prediction
 
     failed: list[dict] = []  # one bad file does not stop the others (reported, exit 1)
     if args.onnx or args.checkpoint.suffix == ".onnx":  # onnxruntime; torch is never imported
-        from .onnx_predict import predict_files_onnx
+        from ..inference.onnx_predict import predict_files_onnx
 
         if args.ckpt:
             raise _UsageError("--ckpt (fusing checkpoints) is for PyTorch checkpoints, not --onnx")
         results = predict_files_onnx(args.checkpoint, args.files, topk=args.topk,
                                      fmt=args.format, errors=failed, threads=args.threads)
     else:
-        from .predict import predict_files
+        from ..inference.predict import predict_files
 
         results = predict_files(args.checkpoint, args.files, topk=args.topk,
                                 device=args.device, fmt=args.format, ensemble=args.ckpt,
@@ -128,7 +128,7 @@ def _report_failed(failed: list[dict], files: int) -> int:
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
-    from .engine.ensemble import run_ensemble
+    from ..engine.ensemble import run_ensemble
 
     metrics = run_ensemble(args.runs, data=args.data, weights=args.weights, split=args.split,
                            out=args.out, device=args.device, progress=not args.quiet)
@@ -137,7 +137,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_onnx
+    from ..inference.export import export_onnx
 
     _print_json(export_onnx(args.checkpoint, args.onnx, opset=args.opset,
                             check=not args.no_check))
@@ -145,7 +145,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .show import show
+    from ..viz.show import show
 
     info = show(args.file, args.out, ckpt=args.ckpt, fmt=args.format, fps=args.fps,
                 key_frames=args.key_frames)
@@ -154,16 +154,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .engine.report import write_report
+    from ..engine.report import write_report
 
     _print_json(write_report(args.run))
     return 0
 
 
 def _predict_timeline(args: argparse.Namespace) -> int:
-    from .api import load
-    from .runtime import predict_each
-    from .timeline import check_timeline_out, write_timelines
+    from ..inference.api import load
+    from ..inference.runtime import predict_each
+    from ..inference.timeline import check_timeline_out, write_timelines
 
     if args.window is None or args.stride is None:
         raise _UsageError("--window and --stride go together")
@@ -184,8 +184,8 @@ def _predict_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    from .api import load  # main() has set the threads (--threads, default 1 here)
-    from .stream import run_stream
+    from ..inference.api import load  # main() has set the threads (--threads, default 1 here)
+    from ..inference.live import run_stream
 
     clf = load(args.checkpoint, args.device)
     run_stream(clf, args.input, stride=args.stride, window=args.window, topk=args.topk,
@@ -227,7 +227,7 @@ def _add_threads(sp: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .datasets import dataset_names
+    from ..datasets import dataset_names
 
     p = argparse.ArgumentParser(
         prog="mans", description="Memory Attention Networks for skeleton action recognition."
@@ -400,7 +400,7 @@ _NETWORK_COMMANDS = ("train", "eval", "predict", "demo", "ensemble", "stream")
 
 
 def _reexec_with_malloc_tunables(argv: list[str]) -> None:
-    """Replace this process by ``python -m mans.cli ARGV`` with :data:`MALLOC_TUNABLES` set,
+    """Replace this process by ``python -m mans ARGV`` with :data:`MALLOC_TUNABLES` set,
     unless the user set ``GLIBC_TUNABLES`` themselves, opted out (``MANS_NO_REEXEC=1``), or
     the C library is not glibc."""
     if ("GLIBC_TUNABLES" in os.environ or os.environ.get("MANS_NO_REEXEC") == "1"
@@ -409,7 +409,7 @@ def _reexec_with_malloc_tunables(argv: list[str]) -> None:
     env = dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNABLES, MANS_NO_REEXEC="1")
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "mans.cli", *argv], env)
+    os.execve(sys.executable, [sys.executable, "-m", "mans", *argv], env)
 
 
 def _quiet_broken_pipe() -> None:
@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         onnx = args.command == "predict" and (args.onnx or args.checkpoint.suffix == ".onnx")
         if args.command in _NETWORK_COMMANDS and not onnx:  # onnx: torch is never imported
-            from .threads import configure_threads
+            from ..threads import configure_threads
 
             configure_threads(args.threads)
         return args.func(args)

@@ -1,4 +1,4 @@
-"""The prepared store: its on-disk format (this module is its one home: :mod:`mans.prepare` writes it
+"""The prepared store: its on-disk format (this module is its one home: :mod:`mans.data.prepare` writes it
 with the names and the frames writer defined here), reading it, and serving it as a Dataset.
 
 Store layout (a folder)::
@@ -17,7 +17,7 @@ Importing this module does not import torch (the prepare workers import it);
 The frames are memory-mapped, so opening a store costs only its small index files, each sample is
 read from disk (page cache) when it is used, and DataLoader worker processes share the pages.
 :class:`SkeletonDataset` turns a stored ``(C, T, J)`` sequence into the model's ``(C, S, S)`` image
-with :func:`mans.streams.model_input` -- the same function ``predict`` uses.
+with :func:`mans.data.streams.model_input` -- the same function ``predict`` uses.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from .augment import Augment
 
 if TYPE_CHECKING:
     import torch
-from .errors import ConfigError, FormatError
-from .skeleton import Layout
+from ..errors import ConfigError, FormatError
+from ..skeleton import Layout
 from .streams import check_stream, model_input
 
 # --- the format -----------------------------------------------------------------------------------
@@ -294,9 +294,9 @@ class SkeletonDataset:
         indices: store indices of the samples (e.g. ``store.split("xsub", "train")``).
         size: image side ``S`` (50 for the ResNet variant, 224 for DenseNet-161).
         augment: optional ``(x (C, T, J) ndarray, rng) -> x``, applied before
-            :func:`~mans.streams.model_input`; receives a private copy of the sample.
+            :func:`~mans.data.streams.model_input`; receives a private copy of the sample.
         seed: base seed of the augmentation RNG.
-        stream: input stream (:data:`mans.streams.STREAMS`), computed after augmentation.
+        stream: input stream (:data:`mans.data.streams.STREAMS`), computed after augmentation.
 
     The augmentation RNG of a sample is ``np.random.default_rng((seed, epoch, store_index))``:
     the same sample gets the same augmentation in the same epoch whatever the worker, batch

@@ -10,8 +10,8 @@
         result = stream.push(frame)                 # a prediction every 5 frames, else None
 
 Every input walks the same path as a training sample, with the settings saved in the checkpoint
-(:class:`~mans.predict.Predictor`): :func:`~mans.transforms.prepare_sequence` (bodies, view
-normalisation, 2-D normalisation) -> :func:`~mans.streams.model_input` (the checkpoint's input
+(:class:`~mans.inference.predict.Predictor`): :func:`~mans.data.transforms.prepare_sequence` (bodies, view
+normalisation, 2-D normalisation) -> :func:`~mans.data.streams.model_input` (the checkpoint's input
 stream) -> model. ``mans predict``
 (files, ``--window``) and ``mans stream`` call these same methods.
 """
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ConfigError, FormatError
-from .formats import read_sequence
+from ..errors import ConfigError, FormatError
+from ..formats import read_sequence
 from .predict import Predictor
-from .skeleton import Layout, Sequence, as_layout
+from ..skeleton import Layout, Sequence, as_layout
 from .timeline import Timeline, merge_segments
 from .runtime import as_frames, check_layout, file_of, softmax, top_classes
 
@@ -40,7 +40,7 @@ class Classifier:
         class_names: index = label.
         layout: the joint layout the checkpoint was trained on (arrays must follow it).
         size: ``S``, the model's frames x joint columns.
-        prep: the prepare-time settings (:class:`~mans.transforms.PrepConfig`).
+        prep: the prepare-time settings (:class:`~mans.data.transforms.PrepConfig`).
     """
 
     def __init__(self, checkpoint: str | Path, device: str = "cpu"):
@@ -107,7 +107,7 @@ class Classifier:
         """Classify every window of ``window`` frames, every ``stride`` frames (the last window
         is aligned to the end so that every frame is covered; a recording shorter than
         ``window`` is one window). A window without any body gets no prediction (its
-        ``reason`` says why). See :class:`~mans.timeline.Timeline`."""
+        ``reason`` says why). See :class:`~mans.inference.timeline.Timeline`."""
         if window < 1 or stride < 1:
             raise ConfigError(f"--window and --stride must be >= 1, got {window}, {stride}")
         seq = self.sequence(x, layout=layout, scores=scores, fmt=fmt)
@@ -142,9 +142,9 @@ class Classifier:
 
     def stream(self, *, window: int | None = None, stride: int = 5, topk: int = 5,
                min_frames: int | None = None):
-        """A :class:`~mans.stream.Stream` over this classifier (``window`` defaults to the
+        """A :class:`~mans.inference.live.Stream` over this classifier (``window`` defaults to the
         model's ``S`` frames)."""
-        from .stream import Stream
+        from .live import Stream
 
         return Stream(self, window=window or self.size, stride=stride, topk=topk,
                       min_frames=min_frames)
@@ -160,10 +160,10 @@ def save_untrained(path: str | Path, *, layout: Layout | str, prep: dict, class_
     """Write a checkpoint of an *untrained* network (random weights, seeded): for latency
     measurements (bench/stream.py) and tests, where what is measured does not depend on the
     weights. ``layout``: a :class:`~mans.skeleton.Layout` or a built-in one's name. ``prep``:
-    :class:`~mans.transforms.PrepConfig` fields; channels are inferred."""
-    from .engine.checkpoint import FORMAT, VERSION, save_checkpoint
-    from .models import build_model
-    from .transforms import PrepConfig
+    :class:`~mans.data.transforms.PrepConfig` fields; channels are inferred."""
+    from ..engine.checkpoint import FORMAT, VERSION, save_checkpoint
+    from ..models import build_model
+    from ..data.transforms import PrepConfig
 
     cfg = PrepConfig.from_dict(prep)
     lay = as_layout(layout)

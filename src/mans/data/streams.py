@@ -9,7 +9,7 @@ The four streams of the field (2s-AGCN, MS-G3D, CTR-GCN), computed from the layo
 - ``bone_motion``: frame differences of the bones.
 
 Every stream but ``joint`` is taken *after* the time axis is brought to the model's ``S`` rows
-(the same :func:`~mans.transforms.frame_indices` sub-sampling :func:`~mans.transforms.to_image`
+(the same :func:`~mans.data.transforms.frame_indices` sub-sampling :func:`~mans.data.transforms.to_image`
 applies): a motion difference then always spans one model row, whatever the recording's frame
 rate and length, and a bone (a per-frame quantity, so the same either way) is computed for the
 ``S`` kept frames only.
@@ -17,7 +17,7 @@ rate and length, and a bone (a per-frame quantity, so the same either way) is co
 Absent joints (all coordinates exactly 0: a missing second body, an empty frame) never produce a
 value: a bone is 0 unless the joint and its parent are present, a motion is 0 unless the joint is
 present in both frames. :func:`model_input` is the single entry point used by training
-(:class:`~mans.store.SkeletonDataset`), ``mans eval`` and ``mans predict``; the stream is saved in
+(:class:`~mans.data.store.SkeletonDataset`), ``mans eval`` and ``mans predict``; the stream is saved in
 every checkpoint, so a checkpoint is always fed the stream it was trained on.
 """
 
@@ -27,8 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import ConfigError
-from .skeleton import Layout
+from ..errors import ConfigError
+from ..skeleton import Layout
 from .transforms import frame_indices, to_image
 
 STREAMS = ("joint", "bone", "motion", "bone_motion")
@@ -49,7 +49,7 @@ def check_stream(stream: str) -> str:
 
 def _per_body(layout: Layout, columns: int, index: np.ndarray) -> np.ndarray:
     """A per-joint ``(V,)`` joint index (-1: none) repeated for each body of the ``columns = bodies
-    * V`` stored columns (bodies side by side, as :func:`~mans.transforms.to_channels_first`
+    * V`` stored columns (bodies side by side, as :func:`~mans.data.transforms.to_channels_first`
     lays them out), shifted to that body's columns: ``(J,)`` int64."""
     v = layout.num_joints
     if columns % v:
@@ -104,7 +104,7 @@ def motion(x: np.ndarray) -> np.ndarray:
 def apply_stream(x: np.ndarray, stream: str, layout: Layout | None, size: int) -> np.ndarray:
     """The ``stream`` of a ``(C, T, J)`` sequence, as ``(C, T', J)`` with ``T' = min(T, size)``
     for every stream but ``joint`` (sub-sampled to the model's rows first) and ``T' = T`` for
-    ``joint`` (:func:`~mans.transforms.to_image` sub-samples it).
+    ``joint`` (:func:`~mans.data.transforms.to_image` sub-samples it).
 
     Bones are per frame, so taking them after the sub-sampling gives the same rows as taking them
     on all ``T`` frames and sub-sampling after, for ``size / T`` of the work.

@@ -2,7 +2,7 @@
 
 The ONNX graph has one input and two outputs::
 
-    image      float32 (batch, C, S, S)   the model input of :func:`mans.runtime.file_image`
+    image      float32 (batch, C, S, S)   the model input of :func:`mans.inference.runtime.file_image`
     logits     float32 (batch, K)
     attention  float32 (batch, C, S)      per-frame TARM weights; all ones for a model without
                                           a TARM or with attention disabled
@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import __version__
-from .engine.checkpoint import build_model_from_checkpoint, load_checkpoint
-from .engine.selection import find_checkpoint
-from .errors import ConfigError
-from .outputs import atomic_path, check_out_folder
+from .. import __version__
+from ..engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+from ..engine.selection import find_checkpoint
+from ..errors import ConfigError
+from ..outputs import atomic_path, check_out_folder
 from .onnx_predict import FORMAT, METADATA_KEY, VERSION
 
 OPSET = 17

@@ -1,6 +1,6 @@
 """Timelines of long recordings: per-window predictions, merged segments, per-frame labels, and
 their JSON / CSV forms (``mans predict --window W --stride K``;
-:meth:`mans.api.Classifier.timeline`).
+:meth:`mans.inference.api.Classifier.timeline`).
 
 Frame indices are 0-based indices of the recording's rows as read (UT-Kinect: rows of the joints
 file, not its frame numbers); ``end`` is inclusive.
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
-from .outputs import atomic_path, check_out_folder
+from ..errors import ConfigError
+from ..outputs import atomic_path, check_out_folder
 
 
 def merge_segments(windows: list[dict]) -> list[dict]:

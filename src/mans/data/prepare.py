@@ -1,12 +1,12 @@
 """``mans prepare``: read a raw dataset once, normalise every sample, and write a prepared store.
 
-Reading and :func:`~mans.transforms.prepare_sequence` run in a process pool; the main process
+Reading and :func:`~mans.data.transforms.prepare_sequence` run in a process pool; the main process
 receives the results in item order (so the store is identical whatever the number of workers) and
 streams each one straight into the output files, so memory stays bounded by a few samples in
 flight, not by the dataset. A sample that cannot be read or prepared is recorded in the manifest's
 ``skipped`` list with its reason and never stops the run.
 
-The store's layout is defined in :mod:`mans.store` (its owner: the reader and this writer both
+The store's layout is defined in :mod:`mans.data.store` (its owner: the reader and this writer both
 use its names); it is written to a temporary sibling folder and renamed into place at the end.
 The arrays are byte-identical across re-runs on the same input; ``manifest.json`` differs only in
 its ``created`` time stamp (and in ``raw`` if the raw folder moved).
@@ -28,13 +28,13 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__
-from .datasets import DatasetSpec, Item, get_dataset
-from .errors import ConfigError, FormatError
-from .outputs import check_out_folder
+from .. import __version__
+from ..datasets import DatasetSpec, Item, get_dataset
+from ..errors import ConfigError, FormatError
+from ..outputs import check_out_folder
 from .store import (FRAMES, LABELS, MANIFEST, OFFSETS, PROTOCOLS, SAMPLES, STORE_FORMAT,
                     STORE_VERSION, FramesWriter, is_store)
-from .skeleton import Layout
+from ..skeleton import Layout
 from .transforms import PrepConfig, check_view, prepare_sequence
 
 def _json_default(o):

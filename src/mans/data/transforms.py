@@ -39,8 +39,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import ConfigError, FormatError
-from .skeleton import Layout, Sequence
+from ..errors import ConfigError, FormatError
+from ..skeleton import Layout, Sequence
 from .transforms2d import ROLES_2D, normalise_2d, select_slots_2d
 
 VIEWS = ("authors", "gcn", "none", "2d")
@@ -64,7 +64,7 @@ class PrepConfig:
             transform) or ``"none"``.
         max_bodies: body slots kept (2 for NTU; 1 for single-person data). ``J = max_bodies * V``.
         confidence: ``"2d"`` view only: add the joint scores as a third channel
-            (:mod:`mans.transforms2d`); without it 2-D data have 2 channels.
+            (:mod:`mans.data.transforms2d`); without it 2-D data have 2 channels.
     """
 
     view: str = "authors"
@@ -390,7 +390,7 @@ def prepare_sequence(seq: Sequence, cfg: PrepConfig) -> np.ndarray:
 
 
 def _prepare_2d(seq: Sequence, joints: np.ndarray, layout: Layout, cfg: PrepConfig) -> np.ndarray:
-    """The 2-D path of :func:`prepare_sequence` (:mod:`mans.transforms2d`): every frame is kept
+    """The 2-D path of :func:`prepare_sequence` (:mod:`mans.data.transforms2d`): every frame is kept
     (frames without a detection are zero rows), slots are kept as matched by the reader."""
     scores = None if seq.scores is None else np.asarray(seq.scores, dtype=np.float64)
     if scores is not None and scores.shape != joints.shape[:3]:

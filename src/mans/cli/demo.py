@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MARKER = "mans-demo.json"
 
@@ -42,9 +42,9 @@ def run_demo(out: Path, *, epochs: int | None = None, seed: int = 0, progress: b
 
     ``out`` must be empty or absent; ``force`` lets it be an earlier demo's folder (replaced).
     ``epochs`` (>= 1) overrides the demo config's number of epochs."""
-    from .engine.train import run_training
-    from .prepare import prepare
-    from .synth import write_synthetic
+    from ..engine.train import run_training
+    from ..data.prepare import prepare
+    from ..synth import write_synthetic
 
     out = Path(out)
     if epochs is not None and epochs < 1:

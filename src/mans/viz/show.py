@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
-from .outputs import atomic_path, check_out_folder
-from .formats import read_sequence
-from .transforms import PrepConfig, select_bodies
+from ..errors import ConfigError
+from ..outputs import atomic_path, check_out_folder
+from ..formats import read_sequence
+from ..data.transforms import PrepConfig, select_bodies
 
 FORMATS = (".gif", ".mp4", ".png")
 DPI = 80
@@ -32,7 +32,7 @@ def attention_per_frame(record: dict, joints: np.ndarray, prep: PrepConfig
     """The model's attention placed on the raw sequence's frames.
 
     Args:
-        record: a prediction record (:func:`mans.runtime.prediction_record`) with ``attention``
+        record: a prediction record (:func:`mans.inference.runtime.prediction_record`) with ``attention``
             ``(C, S)`` and ``frame_index`` ``(S,)`` (prepared frame per row, -1 = padding).
         joints: ``(T, M, V, C)`` the raw sequence.
         prep: the model's preparation settings (which frames were dropped).
@@ -57,10 +57,10 @@ def attention_per_frame(record: dict, joints: np.ndarray, prep: PrepConfig
 def _predictor(ckpt: Path):
     """The model ``ckpt`` loaded for prediction on the CPU (an ``.onnx`` on onnxruntime)."""
     if ckpt.suffix == ".onnx":
-        from .onnx_predict import OnnxPredictor
+        from ..inference.onnx_predict import OnnxPredictor
 
         return OnnxPredictor(ckpt)
-    from .predict import Predictor
+    from ..inference.predict import Predictor
 
     return Predictor(ckpt, device="cpu")
 
@@ -104,7 +104,7 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
     import matplotlib.pyplot as plt
     from matplotlib.gridspec import GridSpec
 
-    from .viz.skeleton import SkeletonPanel
+    from .skeleton import SkeletonPanel
 
     path, out = Path(path), Path(out)
     if out.suffix not in FORMATS:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats import detect_format, read_sequence
+from ..formats import detect_format, read_sequence
 
 
 def inspect_file(path: str | Path, fmt: str | None = None) -> dict:

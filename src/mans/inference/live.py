@@ -1,9 +1,9 @@
 """Live streams: one frame at a time in, a prediction every ``stride`` frames out
-(``mans stream CKPT``; :meth:`mans.api.Classifier.stream`).
+(``mans stream CKPT``; :meth:`mans.inference.api.Classifier.stream`).
 
 A :class:`Stream` keeps the last ``window`` frames in a ring buffer. Every ``stride``-th pushed
 frame (once ``min_frames`` frames have arrived; default: ``stride``) it classifies the buffered
-frames, oldest first, exactly as :meth:`~mans.api.Classifier.predict` classifies that array, and
+frames, oldest first, exactly as :meth:`~mans.inference.api.Classifier.predict` classifies that array, and
 returns ``{"frame": index of the newest frame, "start": index of the oldest, "top": [...],
 "latency_ms": ...}`` (the time to prepare the buffer and run the model).
 
@@ -30,18 +30,18 @@ from typing import IO, Iterator
 
 import numpy as np
 
-from .errors import ConfigError, FormatError
-from .formats.coco import person_from_dict
-from .formats.keypoints import SlotTracker, numbers
+from ..errors import ConfigError, FormatError
+from ..formats.coco import person_from_dict
+from ..formats.keypoints import SlotTracker, numbers
 from .runtime import as_frames
-from .skeleton import Sequence
+from ..skeleton import Sequence
 
 
 class Stream:
     """Ring buffer + periodic prediction (module docstring).
 
     Args:
-        classifier: a :class:`mans.api.Classifier`.
+        classifier: a :class:`mans.inference.api.Classifier`.
         window: frames kept; stride: frames between predictions; topk: classes reported;
         min_frames: frames needed before the first prediction (default ``stride``).
     """
