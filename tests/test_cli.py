@@ -73,7 +73,7 @@ def test_version(capsys):
 
 
 def test_network_commands_reexec_with_malloc_tunables(monkeypatch):
-    """The console entry point re-executes itself once with GLIBC_TUNABLES (see cli.py)."""
+    """The console entry point re-executes itself once with GLIBC_TUNABLES (see mans/cli/commands.py)."""
     import platform
 
     import mans.cli.commands as cli
