@@ -21,6 +21,7 @@ LAYERS = [
     ("formats", ["mans.formats", "mans.formats.acclaim", "mans.formats.coco",
                  "mans.formats.csvrows", "mans.formats.custom", "mans.formats.decimals",
                  "mans.formats.keypoints", "mans.formats.mediapipe", "mans.formats.ntu",
+                 "mans.formats.ntu_writer",
                  "mans.formats.openpose", "mans.formats.pyskl", "mans.formats.utkinect"]),
     ("datasets", ["mans.datasets", "mans.datasets.custom", "mans.datasets.hdm05",
                   "mans.datasets.ntu", "mans.datasets.pyskl", "mans.datasets.utkinect"]),
