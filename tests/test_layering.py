@@ -18,7 +18,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mans"
 LAYERS = [
     ("foundation", ["mans.errors", "mans.skeleton", "mans.geometry", "mans.threads",
                     "mans.outputs", "mans.__version__"]),
-    ("formats", ["mans.formats", "mans.formats.acclaim", "mans.formats.coco",
+    ("formats", ["mans.formats", "mans.formats.acclaim", "mans.formats.asf",
+                 "mans.formats.kinematics", "mans.formats.coco",
                  "mans.formats.csvrows", "mans.formats.custom", "mans.formats.decimals",
                  "mans.formats.keypoints", "mans.formats.mediapipe", "mans.formats.ntu",
                  "mans.formats.ntu_writer",
