@@ -43,7 +43,8 @@ LAYERS = [
     ("viz", ["mans.viz", "mans.viz.skeleton", "mans.viz.show"]),
     ("applications", ["mans.synth", "mans.synth.actions", "mans.synth.body", "mans.synth.common",
                       "mans.synth.driver", "mans.synth.staging", "mans.cli", "mans.cli.commands",
-                      "mans.cli.demo", "mans.cli.inspect", "mans.__main__", "mans"]),
+                      "mans.cli.parser", "mans.cli.subcommands", "mans.cli.demo", "mans.cli.inspect",
+                      "mans.__main__", "mans"]),
 ]
 _RANK = {m: i for i, (_, modules) in enumerate(LAYERS) for m in modules}
 

@@ -1,0 +1,195 @@
+"""The functions that run each ``mans`` subcommand: each takes the parsed arguments, calls one
+library function and prints its result; the parser (:mod:`mans.cli.parser`) names them and
+:func:`mans.cli.commands.main` dispatches to them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+class UsageError(Exception):
+    """A wrong combination of options found after parsing: reported like argparse's (exit 2)."""
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ..synth import write_synthetic
+
+    summary = write_synthetic(
+        args.out, seed=args.seed, subjects=args.subjects, replications=args.replications,
+        progress=not args.quiet,
+    )
+    _print_json(summary)
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from ..data.prepare import prepare
+
+    manifest = prepare(
+        args.dataset, args.raw, args.out, view=args.view, workers=args.workers,
+        missing_list=args.missing_list, progress=not args.quiet, max_bodies=args.max_bodies,
+        confidence=args.confidence, ann=args.ann,
+    )
+    from ..data.prepare import short_summary, skip_summary
+
+    for line in skip_summary(manifest.get("skipped", [])):
+        print(line, file=sys.stderr)
+    _print_json(short_summary(manifest, args.out))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .inspect import inspect_file
+
+    _print_json([inspect_file(p, fmt=args.format) for p in args.files] if len(args.files) > 1
+                else inspect_file(args.files[0], fmt=args.format))
+    return 0
+
+
+# --- model -------------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..engine.train import run_training
+
+    if args.config is None and not args.resume:
+        raise UsageError("train: the CONFIG argument is required (except with --resume, which "
+                          "uses the run's saved config)")
+    metrics = run_training(
+        args.config, data=args.data, out=args.out, overrides=args.set, resume=args.resume,
+        device=args.device, deterministic=args.deterministic, progress=not args.quiet,
+    )
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary (rank 0's)
+        _print_json({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))})
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ..engine.evaluate import run_eval
+
+    metrics = run_eval(args.target, data=args.data, split=args.split, device=args.device,
+                       out=args.out, progress=not args.quiet, attention=args.attention)
+    _print_json({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))})
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if args.window is not None or args.stride is not None:
+        return _predict_timeline(args)
+    if args.timeline_out is not None:
+        raise UsageError("--timeline-out goes with --window and --stride")
+    from ..inference.runtime import format_prediction
+
+    failed: list[dict] = []  # one bad file does not stop the others (reported, exit 1)
+    if args.onnx or args.checkpoint.suffix == ".onnx":  # onnxruntime; torch is never imported
+        from ..inference.onnx_predict import predict_files_onnx
+
+        if args.ckpt:
+            raise UsageError("--ckpt (fusing checkpoints) is for PyTorch checkpoints, not --onnx")
+        results = predict_files_onnx(args.checkpoint, args.files, topk=args.topk,
+                                     fmt=args.format, errors=failed, threads=args.threads)
+    else:
+        from ..inference.predict import predict_files
+
+        results = predict_files(args.checkpoint, args.files, topk=args.topk,
+                                device=args.device, fmt=args.format, ensemble=args.ckpt,
+                                errors=failed)
+    if args.json:
+        _print_json(results)
+    else:
+        for r in results:
+            print(format_prediction(r))
+    return _report_failed(failed, len(args.files))
+
+
+def _report_failed(failed: list[dict], files: int) -> int:
+    """Each file ``mans predict`` could not handle, one line each on stderr; the exit status."""
+    for f in failed:
+        print(f"mans predict: error: {f['error']}", file=sys.stderr)
+    if failed:
+        print(f"mans predict: {len(failed)} of {files} files failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from ..engine.ensemble import run_ensemble
+
+    metrics = run_ensemble(args.runs, data=args.data, weights=args.weights, split=args.split,
+                           out=args.out, device=args.device, progress=not args.quiet)
+    _print_json({k: v for k, v in metrics.items() if not isinstance(v, dict)})
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..inference.export import export_onnx
+
+    _print_json(export_onnx(args.checkpoint, args.onnx, opset=args.opset,
+                            check=not args.no_check))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from ..viz.show import show
+
+    info = show(args.file, args.out, ckpt=args.ckpt, fmt=args.format, fps=args.fps,
+                key_frames=args.key_frames)
+    _print_json({k: v for k, v in info.items() if k != "bones"})
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..engine.report import write_report
+
+    _print_json(write_report(args.run))
+    return 0
+
+
+def _predict_timeline(args: argparse.Namespace) -> int:
+    from ..inference.api import load
+    from ..inference.runtime import predict_each
+    from ..inference.timeline import check_timeline_out, write_timelines
+
+    if args.window is None or args.stride is None:
+        raise UsageError("--window and --stride go together")
+    if args.ckpt or args.onnx or args.checkpoint.suffix == ".onnx":
+        raise UsageError("--window works with one PyTorch checkpoint (not --ckpt or --onnx)")
+    if args.timeline_out is not None:
+        check_timeline_out(args.timeline_out)  # before minutes of windows, not after
+    clf = load(args.checkpoint, args.device)
+    failed: list[dict] = []  # one bad file does not stop the others (reported, exit 1)
+    timelines = predict_each(lambda f: clf.timeline(f, window=args.window, stride=args.stride,
+                                                    topk=args.topk, fmt=args.format),
+                             args.files, failed)
+    if timelines:
+        text = write_timelines(timelines, args.timeline_out)
+        if text is not None:
+            print(text)
+    return _report_failed(failed, len(args.files))
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    from ..inference.api import load  # main() has set the threads (--threads, default 1 here)
+    from ..inference.live import run_stream
+
+    clf = load(args.checkpoint, args.device)
+    run_stream(clf, args.input, stride=args.stride, window=args.window, topk=args.topk,
+               follow=args.follow, idle_exit=args.idle_exit)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.quiet,
+             force=args.force)
+    return 0
