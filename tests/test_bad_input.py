@@ -24,7 +24,7 @@ from mans.cli.commands import main
 from mans.engine.checkpoint import load_checkpoint, save_checkpoint
 from mans.engine.train import run_training
 from mans.errors import ConfigError, FormatError
-from mans.formats import ntu
+from mans.formats import ntu, ntu_writer
 from mans.data.store import PreparedStore
 
 SRC = str(Path(mans.__file__).resolve().parents[1])  # the mans under test, for subprocesses
@@ -133,7 +133,7 @@ def test_disk_full_during_synth_leaves_only_complete_files(tmp_path, capsys, mon
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(ntu, "open", full_disk_open, raising=False)
+    monkeypatch.setattr(ntu_writer, "open", full_disk_open, raising=False)
     out = tmp_path / "raw"
     assert main(["synth", str(out), "--subjects", "1", "--replications", "1", "-q"]) == 1
     one_line_error(capsys, "disk full", str(out))
