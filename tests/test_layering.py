@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mans"
 # (it is a constant, the lazy ``mans.load`` is what puts ``mans`` itself at the top).
 LAYERS = [
     ("foundation", ["mans.errors", "mans.skeleton", "mans.geometry", "mans.threads",
-                    "mans.outputs", "mans.__version__"]),
+                    "mans.outputs", "mans.coordinates", "mans.__version__"]),
     ("formats", ["mans.formats", "mans.formats.acclaim", "mans.formats.asf",
                  "mans.formats.kinematics", "mans.formats.coco",
                  "mans.formats.csvrows", "mans.formats.custom", "mans.formats.decimals",
@@ -43,7 +43,8 @@ LAYERS = [
     ("viz", ["mans.viz", "mans.viz.skeleton", "mans.viz.show"]),
     ("applications", ["mans.synth", "mans.synth.actions", "mans.synth.body", "mans.synth.common",
                       "mans.synth.driver", "mans.synth.staging", "mans.cli", "mans.cli.commands",
-                      "mans.cli.parser", "mans.cli.subcommands", "mans.cli.demo", "mans.cli.inspect",
+                      "mans.cli.parser", "mans.cli.subcommands", "mans.cli.prepare_summary",
+                      "mans.cli.demo", "mans.cli.inspect",
                       "mans.__main__", "mans"]),
 ]
 _RANK = {m: i for i, (_, modules) in enumerate(LAYERS) for m in modules}

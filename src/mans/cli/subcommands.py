@@ -40,7 +40,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         missing_list=args.missing_list, progress=not args.quiet, max_bodies=args.max_bodies,
         confidence=args.confidence, ann=args.ann,
     )
-    from ..data.prepare import short_summary, skip_summary
+    from .prepare_summary import short_summary, skip_summary
 
     for line in skip_summary(manifest.get("skipped", [])):
         print(line, file=sys.stderr)
