@@ -146,7 +146,7 @@ def test_stream_refuses_what_an_array_would_not_take(ckpt3d):
     stream.push(x[0])
     bad = x[1].copy()
     bad[3, 0] = np.nan
-    with pytest.raises(ConfigError, match="^frame 1: NaN/inf coordinates$"):
+    with pytest.raises(ConfigError, match="^frame 1: body 0, joint 3: x = nan is not finite$"):
         stream.push(bad)
     with pytest.raises(ConfigError, match="frame 1: scores of shape"):
         stream.push(x[1], np.full(3, 0.5))
@@ -165,11 +165,12 @@ def test_stream_cli_reads_lines_and_reports_bad_ones(tmp_path, ckpt3d, capsys):
     rc = main(["stream", str(ckpt3d), "--input", str(tmp_path / "frames.jsonl"), "--stride", "5",
                "--window", "10", "--topk", "2"])
     cap = capsys.readouterr()
-    assert rc == 0
+    assert rc == 1  # the stream went on, and says at the end that lines were skipped
     out = [json.loads(line) for line in cap.out.splitlines()]
     assert [o["frame"] for o in out] == [4, 9]  # 10 good frames of 12
     err = cap.err.splitlines()
-    assert len(err) == 2 and "frames.jsonl:4:" in err[0] and "frames.jsonl:8:" in err[1]
+    assert len(err) == 3 and "frames.jsonl:4:" in err[0] and "frames.jsonl:8:" in err[1]
+    assert err[2] == "mans stream: 2 input lines skipped"
     clf = mans.load(ckpt3d)
     good = np.delete(x, [3, 7], axis=0)
     ref = clf.predict(good[:10], topk=2)

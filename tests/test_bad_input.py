@@ -21,6 +21,7 @@ import torch
 import mans
 from helpers_engine import TINY, one_torch_thread, tiny_store  # noqa: F401  (fixtures)
 from mans.cli.commands import main
+from mans.coordinates import BOUND_ENV
 from mans.engine.checkpoint import load_checkpoint, save_checkpoint
 from mans.engine.train import run_training
 from mans.errors import ConfigError, FormatError
@@ -318,10 +319,10 @@ def test_coordinate_beyond_the_bound_is_rejected_at_its_line(tmp_path, monkeypat
         ntu.read_skeleton(path)
     assert (e.value.path, e.value.line) == (str(path), 5)
     assert "x is beyond the coordinate bound of 100 m" in str(e.value)
-    monkeypatch.setenv(ntu.MAX_COORD_ENV, "1e31")  # configurable
+    monkeypatch.setenv(BOUND_ENV[3], "1e31")  # configurable
     assert ntu.read_skeleton(path).joints[0, 0, 0, 0] == np.float32(1e30)
     assert ntu.read_skeleton(path, max_coord_m=2e30).num_frames == 8
-    monkeypatch.delenv(ntu.MAX_COORD_ENV)
+    monkeypatch.delenv(BOUND_ENV[3])
     ok = skeleton_file(tmp_path / "S001C001P001R001A002.skeleton", value=99.5)
     assert ntu.read_skeleton(ok).joints[0, 0, 0, 0] == np.float32(99.5)
     with pytest.raises(FormatError, match="bound of 50 m"):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mans.coordinates import F32_OVERFLOW
 from mans.errors import FormatError
 from mans.formats import read_sequence
 from mans.formats import ntu
@@ -194,8 +195,8 @@ def test_writer_rejects_bad_arrays(tmp_path):
 
 def test_float32_overflow_threshold():
     with np.errstate(over="ignore"):
-        assert np.isinf(np.float32(ntu._F32_OVERFLOW))
-        assert np.isfinite(np.float32(np.nextafter(ntu._F32_OVERFLOW, 0.0)))
+        assert np.isinf(np.float32(F32_OVERFLOW))
+        assert np.isfinite(np.float32(np.nextafter(F32_OVERFLOW, 0.0)))
 
 
 # --- broken input --------------------------------------------------------------------------------

@@ -74,4 +74,4 @@ def test_a_user_layout_travels_with_the_checkpoint(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "mans", "predict", str(ckpt),
                           str(tmp_path / "other.npz")], capture_output=True, text=True,
                          timeout=300)
-    assert bad.returncode == 1 and "has 4 joints but layout 'kinect20' has 20" in bad.stderr
+    assert bad.returncode == 1 and "4 joints per body, but layout 'kinect20' has 20" in bad.stderr

@@ -182,9 +182,11 @@ def cmd_stream(args: argparse.Namespace) -> int:
     from ..inference.live import run_stream
 
     clf = load(args.checkpoint, args.device)
-    run_stream(clf, args.input, stride=args.stride, window=args.window, topk=args.topk,
-               follow=args.follow, idle_exit=args.idle_exit)
-    return 0
+    skipped = run_stream(clf, args.input, stride=args.stride, window=args.window,
+                         topk=args.topk, follow=args.follow, idle_exit=args.idle_exit)
+    if skipped:  # each was reported on its line; the stream went on
+        print(f"mans stream: {skipped} input lines skipped", file=sys.stderr)
+    return 1 if skipped else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

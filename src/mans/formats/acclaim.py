@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..coordinates import check_joints
 from ..errors import FormatError
 from ..skeleton import Sequence
 from .asf import INCH, Bone, Skeleton, read_asf, read_lines  # noqa: F401  (public path kept)
@@ -240,17 +241,21 @@ def read_amc(path: str | Path, asf: Skeleton | str | Path | None = None,
         :class:`Sequence` with joints ``(T, 1, V, 3)`` float32 in metres (Y up), ``V`` = root +
         one joint per bone end (31 for HDM05/CMU skeletons), layout ``hdm05`` (or an
         ``acclaim-*`` layout for other skeletons), name = file stem, label/subject None.
+
+    Raises:
+        FormatError: as :func:`read_amc_channels`, and for a joint position that is not a valid
+            coordinate (:mod:`mans.coordinates`: beyond 100 m), naming its frame.
     """
     path = Path(path)
     if asf is None:
         asf = find_asf(path)
     skel = asf if isinstance(asf, Skeleton) else _cached_asf(Path(asf))
-    _, root, dofs = read_amc_channels(path, skel)
+    frame_numbers, root, dofs = read_amc_channels(path, skel)
     with np.errstate(over="ignore", invalid="ignore"):  # huge values are reported just below
         xyz = forward_kinematics(skel, root, dofs)  # (T, V, 3) float64 metres
-    if not (np.abs(xyz) <= np.finfo(np.float32).max).all():
-        raise FormatError(path, "joint positions overflow float32; root translations are "
-                          "implausibly large")
-    joints = xyz.astype(np.float32)[:, None]  # (T, 1, V, 3)
-    return Sequence(joints=joints, layout=layout_for(skel), name=path.stem, fps=float(fps),
+    layout = layout_for(skel)
+    joints = check_joints(path, xyz[:, None], layout, locate=lambda tmv: (  # (T, 1, V, 3)
+        None, f"frame {frame_numbers[tmv[0]]}, joint {layout.joints[tmv[2]]} (forward "
+              f"kinematics of the root translation and bone angles)"))
+    return Sequence(joints=joints, layout=layout, name=path.stem, fps=float(fps),
                     source=str(path))

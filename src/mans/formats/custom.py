@@ -3,8 +3,10 @@
 One ``.npz`` per sequence (``numpy.savez``), read without pickle. Keys:
 
 ``joints`` (required)
-    ``(T, V, C)`` or ``(T, M, V, C)`` numbers, C = 3 (x, y, z; metres recommended) or 2 (image
-    coordinates); T frames, M body slots (absent bodies all zeros), V joints. Finite values only.
+    ``(T, V, C)`` or ``(T, M, V, C)`` numbers, C = 3 (x, y, z in metres) or 2 (image
+    coordinates); T frames, M body slots (absent bodies all zeros), V joints. Finite values
+    within the bound of their kind only (:mod:`mans.coordinates`: 100 m for 3-D, 100,000 for
+    2-D; e.g. millimetres are refused: divide them by 1000).
 ``layout``
     name of a built-in layout (``ntu25``, ``kinect20``, ``hdm05``, ...) or of the layout the
     caller passes (a model's own); together with ``joint_names`` it is instead the name of the
@@ -32,6 +34,7 @@ from typing import Sequence as Seq
 
 import numpy as np
 
+from ..coordinates import check_joints
 from ..errors import ConfigError, FormatError
 from ..skeleton import BUILTIN_LAYOUTS, ROLES, Layout, Sequence, builtin_layout
 
@@ -179,17 +182,10 @@ def read_npz_with_label(path: str | Path, layout: Layout | str | None = None,
     if joints.ndim != 4 or joints.shape[-1] not in (2, 3) or 0 in joints.shape:
         raise FormatError(path, f"key 'joints': expected shape (T, V, C) or (T, M, V, C) with "
                           f"C in (2, 3) and no empty axis, found {d['joints'].shape}")
-    ok = np.abs(joints.astype(np.float64)) <= np.finfo(np.float32).max  # False for NaN too
-    if not ok.all():
-        t = int(np.flatnonzero(~ok.reshape(joints.shape[0], -1).all(1))[0])
-        raise FormatError(path, f"key 'joints': NaN/inf (or beyond float32) at frame {t}; "
-                          f"expected finite coordinates (absent bodies are zeros)")
-    joints = joints.astype(np.float32)  # (T, M, V, C)
-
     lay = _resolve_layout(path, d, layout)
-    if lay.num_joints != joints.shape[2]:
-        raise FormatError(path, f"key 'joints' has {joints.shape[2]} joints but layout "
-                          f"{lay.name!r} has {lay.num_joints}")
+    joints = check_joints(path, joints, lay, locate=lambda tmv: (  # (T, M, V, C) float32
+        None, f"key 'joints', frame {tmv[0]}, body slot {tmv[1]}, joint {tmv[2]} "
+              f"({lay.joints[tmv[2]]})"))
 
     stored = label = _scalar(path, d, "label", "is")
     if isinstance(label, str):

@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..coordinates import check_coordinates
 from ..errors import FormatError
 
 _FMAX = float(np.finfo(np.float32).max)
@@ -113,7 +114,8 @@ def numbers(path: Path, value, shape_hint: str, where: str) -> np.ndarray:
 def make_person(path: Path, kp: np.ndarray, scores: np.ndarray | None, v: int, c: int,
                 track_id, where: str) -> Person:
     """Validate one detection: ``kp`` ``(v, c)`` or ``(v, c + 1)`` (last column = score when
-    ``scores`` is None); scores are clipped to [0, 1]; invalid joints' coordinates become 0."""
+    ``scores`` is None); scores are clipped to [0, 1]; invalid joints' coordinates become 0, valid
+    ones must be valid coordinates (:mod:`mans.coordinates`; 2-D: within 100,000 pixels)."""
     if kp.ndim == 1 and kp.size in (v * c, v * (c + 1)):
         kp = kp.reshape(v, -1)
     if kp.ndim != 2 or kp.shape[0] != v or kp.shape[1] not in (c, c + 1):
@@ -126,7 +128,8 @@ def make_person(path: Path, kp: np.ndarray, scores: np.ndarray | None, v: int, c
                           f"{scores.shape}")
     scores = np.clip(scores, 0.0, 1.0)
     xy = kp[:, :c].copy()
-    xy[scores <= 0] = 0.0
+    xy[scores <= 0] = 0.0  # an undetected joint's coordinates are garbage: not checked
+    check_coordinates(path, xy, c, locate=lambda j: (None, f"{where}, key point {j[0]}"))
     if track_id is not None and not isinstance(track_id, (int, str)):
         raise FormatError(path, f"{where}: track_id must be an integer or string, found "
                           f"{type(track_id).__name__}")

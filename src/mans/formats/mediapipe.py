@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..coordinates import check_coordinates
 from ..errors import FormatError
 from ..skeleton import MEDIAPIPE33, Sequence
 from .csvrows import csv_records, open_csv
@@ -57,6 +58,21 @@ def _finish(path: Path, rows: list, frame_ids: list, space: str) -> Sequence:
         scores[t, 0] = vis
     return Sequence(joints=joints, layout=MEDIAPIPE33, name=path.stem, source=str(path),
                     scores=scores)
+
+
+def _checked(path: Path, r: np.ndarray, space: str, line: int | None, where: str) -> np.ndarray:
+    """``r`` ``(33, 4)`` [x, y, z, visibility] of one frame (``where``: its place for messages,
+    or "" with ``line``), checked: finite visibilities (and unused image z), and the coordinates
+    of the visible landmarks valid (:mod:`mans.coordinates`: image fractions / metres)."""
+    c = 2 if space == "image" else 3
+    at = f"{where}, " if where else ""
+    if not np.isfinite(r[:, c:]).all():
+        raise FormatError(path, f"{at}NaN/inf in a visibility{' or z' if c == 2 else ''} value",
+                          line)
+    visible = np.clip(r[:, 3], 0.0, 1.0)[:, None] > 0
+    check_coordinates(path, np.where(visible, r[:, :c], 0.0), c,
+                      locate=lambda j: (line, f"{at}landmark {j[0]}"))
+    return r
 
 
 def _pick_space(path: Path, available: set[str], space: str | None) -> str:
@@ -103,9 +119,7 @@ def read_mediapipe_csv(path: str | Path, space: str | None = None) -> Sequence:
                           for js in cells])
         except ValueError:
             raise FormatError(path, "expected numbers in every landmark cell", line) from None
-        if not np.isfinite(r).all() or (np.abs(r) > np.finfo(np.float32).max).any():
-            raise FormatError(path, "NaN/inf or a value beyond float32", line)
-        rows.append(r)
+        rows.append(_checked(path, r, space, line, ""))
         frame_ids.append(fid)
     return _finish(path, rows, frame_ids, space)
 
@@ -142,7 +156,8 @@ def read_mediapipe_json(path: str | Path, space: str | None = None) -> Sequence:
     for i, f in enumerate(frames):
         if not isinstance(f, dict):
             raise FormatError(path, f"frame {i}: expected an object")
-        rows.append(_landmarks(path, f.get(_JSON_KEY[space]), f"frame {i}"))
+        r = _landmarks(path, f.get(_JSON_KEY[space]), f"frame {i}")
+        rows.append(None if r is None else _checked(path, r, space, None, f"frame {i}"))
         frame_ids.append(f.get("frame"))  # checked by place_frames
     return _finish(path, rows, frame_ids, space)
 

@@ -34,13 +34,13 @@ Two parsers give identical results:
 from __future__ import annotations
 
 import math
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, FormatError
+from ..coordinates import all_valid, coordinate_bound, value_problem
+from ..errors import FormatError
 from ..skeleton import NTU25, Sequence
 from .decimals import WIDTH, parse_decimals
 from .ntu_writer import write_skeleton  # noqa: F401  (the writer's public path, kept here)
@@ -55,29 +55,9 @@ JOINT_FIELD_NAMES = ("x", "y", "z", "depthX", "depthY", "colorX", "colorY", "ori
 _NAME_RE = re.compile(r"S([0-9]{3})C([0-9]{3})P([0-9]{3})R([0-9]{3})A([0-9]{3})")  # ASCII digits
 _NUMBER_CHARS = b"0123456789.+-eE"
 _MAX_COUNT_DIGITS = 9  # counts beyond 10**9 are corrupt (and int() refuses > 4300 digits)
-# float64 values at or above this magnitude round to inf when cast to float32 (halfway between
-# float32 max and 2**128, ties going to the even neighbour 2**128).
-_F32_OVERFLOW = float.fromhex("0x1.ffffffp+127")
 _LINE_WINDOW = 48  # x, y and z must end within a joint line's first 48 bytes for the fast path
-# Largest |x|, |y|, |z| accepted, in metres: Kinect v2 tracks bodies up to ~4.5 m away, so 100 m
-# leaves room for any real recording yet refuses corrupt values (a 1e30 coordinate made the test
-# loss 2.6e27). Override per call (``max_coord=``) or with the environment variable below.
-MAX_COORD_M = 100.0
-MAX_COORD_ENV = "MANS_NTU_MAX_COORD"
-
-
-def max_coord() -> float:
-    """The coordinate bound in use: ``$MANS_NTU_MAX_COORD`` (metres, > 0) or :data:`MAX_COORD_M`."""
-    text = os.environ.get(MAX_COORD_ENV)
-    if text is None or not text.strip():
-        return MAX_COORD_M
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0:
-        raise ConfigError(f"{MAX_COORD_ENV}={text!r}: expected a positive number of metres")
-    return value
+# The coordinate bound (100 m) and the rest of the rule for a valid x/y/z are
+# mans.coordinates' (one rule for every reader); read_skeleton(max_coord_m=...) overrides it.
 
 
 # --- sample names --------------------------------------------------------------------------------
@@ -105,8 +85,9 @@ def parse_sample_name(name: str) -> dict[str, int] | None:
 def read_skeleton(path: str | Path, *, max_coord_m: float | None = None) -> Sequence:
     """Read one NTU ``.skeleton`` file.
 
-    ``max_coord_m`` bounds ``|x|``, ``|y|``, ``|z|`` (metres; None: :func:`max_coord`, 100 m unless
-    ``$MANS_NTU_MAX_COORD`` says otherwise): a file with a larger coordinate is refused at its line.
+    ``max_coord_m`` bounds ``|x|``, ``|y|``, ``|z|`` (metres; None: the bound of 3-D coordinates,
+    :func:`mans.coordinates.coordinate_bound`, 100 m unless ``$MANS_MAX_COORD_M`` says
+    otherwise): a file with a larger coordinate is refused at its line.
 
     Returns:
         A :class:`Sequence` with ``joints`` float32 ``(T, M, 25, 3)`` (x, y, z in metres, camera
@@ -124,7 +105,7 @@ def read_skeleton(path: str | Path, *, max_coord_m: float | None = None) -> Sequ
             frame.
     """
     path = Path(path)
-    bound = max_coord() if max_coord_m is None else float(max_coord_m)
+    bound = coordinate_bound(3) if max_coord_m is None else float(max_coord_m)
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -262,10 +243,8 @@ def _parse_fast(raw: bytes, bound: float = math.inf) -> tuple[list[int], np.ndar
             xyz[k] = float(token)
         except ValueError:  # "1.2.3", "-": the checked parser reports it
             return None
-    if not (np.abs(xyz) < _F32_OVERFLOW).all():  # inf, or inf once cast to float32
-        return None
-    if not (np.abs(xyz) <= bound).all():  # the checked parser names the line
-        return None
+    if not all_valid(xyz, 3, bound):  # NaN, inf, beyond float32 or the bound: the checked
+        return None  # parser names the line
     return bodies, xyz.reshape(-1, 3)
 
 
@@ -280,21 +259,15 @@ def _is_number_text(token: bytes) -> bool:
 
 
 def _coordinate(token: bytes, bound: float = math.inf) -> tuple[float, str]:
-    """``(value, "")`` for a valid x/y/z token within ``bound``, else ``(value, what is wrong)``."""
+    """``(value, "")`` for a valid x/y/z token within ``bound`` (the rule of
+    :func:`mans.coordinates.value_problem`), else ``(value, what is wrong)``."""
     try:
         v = float(token)  # also accepts "nan", "inf", "1_0": screened below
     except ValueError:
         return math.nan, "is not a number"
-    if not math.isfinite(v):
-        return v, "is not finite"
-    if not _is_number_text(token):
+    if math.isfinite(v) and not _is_number_text(token):
         return v, "is not a number"
-    if abs(v) >= _F32_OVERFLOW:
-        return v, "is beyond the float32 range"
-    if abs(v) > bound:
-        return v, (f"is beyond the coordinate bound of {bound:g} m (set {MAX_COORD_ENV} to "
-                   f"change it)")
-    return v, ""
+    return v, value_problem(v, 3, bound)
 
 
 def _binary_byte(f: list[bytes]) -> int | None:

@@ -32,11 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..coordinates import check_joints
 from ..errors import FormatError
 from ..skeleton import COCO17, KINECT20, NTU25, OPENPOSE18, OPENPOSE25, Layout, Sequence
-
-_FMAX = float(np.finfo(np.float32).max)
-
 
 class RefusedPickle(pickle.UnpicklingError):
     """The pickle names a callable (or a use of one) outside :data:`ALLOWED`: told apart from a
@@ -176,18 +174,20 @@ def annotation_to_sequence(path: Path, ann, index: int) -> Sequence:
                               or label < 0):
         raise FormatError(path, f"{where}: 'label' must be a non-negative integer")
     x = kp.astype(np.float64)
-    if not (np.abs(x) <= _FMAX).all():
-        raise FormatError(path, f"{where}: NaN/inf in 'keypoint'")
     joints = x.transpose(1, 0, 2, 3)  # (T, M, V, C)
     scores = None
     if layout not in (NTU25, KINECT20):  # 2-D key points of a pose estimator
+        what = "'keypoint_score'" if score is not None else "the scores of 'keypoint'"
         if score is None:
             score = x[..., 2] if c == 3 else np.ones((m, t, v))
         s = np.asarray(score, dtype=np.float64)
         if not np.isfinite(s).all():
-            raise FormatError(path, f"{where}: NaN/inf in 'keypoint_score'")
+            raise FormatError(path, f"{where}: NaN/inf in {what}")
         scores = np.clip(s, 0.0, 1.0).transpose(1, 0, 2)  # (T, M, V)
-        joints = np.where(scores[..., None] > 0, joints[..., :2], 0.0)
-    return Sequence(joints=joints.astype(np.float32), layout=layout, name=name,
+        joints = np.where(scores[..., None] > 0, joints[..., :2], 0.0)  # undetected: zeros
+    joints = check_joints(path, joints, layout, locate=lambda tmv: (  # (T, M, V, C) float32
+        None, f"{where}: 'keypoint' of person {tmv[1]}, frame {tmv[0]}, joint {tmv[2]} "
+              f"({layout.joints[tmv[2]]})"))
+    return Sequence(joints=joints, layout=layout, name=name,
                     label=None if label is None else int(label), source=str(path),
                     scores=None if scores is None else scores.astype(np.float32))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..coordinates import check_coordinates
 from ..errors import FormatError
 from ..skeleton import KINECT20, Sequence
 
@@ -71,8 +72,9 @@ def read_joints_table(path: str | Path, duplicates: str = "keep") -> tuple[np.nd
         in metres (one body slot).
 
     Raises:
-        FormatError: empty file, a line without 61 numbers, a non-numeric or non-finite value,
-            a frame number that is negative, fractional or smaller than the one before.
+        FormatError: empty file, a line without 61 numbers, a non-numeric value, a coordinate
+            that is not valid (:mod:`mans.coordinates`: finite, within 100 m), a frame number
+            that is negative, fractional or smaller than the one before.
     """
     path = Path(path)
     if duplicates not in ("keep", "first", "last"):
@@ -106,11 +108,9 @@ def read_joints_table(path: str | Path, duplicates: str = "keep") -> tuple[np.nd
                                       f"{tok[:20]!r}", i) from None
         raise FormatError(path, "expected numbers only")  # numpy and float() disagree
     table = values.reshape(len(line_nos), COLUMNS)  # (T, 61)
-
-    bad = ~np.isfinite(table).all(axis=1)
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise FormatError(path, "non-finite value (NaN/inf); expected finite numbers", line_nos[r])
+    xyz = table[:, 1:].reshape(-1, NUM_JOINTS, 3)  # (T, 20, 3) metres
+    check_coordinates(path, xyz, 3, locate=lambda rj: (line_nos[rj[0]],
+                                                      f"joint {KINECT20.joints[rj[1]]}"))
     frames_f = table[:, 0]
     wrong = (frames_f < 0) | (frames_f != np.round(frames_f)) | (frames_f > 2**53)
     if wrong.any():
@@ -123,11 +123,7 @@ def read_joints_table(path: str | Path, duplicates: str = "keep") -> tuple[np.nd
         r = int(back[0]) + 1
         raise FormatError(path, f"frame number {frames[r]} after {frames[r - 1]}: expected "
                           f"non-decreasing frame numbers", line_nos[r])
-    big = (np.abs(table[:, 1:]) > np.finfo(np.float32).max).any(axis=1)
-    if big.any():  # finite in float64 but not in float32
-        raise FormatError(path, "coordinate too large; expected metres", line_nos[int(
-            np.flatnonzero(big)[0])])
-    joints = table[:, 1:].reshape(-1, 1, NUM_JOINTS, 3).astype(np.float32)  # (T, 1, 20, 3)
+    joints = xyz[:, None].astype(np.float32)  # (T, 1, 20, 3)
 
     if duplicates != "keep":
         if duplicates == "first":

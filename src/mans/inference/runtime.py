@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ..coordinates import first_invalid
 from ..errors import ConfigError, MansError
 from ..formats import read_sequence
 from ..skeleton import Layout, Sequence, builtin_layout
@@ -57,19 +58,26 @@ def as_frames(joints, v: int, scores=None, *, what: str = "array", one_frame: bo
         ``(joints (T, M, V, C) float32, scores (T, M, V) float32 or None)``; T = 1 for one frame.
 
     Raises:
-        ConfigError: a wrong shape, or NaN/inf (naming the frame).
+        ConfigError: a wrong shape, or a coordinate that is not valid (naming the frame, body
+            and joint): NaN/inf, or beyond the bound of its kind (:mod:`mans.coordinates`:
+            100 m for 3-D, 100,000 for 2-D image coordinates).
     """
-    a = np.asarray(joints, dtype=np.float32)  # values beyond float32 become inf: refused below
+    try:
+        a = np.asarray(joints, dtype=np.float64)  # checked as given, then held as float32
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what}: joints must be an array of numbers") from None
     axes = "(V, C) or (M, V, C)" if one_frame else "(T, V, C) or (T, M, V, C)"
     a = a[None] if one_frame and a.ndim in (2, 3) else a
     a = a[:, None] if a.ndim == 3 else a  # (T, 1, V, C)
     if a.ndim != 4 or a.shape[2] != v or a.shape[3] not in (2, 3) or 0 in a.shape[:2]:
         raise ConfigError(f"{what}: joints of shape {np.shape(joints)}; expected {axes} with "
                           f"V = {v}, C = 2 or 3 and no empty axis")
-    bad = ~np.isfinite(a).reshape(a.shape[0], -1).all(axis=1)
-    if bad.any():
-        raise ConfigError(f"{what}: NaN/inf coordinates" +
-                          ("" if one_frame else f" at frame {int(np.flatnonzero(bad)[0])}"))
+    found = first_invalid(a, a.shape[3])  # the rule of every reader (mans.coordinates)
+    if found is not None:
+        (t, m, j), problem = found
+        at = f"body {m}, joint {j}" if one_frame else f"frame {t}, body {m}, joint {j}"
+        raise ConfigError(f"{what}: {at}: {problem}")
+    a = a.astype(np.float32)
     sc = None
     if scores is not None:
         sc = np.asarray(scores, dtype=np.float32)
