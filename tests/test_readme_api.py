@@ -1,5 +1,8 @@
 """The README's Python API example runs as written (in a folder laid out as `mans demo` leaves it,
-with an untrained checkpoint of the demo's kind and a real NTU file under the demo's name)."""
+with an untrained checkpoint of the demo's kind and a real NTU file under the demo's name).
+
+The run folder holds only ``last.pt``, as a run with ``selection: last`` leaves it (no
+``best.pt``): the example must load the run folder, which works for every selection."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ def test_readme_api_example_runs(tmp_path, ntu_samples, monkeypatch, capsys):
     (tmp_path / "mans-demo" / "raw").mkdir(parents=True)
     shutil.copy(ntu_samples / "S001C001P001R001A011.skeleton",
                 tmp_path / "mans-demo" / "raw" / "S001C001P001R001A006.skeleton")
-    save_untrained(tmp_path / "mans-demo" / "run" / "best.pt", layout="ntu25",
+    save_untrained(tmp_path / "mans-demo" / "run" / "last.pt", layout="ntu25",
                    prep={"view": "authors", "max_bodies": 2},
                    class_names=[f"class {i}" for i in range(10)],
                    size=50, hidden=8, resnet_width=8, resnet_stages=[1])
@@ -36,7 +39,7 @@ def test_readme_api_example_runs(tmp_path, ntu_samples, monkeypatch, capsys):
     import mans
     from mans.inference.timeline import merge_segments
 
-    tl = mans.load("mans-demo/run/best.pt").timeline(
+    tl = mans.load("mans-demo/run").timeline(
         np.random.default_rng(0).normal(size=(60, 25, 3)).astype("float32"), window=30, stride=10)
     assert [(w["start"], w["end"]) for w in tl.windows] == [(0, 29), (10, 39), (20, 49), (30, 59)]
     segs = merge_segments(tl.windows)

@@ -165,8 +165,14 @@ def test_mp4_without_ffmpeg_says_so(ntu_samples, tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "imageio_ffmpeg" else real(name, *a))
-    with pytest.raises(ConfigError, match="clip.mp4: writing MP4 needs an ffmpeg writer"):
+    with pytest.raises(ConfigError, match="clip.mp4: writing MP4 needs an ffmpeg writer") as e:
         show(ntu_samples / TWO_PERSON, tmp_path / "clip.mp4")
+    assert "pip install 'mans[video]'" in str(e.value)  # the extra that installs it:
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("imageio-ffmpeg") for d in project["optional-dependencies"]["video"])
     with pytest.raises(ConfigError, match="writes .gif, .mp4, .png"):
         show(ntu_samples / TWO_PERSON, tmp_path / "clip.avi")
     with pytest.raises(ConfigError, match="--key-frames must be >= 1"):

@@ -114,7 +114,8 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
                           f"{key_frames} and {fps}")
     if out.suffix == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
         raise ConfigError(f"{out}: writing MP4 needs an ffmpeg writer, which is not "
-                          f"installed (pip install imageio-ffmpeg); write a .gif instead")
+                          f"installed (pip install 'mans[video]', which adds imageio-ffmpeg); write "
+                          f"a .gif instead")
     check_out_folder(out.parent, "--out")  # before reading and predicting, not after
     predictor = None if ckpt is None else _predictor(Path(ckpt))
     # read once, drawn and predicted; an .npz may name the model's own layout
