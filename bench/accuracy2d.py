@@ -81,7 +81,7 @@ def prepare_2d(out: Path) -> dict[str, Path]:
             raise SystemExit(f"real data folder {raw} is missing (set MANS_SHARED_DATA)")
         folder = project_dataset(name, raw, out / "raw2d" / name)
         prepare("custom", folder, out / "stores2d" / name, view="2d", workers=1,
-                progress=False, max_bodies=1)
+                progress=False, max_bodies=1, force=True)  # re-projected each run: replaced
         stores[name] = out / "stores2d" / name
     return stores
 

@@ -60,7 +60,7 @@ def test_prepare_tiny_end_to_end(raw, tmp_path):
 def test_rerun_and_workers_give_identical_arrays(raw, tmp_path):
     prepare("tinytest", raw, tmp_path / "a", workers=1, progress=False)
     prepare("tinytest", raw, tmp_path / "b", workers=2, progress=False)
-    m = prepare("tinytest", raw, tmp_path / "a", workers=2, progress=False)  # replaces a store
+    m = prepare("tinytest", raw, tmp_path / "a", workers=2, progress=False, force=True)  # replaces
     assert m["prepared"] == 12
     for name in ARRAYS:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

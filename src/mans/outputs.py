@@ -1,9 +1,13 @@
-"""Output paths the user names (``--out``): checked before any work starts, and OS errors turned
-into one line.
+"""Output paths the user names (``--out``): checked before any work starts, locked while a command
+writes them, and OS errors turned into one line.
 
 A command that will write a folder calls :func:`check_out_folder` first, so that an ``--out`` that
 is an existing file, lies below a file, or cannot be written is refused with one line naming the
-path -- before minutes of work, not at the first write.
+path -- before minutes of work, not at the first write (:func:`check_out_file` for a file).
+
+While it writes, it holds :func:`output_lock` on the folder: a second writer (two trainings into
+one ``--out``, a prepare while another replaces the store) fails at once with one line naming the
+folder and the process that holds it, instead of interleaving their files.
 """
 
 from __future__ import annotations
@@ -11,11 +15,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ConfigError
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): folders are not locked
+    fcntl = None
+
+from .errors import ConfigError, MansError
 
 
 def check_out_folder(path: str | Path, option: str = "--out") -> Path:
@@ -40,6 +51,132 @@ def check_out_folder(path: str | Path, option: str = "--out") -> Path:
     except OSError as e:
         raise ConfigError(f"{option} {p}: cannot write in {anc} ({e.strerror or e})") from None
     return p
+
+
+def check_out_file(path: str | Path, option: str = "--out",
+                   suffixes: tuple[str, ...] = ()) -> Path:
+    """Raise :class:`ConfigError` unless ``path`` can be written as a file: not an existing
+    folder, with a suffix among ``suffixes`` (lower case, e.g. ``(".json",)``; any when empty),
+    in a folder that is or can be made writable (:func:`check_out_folder`). Returns
+    ``Path(path)``."""
+    p = Path(path)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise ConfigError(f"{option} {p}: expected a {' or '.join(suffixes)} path")
+    if p.is_dir():
+        raise ConfigError(f"{option} {p} is a folder; expected a file path")
+    check_out_folder(p.parent, option)
+    return p
+
+
+class FolderInUse(MansError):
+    """Another process writes the output folder (it holds its :func:`output_lock`)."""
+
+
+_held: dict[str, int] = {}  # lock file -> nesting depth, for the locks this process holds
+
+
+def lock_file(folder: str | Path) -> Path:
+    """The lock file of ``folder``: ``.NAME.lock`` beside it (not inside: ``prepare`` replaces
+    the folder itself by a rename, which must not take the lock with it)."""
+    p = Path(os.path.abspath(folder))
+    return p.parent / f".{p.name}.lock"
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | Path, option: str = "--out", *, enabled: bool = True
+                ) -> Iterator[Path]:
+    """Hold the lock of the output folder ``folder`` for the block: one writer per folder.
+
+    An OS lock (``flock`` on :func:`lock_file`), so the kernel releases it when the process ends
+    in any way, ``kill -9`` included: a lock file left behind by a killed process blocks nobody.
+    The file holds the PID and command line of its holder, for the message of the process
+    refused. It is removed on release; a process that opened it just before is not fooled (it
+    checks, once locked, that the file is still the one at the path). Nested use in one process
+    (``mans demo`` -> train) holds it once. ``enabled=False`` (e.g. a DDP rank other than 0)
+    does nothing.
+
+    Raises:
+        FolderInUse: ``--out RUN is in use by process 1234 (mans train ...); wait for it to
+            finish or choose another --out``.
+        ConfigError: the lock file cannot be created (``cannot write in FOLDER ...``).
+    """
+    path = lock_file(folder)
+    key = str(path)
+    if not enabled or fcntl is None:
+        yield Path(folder)
+        return
+    if key in _held:  # held by this process already: the outer block releases it
+        _held[key] += 1
+        try:
+            yield Path(folder)
+        finally:
+            _held[key] -= 1
+        return
+    fd = _acquire(path, Path(folder), option)
+    _held[key] = 1
+    try:
+        yield Path(folder)
+    finally:
+        _held.pop(key, None)
+        _release(path, fd)
+
+
+def _acquire(path: Path, folder: Path, option: str) -> int:
+    for _ in range(100):  # another round only when the file was replaced under us
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise ConfigError(f"{option} {folder}: cannot write in {path.parent} (its lock file "
+                              f"{path.name}: {e.strerror or e})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = _holder(fd)
+            os.close(fd)
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ConfigError(f"{option} {folder}: cannot lock {path} "
+                                  f"({e.strerror or e})") from None
+            raise FolderInUse(f"{option} {folder} is in use by {holder}; wait for it to "
+                              f"finish or choose another {option}") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:  # its holder finished and removed it: lock a new one
+            same = False
+        if same:
+            command = " ".join([_program()] + sys.argv[1:])
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {' '.join(command.split())[:300]}\n".encode())
+            return fd
+        os.close(fd)
+    raise ConfigError(f"{option} {folder}: cannot lock {path} (it keeps being replaced)")
+
+
+def _program() -> str:
+    """The name this process was started as: ``mans`` also for ``python -m mans``."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    return {"__main__.py": "mans", "-c": "python -c"}.get(name, name)
+
+
+def _holder(fd: int) -> str:
+    """``process PID (COMMAND)`` from a held lock file (its holder writes it just after locking:
+    wait a moment for it)."""
+    for _ in range(20):
+        text = os.pread(fd, 400, 0).decode("utf-8", "replace").strip()
+        if text:
+            pid, _, command = text.partition(" ")
+            return f"process {pid}" + (f" ({command})" if command else "")
+        time.sleep(0.01)
+    return "another process"
+
+
+def _release(path: Path, fd: int) -> None:
+    try:
+        if os.path.samestat(os.fstat(fd), os.stat(path)):
+            os.unlink(path)  # while still locked: see output_lock
+    except OSError:
+        pass
+    os.close(fd)
 
 
 @contextlib.contextmanager

@@ -15,8 +15,8 @@ import sys
 
 from ..errors import MansError
 from ..outputs import describe_os_error
-from .parser import build_parser
-from .subcommands import UsageError
+from .parser import build_parser, subparser
+from .subcommands import UsageError, resume_hint
 
 
 # glibc returns freed memory to the kernel eagerly, so every training step re-faults its large
@@ -54,7 +54,10 @@ def _quiet_broken_pipe() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    usage = subparser(parser, args.command)
+    if unknown:  # the subcommand's usage, not the top-level one (exit 2)
+        usage.error(f"unrecognized arguments: {' '.join(unknown)}")
     if argv is None and args.command in _NETWORK_COMMANDS:  # a console run, not a library call
         _reexec_with_malloc_tunables(sys.argv[1:])
     debug = os.environ.get("MANS_DEBUG", "") not in ("", "0")
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             configure_threads(args.threads)
         return args.func(args)
     except UsageError as e:
-        parser.print_usage(sys.stderr)
+        usage.print_usage(sys.stderr)
         print(f"mans {args.command}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mans {args.command}: error: {describe_os_error(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"mans {args.command}: interrupted", file=sys.stderr)
+        hint = f"; {resume_hint(args)}" if args.command == "train" else ""
+        print(f"mans {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..outputs import output_lock
 
 MARKER = "mans-demo.json"
 
@@ -42,18 +43,24 @@ def run_demo(out: Path, *, epochs: int | None = None, seed: int = 0, progress: b
 
     ``out`` must be empty or absent; ``force`` lets it be an earlier demo's folder (replaced).
     ``epochs`` (>= 1) overrides the demo config's number of epochs."""
+    out = Path(out)
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"--epochs must be >= 1, got {epochs}")
+    with output_lock(out):
+        _claim_folder(out, force)
+        return _run(out, epochs, seed, progress)
+
+
+def _run(out: Path, epochs: int | None, seed: int, progress: bool) -> dict:
+    """:func:`run_demo` in its claimed, locked folder."""
     from ..engine.train import run_training
     from ..data.prepare import prepare
     from ..synth import write_synthetic
 
-    out = Path(out)
-    if epochs is not None and epochs < 1:
-        raise ConfigError(f"--epochs must be >= 1, got {epochs}")
-    _claim_folder(out, force)
     t0 = time.perf_counter()
     synth = write_synthetic(out / "raw", seed=seed, progress=progress)
     t_synth = time.perf_counter()
-    manifest = prepare("ntu60", out / "raw", out / "prepared", progress=progress)
+    manifest = prepare("ntu60", out / "raw", out / "prepared", view="authors", progress=progress)
     t_prep = time.perf_counter()
     overrides = [f"train.seed={seed}"] + ([f"train.epochs={epochs}"] if epochs is not None else [])
     metrics = run_training("demo", data=out / "prepared", out=out / "run", overrides=overrides,

@@ -1,4 +1,5 @@
-"""``mans inspect``: a JSON summary of one skeleton file, for checking data before preparing it."""
+"""``mans inspect``: a JSON summary of one skeleton file, for checking data before preparing it, or
+of a prepared store (opened and checked as training opens it)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,18 @@ from pathlib import Path
 import numpy as np
 
 from ..formats import detect_format, read_sequence
+
+
+def inspect_store(path: str | Path) -> dict:
+    """Open the prepared store at ``path`` (every file checked, as training does) and summarise
+    it: :func:`~mans.cli.prepare_summary.short_summary` plus the layout, frames and classes."""
+    from ..data.store import PreparedStore
+    from .prepare_summary import short_summary
+
+    store = PreparedStore.open(path)
+    m = store.manifest
+    return {"store": str(path), **short_summary(m, path), "layout": m["prep"].get("layout"),
+            "frames_shape": m.get("frames_shape"), "class_names": m.get("class_names")}
 
 
 def inspect_file(path: str | Path, fmt: str | None = None) -> dict:

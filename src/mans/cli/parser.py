@@ -58,10 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ann", type=Path, default=None,
                     help="pyskl: the PYSKL / mmaction2 annotation pickle")
     sp.add_argument("--out", type=Path, required=True, help="output folder of the store")
-    sp.add_argument("--view", default="authors", choices=["authors", "gcn", "none", "2d"],
-                    help="view normalisation: authors' PCA frame (default), GCN-style spine "
-                         "centring + rotation, none, or 2d (image key points: hip-centred, "
-                         "torso-scaled)")
+    sp.add_argument("--view", default=None, choices=["authors", "gcn", "none", "2d"],
+                    help="view normalisation: authors' PCA frame (the default for 3-D data), "
+                         "GCN-style spine centring + rotation, none, or 2d (image key points: "
+                         "hip-centred, torso-scaled; the default for 2-D data)")
     sp.add_argument("--max-bodies", type=_positive_int, default=None,
                     help="body slots kept (default: the dataset's; custom/pyskl: the most "
                          "bodies found in one frame, at most 2)")
@@ -69,11 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="view 2d: joint scores as a third input channel")
     sp.add_argument("--workers", type=_positive_int, default=None,
                     help="processes (default: all cores)")
+    sp.add_argument("--force", action="store_true",
+                    help="replace an existing store at --out (the new one is written beside it "
+                         "and renamed into place when complete)")
     sp.add_argument("--missing-list", type=Path, default=None,
                     help="NTU: official samples_with_missing_skeletons.txt; listed files are "
                          "skipped with that reason")
 
-    sp = add("inspect", cmd_inspect, "print a JSON summary of skeleton files")
+    sp = add("inspect", cmd_inspect, "print a JSON summary of skeleton files (or of a prepared "
+                                     "store, checking its files)")
     sp.add_argument("files", type=Path, nargs="+")
     sp.add_argument("--format", default=None, help="reader to use (default: from the file name)")
 
@@ -191,3 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replace the results of an earlier demo in --out")
     _add_threads(sp)
     return p
+
+
+def subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of subcommand ``command`` (for its usage line)."""
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sub.choices[command]

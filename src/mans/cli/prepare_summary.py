@@ -20,6 +20,8 @@ def short_summary(manifest: dict, out: str | Path) -> dict:
         [p for p in protocols if p != default]
     summary = {k: manifest[k] for k in ("dataset", "found", "prepared") if k in manifest}
     summary["skipped"] = len(manifest.get("skipped", []))
+    if "prep" in manifest:
+        summary["view"] = manifest["prep"].get("view")
     summary["protocols"] = {p: protocols[p] for p in names[:_SHOWN_PROTOCOLS]}
     if len(names) > _SHOWN_PROTOCOLS:
         summary["protocols_total"] = len(names)

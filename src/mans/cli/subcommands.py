@@ -5,9 +5,14 @@ library function and prints its result; the parser (:mod:`mans.cli.parser`) name
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shlex
 import sys
+from pathlib import Path
+
+from ..outputs import check_out_file, check_out_folder, output_lock
 
 
 class UsageError(Exception):
@@ -21,13 +26,19 @@ def _print_json(obj) -> None:
 # --- data --------------------------------------------------------------------------------------
 
 
+def _lock(folder: Path | None, option: str = "--out"):
+    """:func:`~mans.outputs.output_lock` on ``folder`` (nothing when None): one writer each."""
+    return contextlib.nullcontext() if folder is None else output_lock(folder, option)
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from ..synth import write_synthetic
 
-    summary = write_synthetic(
-        args.out, seed=args.seed, subjects=args.subjects, replications=args.replications,
-        progress=not args.quiet,
-    )
+    with _lock(args.out, "OUT"):
+        summary = write_synthetic(
+            args.out, seed=args.seed, subjects=args.subjects, replications=args.replications,
+            progress=not args.quiet,
+        )
     _print_json(summary)
     return 0
 
@@ -38,7 +49,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     manifest = prepare(
         args.dataset, args.raw, args.out, view=args.view, workers=args.workers,
         missing_list=args.missing_list, progress=not args.quiet, max_bodies=args.max_bodies,
-        confidence=args.confidence, ann=args.ann,
+        confidence=args.confidence, ann=args.ann, force=args.force,
     )
     from .prepare_summary import short_summary, skip_summary
 
@@ -49,10 +60,14 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .inspect import inspect_file
+    from ..data.store import is_store
+    from .inspect import inspect_file, inspect_store
 
-    _print_json([inspect_file(p, fmt=args.format) for p in args.files] if len(args.files) > 1
-                else inspect_file(args.files[0], fmt=args.format))
+    def one(p: Path) -> dict:
+        return inspect_store(p) if args.format is None and is_store(p) else inspect_file(
+            p, fmt=args.format)
+
+    _print_json([one(p) for p in args.files] if len(args.files) > 1 else one(args.files[0]))
     return 0
 
 
@@ -74,11 +89,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def eval_out_folder(args: argparse.Namespace) -> Path | None:
+    """The folder ``mans eval`` will write (``--out``, a ``.json``'s folder, or with
+    ``--attention`` alone the checkpoint's), checked before any work; None when it writes
+    nothing."""
+    if args.out is not None:
+        if args.out.suffix.lower() == ".json":
+            return check_out_file(args.out, "--out").parent
+        return check_out_folder(args.out)
+    if args.attention:  # attention.json / .png go beside the checkpoint
+        target = Path(args.target)
+        return check_out_folder(target if target.is_dir() else target.parent, "--attention")
+    return None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..engine.evaluate import run_eval
 
-    metrics = run_eval(args.target, data=args.data, split=args.split, device=args.device,
-                       out=args.out, progress=not args.quiet, attention=args.attention)
+    with _lock(eval_out_folder(args)):
+        metrics = run_eval(args.target, data=args.data, split=args.split, device=args.device,
+                           out=args.out, progress=not args.quiet, attention=args.attention)
     _print_json({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))})
     return 0
 
@@ -124,8 +154,12 @@ def _report_failed(failed: list[dict], files: int) -> int:
 def cmd_ensemble(args: argparse.Namespace) -> int:
     from ..engine.ensemble import run_ensemble
 
-    metrics = run_ensemble(args.runs, data=args.data, weights=args.weights, split=args.split,
-                           out=args.out, device=args.device, progress=not args.quiet)
+    if args.out is not None:
+        check_out_folder(args.out)
+    with _lock(args.out):
+        metrics = run_ensemble(args.runs, data=args.data, weights=args.weights,
+                               split=args.split, out=args.out, device=args.device,
+                               progress=not args.quiet)
     _print_json({k: v for k, v in metrics.items() if not isinstance(v, dict)})
     return 0
 
@@ -133,6 +167,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..inference.export import export_onnx
 
+    check_out_file(args.onnx, "--onnx")  # before the model is built and traced
     _print_json(export_onnx(args.checkpoint, args.onnx, opset=args.opset,
                             check=not args.no_check))
     return 0
@@ -141,6 +176,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from ..viz.show import show
 
+    check_out_file(args.out, "--out")  # before the file is read and drawn
     info = show(args.file, args.out, ckpt=args.ckpt, fmt=args.format, fps=args.fps,
                 key_frames=args.key_frames)
     _print_json({k: v for k, v in info.items() if k != "bones"})
@@ -150,7 +186,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from ..engine.report import write_report
 
-    _print_json(write_report(args.run))
+    with _lock(args.run, "RUN"):
+        _print_json(write_report(args.run))
     return 0
 
 
@@ -195,3 +232,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     run_demo(args.out, epochs=args.epochs, seed=args.seed, progress=not args.quiet,
              force=args.force)
     return 0
+
+
+def resume_hint(args: argparse.Namespace) -> str:
+    """What ``mans train`` says when interrupted: the exact command that resumes the run (its
+    ``last.pt``), or that no epoch was saved yet."""
+    out = Path(args.out)
+    if not (out / "last.pt").is_file():
+        return "no epoch was saved yet: run the same command again to start over"
+    cmd = ["mans", "train", "--resume", "--data", str(args.data), "--out", str(out)]
+    if args.device != "auto":
+        cmd += ["--device", args.device]
+    if args.deterministic:
+        cmd.append("--deterministic")
+    if args.threads is not None:
+        cmd += ["--threads", str(args.threads)]
+    if args.quiet:
+        cmd.append("-q")
+    return f"resume with: {shlex.join(cmd)}"

@@ -19,6 +19,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,11 +31,11 @@ from tqdm import tqdm
 from .. import __version__
 from ..datasets import DatasetSpec, Item, get_dataset
 from ..errors import ConfigError, FormatError
-from ..outputs import check_out_folder
+from ..outputs import check_out_folder, output_lock
 from .store import (FRAMES, LABELS, MANIFEST, OFFSETS, PROTOCOLS, SAMPLES, STORE_FORMAT,
                     STORE_VERSION, FramesWriter, is_store)
 from ..skeleton import Layout
-from .transforms import PrepConfig, check_view, prepare_sequence
+from .transforms import VIEWS, PrepConfig, check_view, prepare_sequence
 
 def _json_default(o):
     """JSON for NumPy scalars (a reader may hand back ``np.int64`` ids) and paths."""
@@ -89,12 +90,30 @@ def _results(spec: DatasetSpec, cfg: PrepConfig, items: list[Item],
 # --- output folder --------------------------------------------------------------------------------
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse a non-empty folder that is not a store, and a store unless ``force``."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not is_store(out):
         raise ConfigError(f"--out {out} is a non-empty folder that is not a prepared store "
                           f"(no {MANIFEST} of format {STORE_FORMAT!r}); refusing to overwrite it")
+    if is_store(out) and not force:
+        try:
+            old = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+            what = f" (dataset {old.get('dataset')!r}, {old.get('prepared')} samples)"
+        except (OSError, ValueError, AttributeError):
+            what = ""
+        raise ConfigError(f"--out {out} already holds a prepared store{what}; pass --force to "
+                          f"replace it (the old store stays whole until the new one is "
+                          f"complete), or choose another --out")
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the temporary siblings (``.NAME.tmp-*``) that a killed prepare of ``out`` left.
+    Called with ``out``'s lock held: only its holder makes them, so none is in use."""
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _install(tmp: Path, out: Path) -> None:
@@ -115,21 +134,65 @@ def _umask() -> int:
     return mask
 
 
+# --- the view normalisation: chosen from the data --------------------------------------------------
+
+
+def _coordinate_dims(spec: DatasetSpec, items: list[Item], tries: int = 20) -> int | None:
+    """The coordinate dimension (2 or 3) of the first of ``items`` that reads, None if none of
+    the first ``tries`` does (their reasons are recorded when the pool reads them again)."""
+    for item in items[:tries]:
+        try:
+            return int(spec.read(item).joints.shape[-1])
+        except Exception:  # noqa: BLE001 - a bad file is skipped later, with its reason
+            continue
+    return None
+
+
+def choose_view(layout: Layout, view: str | None, dims: int | None) -> str:
+    """``view``, or when None the default that follows the data: ``2d`` for 2-D coordinates,
+    ``authors`` (the paper's) for 3-D (``dims`` None, when no sample could be read: the one of
+    the two the layout allows). Raises ConfigError when the view cannot run on ``layout`` and
+    ``dims``-D data, naming the views that can."""
+    chosen = view if view is not None else "2d" if dims == 2 else "authors"
+    if view is None and dims is None and not _runs(layout, "authors", None) and _runs(
+            layout, "2d", None):
+        chosen = "2d"
+    try:
+        check_view(layout, chosen, dims)
+    except ConfigError as e:
+        works = [v for v in VIEWS if _runs(layout, v, dims)]  # "none" always does
+        default = "" if view is not None else f" (the default for {dims or 3}-D data)"
+        raise ConfigError(f"{e}{default}; views that work on these data: {', '.join(works)} "
+                          f"(--view)") from None
+    return chosen
+
+
+def _runs(layout: Layout, view: str, dims: int | None) -> bool:
+    try:
+        check_view(layout, view, dims)
+        return True
+    except ConfigError:
+        return False
+
+
 # --- main -----------------------------------------------------------------------------------------
 
 
-def prepare(dataset: str, raw: str | Path | None, out: str | Path, *, view: str = "authors",
+def prepare(dataset: str, raw: str | Path | None, out: str | Path, *, view: str | None = None,
             workers: int | None = None, missing_list: str | Path | None = None,
             progress: bool = True, max_bodies: int | None = None, confidence: bool = False,
-            ann: str | Path | None = None) -> dict:
+            ann: str | Path | None = None, force: bool = False) -> dict:
     """Prepare the raw folder of ``dataset`` into a store at ``out`` (see module docstring).
 
     Args:
         dataset: registered dataset name (``ntu60``, ``ntu120``, ``utkinect``, ``hdm05``, ...).
         raw: folder with the raw files.
-        out: store folder to create; an existing store there is replaced, any other non-empty
-            folder is refused.
-        view: view normalisation (``authors``, ``gcn``, ``none``).
+        out: store folder to create; an existing store there is refused unless ``force``, any
+            other non-empty folder always. The folder is locked while it is written
+            (:func:`mans.outputs.output_lock`).
+        view: view normalisation (``authors``, ``gcn``, ``none``, ``2d``); None: from the data
+            (:func:`choose_view`: ``2d`` for 2-D coordinates, ``authors`` for 3-D), printed
+            on stderr with ``progress``.
         workers: reader processes (default ``os.cpu_count()``; ``1`` runs in this process).
         missing_list: passed to the dataset's discovery as ``options["missing_list"]`` (NTU's
             official list of samples with missing skeletons; listed samples are skipped).
@@ -139,6 +202,8 @@ def prepare(dataset: str, raw: str | Path | None, out: str | Path, *, view: str 
             in one frame, at most the dataset's.
         confidence: view ``2d`` only: joint scores as a third channel.
         ann: an annotation file holding the whole dataset (``pyskl``), instead of ``raw``.
+        force: replace an existing store at ``out``. The new store is written beside it and
+            renamed into place when complete: killed midway, the old store is intact.
 
     Returns:
         The manifest dict (also written to ``out/manifest.json``); ``found == prepared +
@@ -160,11 +225,20 @@ def prepare(dataset: str, raw: str | Path | None, out: str | Path, *, view: str 
     check_out_folder(out)
     if max_bodies is not None and (not isinstance(max_bodies, int) or max_bodies < 1):
         raise ConfigError(f"--max-bodies: expected an integer >= 1, got {max_bodies!r}")
-    _check_out(out)
     if workers is not None and int(workers) < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     workers = int(workers or os.cpu_count() or 1)
+    with output_lock(out):
+        _check_out(out, force)
+        _remove_stale(out)
+        return _prepare_locked(spec, dataset, raw, out, view, workers, missing_list, progress,
+                               max_bodies, confidence)
 
+
+def _prepare_locked(spec: DatasetSpec, dataset: str, raw: Path, out: Path, view: str | None,
+                    workers: int, missing_list, progress: bool, max_bodies: int | None,
+                    confidence: bool) -> dict:
+    """:func:`prepare` once its arguments are checked and ``out`` is locked."""
     class_names = [str(c) for c in spec.class_names(raw)]
     options = {"missing_list": Path(missing_list)} if missing_list is not None else {}
     found_items = spec.discover(raw, options)
@@ -178,8 +252,12 @@ def prepare(dataset: str, raw: str | Path | None, out: str | Path, *, view: str 
                           f"first: {skipped[0]['file']}: {skipped[0]['reason']}")
     if max_bodies is None:
         max_bodies = found_items.max_bodies or spec.max_bodies
-    cfg = PrepConfig(view=view, max_bodies=max_bodies, confidence=confidence)
-    check_view(layout, view)
+    dims = _coordinate_dims(spec, items)
+    chosen = choose_view(layout, view, dims)
+    if view is None and progress:
+        print(f"prepare: view {chosen!r}, the default for {dims or 3}-D coordinates (--view "
+              f"chooses another)", file=sys.stderr)
+    cfg = PrepConfig(view=chosen, max_bodies=max_bodies, confidence=confidence)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

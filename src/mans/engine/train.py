@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 from ..data.augment import build_augment
 from ..errors import ConfigError, MansError
-from ..outputs import check_out_folder
+from ..outputs import check_out_folder, output_lock
 from ..models import MANsConfig, build_model
 from ..data.store import PreparedStore, SkeletonDataset
 from .checkpoint import (load_checkpoint, rng_state, save_checkpoint, set_rng_state,
@@ -143,16 +143,18 @@ def run_training(config: str | Path | RunConfig | dict, *, data: str | Path, out
         early, ``{"status": "stopped", "epoch": ...}``.
     """
     check_out_folder(out)
-    # --resume: the run's saved config (resume.py); CONFIG is not used
-    cfg = resume_config(Path(out), overrides) if resume else resolve_config(config, overrides)
-    dist = init_distributed(device)
-    try:
-        with _deterministic_mode(deterministic, dist.device):
-            trainer = _Trainer(cfg, Path(data), Path(out), dist, deterministic=deterministic,
-                               progress=progress and dist.is_main)
-            return trainer.run(resume=resume)
-    finally:
-        dist.close()
+    # one writer per run folder (under torchrun rank 0 writes it, and holds the lock)
+    with output_lock(out, enabled=os.environ.get("RANK", "0") == "0"):
+        # --resume: the run's saved config (resume.py); CONFIG is not used
+        cfg = resume_config(Path(out), overrides) if resume else resolve_config(config, overrides)
+        dist = init_distributed(device)
+        try:
+            with _deterministic_mode(deterministic, dist.device):
+                trainer = _Trainer(cfg, Path(data), Path(out), dist, deterministic=deterministic,
+                                   progress=progress and dist.is_main)
+                return trainer.run(resume=resume)
+        finally:
+            dist.close()
 
 
 @contextlib.contextmanager
