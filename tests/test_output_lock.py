@@ -111,6 +111,26 @@ def test_the_lock_is_one_per_folder_and_nests_in_one_process(tmp_path):
         assert not lock_file(a).exists()
 
 
+def test_a_folder_whose_parent_cannot_be_written_is_locked_inside(tmp_path, monkeypatch):
+    """E.g. ``mans eval RUN --out metrics.json`` in a home folder: the lock goes inside."""
+    import errno
+
+    folder = tmp_path / "home"
+    folder.mkdir()
+    real_open = os.open
+
+    def no_parent(path, *args):
+        if Path(path) == lock_file(folder):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", no_parent)
+    with output_lock(folder):
+        assert (folder / ".mans.lock").read_text().startswith(f"{os.getpid()} ")
+        assert not lock_file(folder).exists()
+    assert list(folder.iterdir()) == []  # removed on release
+
+
 @pytest.mark.parametrize("command", ["prepare", "demo", "eval", "synth"])
 def test_every_folder_writer_takes_the_lock(command, tmp_path, capsys):
     from mans.cli.commands import main

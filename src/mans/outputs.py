@@ -77,9 +77,15 @@ _held: dict[str, int] = {}  # lock file -> nesting depth, for the locks this pro
 
 def lock_file(folder: str | Path) -> Path:
     """The lock file of ``folder``: ``.NAME.lock`` beside it (not inside: ``prepare`` replaces
-    the folder itself by a rename, which must not take the lock with it)."""
+    the folder itself by a rename, which must not take the lock with it). Where the parent
+    cannot be written (e.g. ``--out metrics.json`` in a home folder), :func:`output_lock` uses
+    ``.mans.lock`` inside the folder instead."""
     p = Path(os.path.abspath(folder))
     return p.parent / f".{p.name}.lock"
+
+
+_INSIDE = ".mans.lock"  # the lock file inside a folder whose parent cannot be written
+_CANNOT_WRITE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 @contextlib.contextmanager
@@ -90,7 +96,9 @@ def output_lock(folder: str | Path, option: str = "--out", *, enabled: bool = Tr
     An OS lock (``flock`` on :func:`lock_file`), so the kernel releases it when the process ends
     in any way, ``kill -9`` included: a lock file left behind by a killed process blocks nobody.
     The file holds the PID and command line of its holder, for the message of the process
-    refused. It is removed on release; a process that opened it just before is not fooled (it
+    refused (``.mans.lock`` inside the folder where its parent cannot be written; processes that
+    can write the parent and processes that cannot do not exclude each other). It is removed on
+    release; a process that opened it just before is not fooled (it
     checks, once locked, that the file is still the one at the path). Nested use in one process
     (``mans demo`` -> train) holds it once. ``enabled=False`` (e.g. a DDP rank other than 0)
     does nothing.
@@ -112,7 +120,7 @@ def output_lock(folder: str | Path, option: str = "--out", *, enabled: bool = Tr
         finally:
             _held[key] -= 1
         return
-    fd = _acquire(path, Path(folder), option)
+    fd, path = _acquire(Path(folder), option)
     _held[key] = 1
     try:
         yield Path(folder)
@@ -121,14 +129,25 @@ def output_lock(folder: str | Path, option: str = "--out", *, enabled: bool = Tr
         _release(path, fd)
 
 
-def _acquire(path: Path, folder: Path, option: str) -> int:
+def _open(path: Path, folder: Path, option: str) -> tuple[int, Path]:
+    """Open (create) the lock file ``path``, or the one inside ``folder`` where ``path``'s
+    folder cannot be written: ``(fd, the path opened)``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644), path
+    except OSError as e:
+        if e.errno in _CANNOT_WRITE and folder.is_dir():
+            try:
+                return os.open(folder / _INSIDE, os.O_RDWR | os.O_CREAT, 0o644), folder / _INSIDE
+            except OSError:
+                pass
+        raise ConfigError(f"{option} {folder}: cannot write in {path.parent} (its lock file "
+                          f"{path.name}: {e.strerror or e})") from None
+
+
+def _acquire(folder: Path, option: str) -> tuple[int, Path]:
     for _ in range(100):  # another round only when the file was replaced under us
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise ConfigError(f"{option} {folder}: cannot write in {path.parent} (its lock file "
-                              f"{path.name}: {e.strerror or e})") from None
+        fd, path = _open(lock_file(folder), folder, option)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -147,7 +166,7 @@ def _acquire(path: Path, folder: Path, option: str) -> int:
             command = " ".join([_program()] + sys.argv[1:])
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()} {' '.join(command.split())[:300]}\n".encode())
-            return fd
+            return fd, path
         os.close(fd)
     raise ConfigError(f"{option} {folder}: cannot lock {path} (it keeps being replaced)")
 
