@@ -25,7 +25,7 @@ LAYERS = [
     ("datasets", ["mans.datasets", "mans.datasets.custom", "mans.datasets.hdm05",
                   "mans.datasets.ntu", "mans.datasets.pyskl", "mans.datasets.utkinect"]),
     ("data: arrays", ["mans.data", "mans.data.transforms", "mans.data.transforms2d",
-                      "mans.data.streams", "mans.data.augment"]),
+                      "mans.data.streams", "mans.data.augment", "mans.data.spec"]),
     ("data: store", ["mans.data.store"]),
     ("data: prepare", ["mans.data.prepare"]),
     ("models", ["mans.models", "mans.models.densenet", "mans.models.flops", "mans.models.gru",

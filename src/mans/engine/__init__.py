@@ -4,16 +4,17 @@
 - :mod:`~mans.engine.train`: ``run_training`` (``mans train``).
 - :mod:`~mans.engine.evaluate`: ``run_eval`` (``mans eval``) and the evaluation loop.
 - :mod:`~mans.engine.metrics`: top-k, mean class accuracy, confusion matrix (pure NumPy).
-- :mod:`~mans.engine.checkpoint`: atomic, code-free checkpoint files.
+- :mod:`~mans.engine.checkpoint`: the checkpoint schema (``Checkpoint``) and its atomic,
+  code-free files.
 - :mod:`~mans.engine.data`: validation split and per-epoch loaders.
 - :mod:`~mans.engine.distributed`: DDP set-up under ``torchrun``.
 """
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import RunConfig, load_config
 
-__all__ = ["RunConfig", "load_config", "load_checkpoint", "save_checkpoint", "run_training",
-           "run_eval"]
+__all__ = ["Checkpoint", "RunConfig", "load_config", "load_checkpoint", "save_checkpoint",
+           "run_training", "run_eval"]
 
 
 def __getattr__(name: str):

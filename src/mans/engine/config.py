@@ -24,6 +24,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..models import model_config
+from ..data.spec import DEFAULT_STREAM
 from ..data.streams import STREAMS
 from .typed_config import (build, check_keys, choice, flatten, get, merge, parse_override, plain,
                            schema_keys, set_dotted)
@@ -80,7 +81,7 @@ class DataConfig:
     val_by_subject: bool = True  # hold out whole subjects when samples have subject ids
     num_workers: int = 2  # DataLoader worker processes (0 with --deterministic)
     # Input stream (mans.data.streams): joint | bone | motion | bone_motion. Saved in checkpoints.
-    stream: str = "joint"
+    stream: str = DEFAULT_STREAM
     # Test-time mirror averaging: logits of the sample and of its left <-> right mirror are
     # averaged at every evaluation and prediction. Saved in checkpoints.
     test_mirror: bool = False

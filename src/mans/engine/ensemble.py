@@ -96,10 +96,10 @@ def run_ensemble(runs: list[str | Path], *, data: str | Path, weights: str = "eq
     # every cheap check of every run before any run is scored: a bad run k must not cost the
     # evaluation of runs 1..k-1
     opened = [open_checkpoint(r, store) for r in runs]
-    protocols = {o["state"]["data"]["protocol"] for o in opened}
+    protocols = {o["state"].data.protocol for o in opened}
     if len(protocols) > 1:
         raise ConfigError(f"the runs were trained on different protocols {sorted(protocols)}")
-    sels = {o["state"].get("train", {}).get("selection", "val") for o in opened}
+    sels = {o["state"].train.selection if o["state"].train else "val" for o in opened}
     if "test" in sels:
         raise ConfigError("a run was selected on the test split (selection test): its scores "
                           "cannot be fused into an honest test estimate")
@@ -132,7 +132,7 @@ def run_ensemble(runs: list[str | Path], *, data: str | Path, weights: str = "eq
     metrics.update({
         "runs": [str(e["ckpt"]) for e in evs], "weights": [round(float(v), 6) for v in w],
         "weights_rule": weights, "run_top1": [float(e["result"]["top1"]) for e in evs],
-        "streams": [e["state"]["data"].get("stream", "joint") for e in evs],
+        "streams": [e["state"].data.stream for e in evs],
         "protocol": protocols.pop(), "split": split, "dataset": store.dataset,
     })
     if out is not None:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from ..data.store import PreparedStore, SkeletonDataset
-from .checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
+from .checkpoint import Checkpoint, build_model_from_checkpoint
 from .config import RunConfig
 from .data import labelled, protocol_train_val
 from .distributed import DistInfo, all_reduce_sum, resolve_device
@@ -126,13 +126,14 @@ def write_eval_outputs(metrics: dict, cm: np.ndarray, class_names: list[str], ou
     return metrics
 
 
-def check_store_matches(state: dict, store: PreparedStore, ckpt: Path) -> None:
+def check_store_matches(state: Checkpoint, store: PreparedStore, ckpt: Path) -> None:
     """The store must have been prepared the way the checkpoint's training data was."""
-    d = state["data"]
-    if list(d["class_names"]) != store.class_names:
-        raise ConfigError(f"{ckpt} was trained on classes {d['class_names'][:5]}... but the store "
-                          f"at {store.path} has {store.class_names[:5]}...: a different dataset")
-    saved, now = d.get("prep", {}), store.prep
+    d = state.data
+    if list(d.class_names) != store.class_names:
+        raise ConfigError(f"{ckpt} was trained on classes {list(d.class_names[:5])}... but the "
+                          f"store at {store.path} has {store.class_names[:5]}...: a different "
+                          f"dataset")
+    saved, now = d.prep, store.prep
     for key in ("view", "max_bodies", "layout", "channels", "joints"):
         if key in saved and key in now and saved[key] != now[key]:
             raise ConfigError(f"{ckpt} was trained on data prepared with {key}={saved[key]!r}, "
@@ -140,16 +141,16 @@ def check_store_matches(state: dict, store: PreparedStore, ckpt: Path) -> None:
                               f"the data again with the checkpoint's settings")
 
 
-def split_indices(state: dict, store: PreparedStore, split: str, ckpt: Path) -> np.ndarray:
+def split_indices(state: Checkpoint, store: PreparedStore, split: str, ckpt: Path
+                  ) -> np.ndarray:
     """Labelled store indices of ``split`` (``test``, ``train`` or ``val``) of the checkpoint's
     protocol; ``val`` is re-derived from the run's saved config, as training carved it."""
-    protocol = state["data"]["protocol"]
+    protocol = state.data.protocol
     if split != "val":
         return labelled(store, store.split(protocol, split), split)
-    tr = state.get("train") or {}
-    if "config" not in tr:
+    if state.train is None:
         raise ConfigError(f"{ckpt} holds no training config to re-derive the validation split")
-    cfg = RunConfig.from_dict(tr["config"], source=str(ckpt))
+    cfg = RunConfig.from_dict(state.train.config, source=str(ckpt))
     _, idx, _ = protocol_train_val(store, protocol, cfg.train.selection, cfg.data.val_fraction,
                                    cfg.data.val_by_subject)
     if idx.size == 0:
@@ -162,10 +163,10 @@ def open_checkpoint(target: str | Path, store: PreparedStore | str | Path) -> di
     it against the store, without building the network or scoring anything.
 
     Returns:
-        ``{"ckpt": Path, "state": checkpoint dict, "store": the open store}``.
+        ``{"ckpt": Path, "state": the Checkpoint, "store": the open store}``.
     """
     ckpt = find_checkpoint(target)
-    state = load_checkpoint(ckpt)
+    state = Checkpoint.load(ckpt)
     if not isinstance(store, PreparedStore):  # opened after the checkpoint: its errors first
         store = PreparedStore.open(store)
     check_store_matches(state, store, ckpt)
@@ -191,10 +192,9 @@ def score_split(opened: dict, split: str, device: str = "auto", progress: bool =
         model = build_model_from_checkpoint(state, dev)
     if idx is None:
         idx = split_indices(state, store, split, ckpt)
-    ds = SkeletonDataset(store, idx, int(state["data"]["size"]), stream=checkpoint_stream(state))
+    ds = SkeletonDataset(store, idx, state.data.size, stream=state.data.stream)
     loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
-    result = evaluate_model(model, loader, dev,
-                            num_classes=int(state["model"]["config"]["num_classes"]),
+    result = evaluate_model(model, loader, dev, num_classes=state.num_classes,
                             amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
                             progress=progress, desc=f"eval {split}", keep_scores=True)
     return {**opened, "idx": idx, "result": result, "model": model, "loader": loader}
@@ -206,7 +206,7 @@ def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
     protocol, keeping the per-sample scores (:func:`open_checkpoint` then :func:`score_split`).
 
     Returns:
-        ``{"ckpt": Path, "state": checkpoint dict, "store": the open store, "idx": (N,) store
+        ``{"ckpt": Path, "state": the Checkpoint, "store": the open store, "idx": (N,) store
         indices, "result": evaluate_model(...) output with "scores" (N, K), "model": the network,
         "loader": the split's DataLoader}``.
     """
@@ -241,11 +241,11 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
     if attention and getattr(getattr(model, "net", model), "tarm", None) is None:
         raise ConfigError(f"{ckpt}: the model has no TARM (use_tarm: false), so it has no "
                           f"attention to average")
-    tr = state.get("train") or {}
-    protocol = state["data"]["protocol"]
-    sel = selection_name(tr.get("selection", "val"))
+    protocol = state.data.protocol
+    sel = selection_name(state.train.selection if state.train else "val")
     metrics = final_metrics(result, store.class_names, selection=sel)
-    metrics.update({"checkpoint": str(ckpt), "epoch": tr.get("epoch"), "protocol": protocol,
+    metrics.update({"checkpoint": str(ckpt), "epoch": state.train.epoch if state.train else None,
+                    "protocol": protocol,
                     "split": split, "dataset": store.dataset})
     if sel == "test-selected" and split == "test":
         metrics = label_test_selected(metrics)
@@ -259,12 +259,12 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
                                                  else Path(out))
         metrics.update(write_attention_outputs(
             stats, store.class_names, where,
-            title=f"{state['model']['name']}, {store.dataset} {protocol} {split}"))
+            title=f"{state.model_name}, {store.dataset} {protocol} {split}"))
     if out is not None:
         out = Path(out)
         folder, name = (out.parent, out.name) if out.suffix == ".json" else (out, "metrics.json")
         metrics = write_eval_outputs(metrics, result["cm"], store.class_names, folder,
-                                     title=f"{state['model']['name']}, {store.dataset} "
+                                     title=f"{state.model_name}, {store.dataset} "
                                            f"{protocol} {split} split",
                                      selection=sel, name=name)
         write_scores(folder, result["scores"], store.labels[idx],

@@ -48,8 +48,8 @@ from ..errors import ConfigError, MansError
 from ..outputs import check_out_folder
 from ..models import MANsConfig, build_model
 from ..data.store import PreparedStore, SkeletonDataset
-from .checkpoint import (load_checkpoint, rng_state, save_checkpoint, set_rng_state,
-                         with_test_mirror)
+from ..data.spec import DataSpec
+from .checkpoint import Checkpoint, TrainState, rng_state, set_rng_state, with_test_mirror
 from .config import RESUMABLE_KEYS, RunConfig, diff_configs, resolve_config, save_config
 from .data import check_protocol, epoch_seed, eval_loader, labelled, protocol_train_val, \
     train_loader
@@ -274,8 +274,11 @@ class _Trainer:
 
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(t.ema),
                                      use_buffers=True)
+        # the checkpoint's data entry: what inference needs to feed the model
+        self.spec = DataSpec.from_store(self.store, protocol=self.protocol, size=self.size,
+                                        stream=self.stream, test_mirror=cfg.data.test_mirror)
         self.eval_model = with_test_mirror(self.ema.module if self.ema else self.model,
-                                           self._data_state())
+                                           self.spec)
         _check_confidence_augment(self.store.prep, cfg.data.augment)
         self.epoch = 0  # completed epochs
         self.best_metric: float | None = None
@@ -387,8 +390,8 @@ class _Trainer:
         if self.dist.is_main:
             state = self._state()
             if improved and self.sel != "last":
-                save_checkpoint(self.out / best_name(self.sel), state)
-            save_checkpoint(self.out / "last.pt", state)
+                state.save(self.out / best_name(self.sel))
+            state.save(self.out / "last.pt")
             self._write_csv()
             if writer is not None:
                 for key in ("lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
@@ -420,8 +423,8 @@ class _Trainer:
                 raise MansError("no checkpoint was selected (the monitored accuracy was never "
                                 "computed)")
             barrier(self.dist)
-            state = load_checkpoint(self.out / best_name(self.sel), map_location=self.device)
-            (self.ema.module if self.ema else self.model).load_state_dict(state["state_dict"])
+            state = Checkpoint.load(self.out / best_name(self.sel), map_location=self.device)
+            (self.ema.module if self.ema else self.model).load_state_dict(state.state_dict)
         result = self._evaluate(self.test_idx, "test")
         metrics = final_metrics(result, self.store.class_names, selection=label)
         metrics.update({
@@ -460,17 +463,7 @@ class _Trainer:
 
     # --- state ---------------------------------------------------------------------------------
 
-    def _data_state(self) -> dict:
-        """The checkpoint's ``data`` entry: what inference needs to feed the model."""
-        prep = self.store.prep
-        return {
-            "dataset": self.store.dataset, "protocol": self.protocol, "prep": prep,
-            "size": int(self.size), "layout": prep.get("layout"),
-            "class_names": self.store.class_names, "num_classes": self.store.num_classes,
-            "stream": self.stream, "test_mirror": bool(self.cfg.data.test_mirror),
-        }
-
-    def _state(self) -> dict:
+    def _state(self) -> Checkpoint:
         mcfg = self.model_config.to_dict()
         mcfg["pretrained"] = None  # the weights are in the checkpoint; the file may not exist later
         weights = lambda m: {k: v.detach().cpu() for k, v in m.state_dict().items()}  # noqa: E731
@@ -478,48 +471,43 @@ class _Trainer:
         if self.ema is not None:  # state_dict holds the average (inference); raw for --resume
             extra = {"raw_state_dict": weights(self.model),
                      "ema_n_averaged": int(self.ema.n_averaged.item())}
-        return {
-            "model": {"name": self.model_name, "config": mcfg},
-            "state_dict": weights(self.ema.module if self.ema else self.model),
-            "data": self._data_state(),
-            "train": {**extra,
-                "epoch": self.epoch, "selection": self.sel, "best_metric": self.best_metric,
-                "best_epoch": self.best_epoch,
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-                "rng": rng_state(), "history": list(self.history),
-                "config": self.cfg.to_dict(),
-                "split_sizes": {"train": int(len(self.train_idx)), "val": int(len(self.val_idx)),
-                                "test": int(len(self.test_idx))},
-            },
-        }
+        train = TrainState(
+            **extra, epoch=self.epoch, selection=self.sel, best_metric=self.best_metric,
+            best_epoch=self.best_epoch, optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict() if self.scheduler else None,
+            rng=rng_state(), history=list(self.history), config=self.cfg.to_dict(),
+            split_sizes={"train": int(len(self.train_idx)), "val": int(len(self.val_idx)),
+                         "test": int(len(self.test_idx))})
+        return Checkpoint(model_name=self.model_name, model_config=mcfg,
+                          state_dict=weights(self.ema.module if self.ema else self.model),
+                          data=self.spec, train=train)
 
     def _resume(self) -> None:
         path = self.out / "last.pt"
         if not path.is_file():
             raise ConfigError(f"--resume: {path} does not exist (nothing to resume)")
-        state = load_checkpoint(path, map_location="cpu")
-        tr = state.get("train")
-        if not tr:
+        state = Checkpoint.load(path, map_location="cpu")
+        tr = state.train
+        if tr is None:
             raise ConfigError(f"--resume: {path} holds no training state")
-        saved = RunConfig.from_dict(tr["config"], source=str(path))
+        saved = RunConfig.from_dict(tr.config, source=str(path))
         changed = [k for k in diff_configs(saved, self.cfg) if k not in RESUMABLE_KEYS]
         if changed:
             raise ConfigError(f"--resume: the config differs from the run's in {changed}; only "
                               f"{list(RESUMABLE_KEYS)} may change when resuming")
         if self.ema is not None:
-            self.model.load_state_dict(tr["raw_state_dict"])
-            self.ema.module.load_state_dict(state["state_dict"])
-            self.ema.n_averaged.fill_(int(tr["ema_n_averaged"]))
+            self.model.load_state_dict(tr.raw_state_dict)
+            self.ema.module.load_state_dict(state.state_dict)
+            self.ema.n_averaged.fill_(int(tr.ema_n_averaged))
         else:
-            self.model.load_state_dict(state["state_dict"])
-        self.optimizer.load_state_dict(tr["optimizer"])
-        if self.scheduler is not None and tr["scheduler"] is not None:
-            self.scheduler.load_state_dict(tr["scheduler"])
-        self.epoch = int(tr["epoch"])
-        self.best_metric, self.best_epoch = tr["best_metric"], tr["best_epoch"]
-        self.history = [dict(r) for r in tr["history"]]
-        set_rng_state(tr["rng"])
+            self.model.load_state_dict(state.state_dict)
+        self.optimizer.load_state_dict(tr.optimizer)
+        if self.scheduler is not None and tr.scheduler is not None:
+            self.scheduler.load_state_dict(tr.scheduler)
+        self.epoch = int(tr.epoch)
+        self.best_metric, self.best_epoch = tr.best_metric, tr.best_epoch
+        self.history = [dict(r) for r in tr.history]
+        set_rng_state(tr.rng)
         self._log(f"resumed from {path} after epoch {self.epoch}, with the run's saved config")
 
     # --- outputs ------------------------------------------------------------------------------

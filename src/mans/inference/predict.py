@@ -12,21 +12,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
+from ..engine.checkpoint import Checkpoint
 from ..engine.distributed import resolve_device
 from ..engine.selection import find_checkpoint
 from ..errors import ConfigError
 from ..formats import read_sequence
-from .runtime import (file_image, file_of, format_prediction, layout_from_data,
-                      predict_each, prediction_record, softmax)
+from .runtime import (ModelInputs, file_of, format_prediction, predict_each, prediction_record,
+                      softmax)
 from ..skeleton import Sequence
-from ..data.transforms import PrepConfig
 
 __all__ = ["Predictor", "predict_files", "format_prediction"]
 
 
-class Predictor:
-    """A checkpoint loaded once, applied to many files.
+class Predictor(ModelInputs):
+    """A checkpoint loaded once, applied to many files (its data settings: ``spec``, and the
+    ``size``, ``class_names``, ``layout``, ``prep``, ``stream`` read from them).
 
     Args:
         checkpoint: path of a ``.pt`` written by ``mans train``, or a run folder (its selected
@@ -36,22 +36,10 @@ class Predictor:
 
     def __init__(self, checkpoint: str | Path, device: str = "auto"):
         self.path = find_checkpoint(checkpoint)
-        state = load_checkpoint(self.path)
+        ckpt = Checkpoint.load(self.path)
         self.device = resolve_device(device)
-        self.model = build_model_from_checkpoint(state, self.device)
-        data = state["data"]
-        self.size = int(data["size"])
-        self.class_names = list(data["class_names"])
-        self.prep = PrepConfig.from_dict(data["prep"])
-        self.layout = layout_from_data(data)
-        self.stream = checkpoint_stream(state)
-
-    def image(self, x: str | Path | Sequence, fmt: str | None = None
-              ) -> tuple[np.ndarray, dict]:
-        """The model input ``(3, S, S)`` for one raw file (or a sequence already read), and the
-        sequence's metadata."""
-        return file_image(x, layout=self.layout, prep=self.prep, size=self.size,
-                          model_path=self.path, fmt=fmt, stream=self.stream)
+        self.model = ckpt.build_model(self.device)
+        self.spec = ckpt.data
 
     @torch.no_grad()
     def scores(self, x: str | Path | Sequence, fmt: str | None = None
