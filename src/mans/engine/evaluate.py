@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from ..data.store import PreparedStore, SkeletonDataset
+from .attention import AttentionSums
 from .checkpoint import Checkpoint, build_model_from_checkpoint
 from .config import RunConfig
 from .data import labelled, protocol_train_val
@@ -35,11 +36,13 @@ TOPK = 5
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_classes: int,
                    amp_dtype: torch.dtype | None = None, dist: DistInfo | None = None,
-                   progress: bool = False, desc: str = "eval", keep_scores: bool = False) -> dict:
+                   progress: bool = False, desc: str = "eval", keep_scores: bool = False,
+                   attention: AttentionSums | None = None) -> dict:
     """Run ``model`` (in eval mode) over ``loader`` and sum the sufficient statistics.
 
     Under DDP each process evaluates its shard and the sums are all-reduced, so every process
-    returns the metrics of the whole split.
+    returns the metrics of the whole split. With ``attention`` (single process, unshuffled
+    loader) the same forward pass also returns the TARM's weights, which are added to it.
 
     Returns:
         ``{"loss": mean cross-entropy, "top1": accuracy, "cm": (K, K) int64 confusion matrix,
@@ -47,8 +50,8 @@ def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_
         plus, with ``keep_scores`` (single process only), ``"scores": (N, K) float32 softmax``
         in loader order.
     """
-    if keep_scores and dist is not None and dist.enabled:
-        raise ValueError("keep_scores is for single-process evaluation")
+    if (keep_scores or attention is not None) and dist is not None and dist.enabled:
+        raise ValueError("keep_scores and attention are for single-process evaluation")
     scores = []
     model.eval()
     cm = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
@@ -57,7 +60,12 @@ def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
                             enabled=amp_dtype is not None):
-            logits = model(x)  # (B, K)
+            if attention is None:
+                logits = model(x)  # (B, K)
+            else:  # (B, K), (B, C, S) or None: the attention of this very pass
+                logits, att = model(x, return_attention=True)
+        if attention is not None:
+            attention.add(att, y)
         logits = logits.float()
         if keep_scores:
             scores.append(torch.softmax(logits, dim=1).cpu())
@@ -174,13 +182,15 @@ def open_checkpoint(target: str | Path, store: PreparedStore | str | Path) -> di
 
 
 def score_split(opened: dict, split: str, device: str = "auto", progress: bool = False,
-                model: torch.nn.Module | None = None, idx: np.ndarray | None = None) -> dict:
+                model: torch.nn.Module | None = None, idx: np.ndarray | None = None,
+                attention: AttentionSums | None = None) -> dict:
     """Score ``split`` with an :func:`open_checkpoint` result.
 
     Args:
         model: the network already built from this checkpoint (e.g. to score a second split)
             on ``device``; built from the checkpoint when None.
         idx: the split's store indices when already derived (:func:`split_indices`).
+        attention: sums the attention of the scoring pass (:func:`evaluate_model`).
 
     Returns:
         ``opened`` plus ``"idx"`` (N,) store indices, ``"result"`` (:func:`evaluate_model` output
@@ -196,7 +206,8 @@ def score_split(opened: dict, split: str, device: str = "auto", progress: bool =
     loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
     result = evaluate_model(model, loader, dev, num_classes=state.num_classes,
                             amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
-                            progress=progress, desc=f"eval {split}", keep_scores=True)
+                            progress=progress, desc=f"eval {split}", keep_scores=True,
+                            attention=attention)
     return {**opened, "idx": idx, "result": result, "model": model, "loader": loader}
 
 
@@ -235,12 +246,15 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
         plus ``checkpoint``, ``epoch``, ``protocol``, ``split``. Test metrics of a checkpoint
         chosen on the test split are keyed ``test_selected_*``.
     """
-    ev = checkpoint_scores(target, data, split, device, progress)
-    ckpt, state, idx, result = ev["ckpt"], ev["state"], ev["idx"], ev["result"]
-    store, model, loader = ev["store"], ev["model"], ev["loader"]
-    if attention and getattr(getattr(model, "net", model), "tarm", None) is None:
+    opened = open_checkpoint(target, data)
+    ckpt, state, store = opened["ckpt"], opened["state"], opened["store"]
+    if attention and not state.model_config.get("use_tarm", True):
         raise ConfigError(f"{ckpt}: the model has no TARM (use_tarm: false), so it has no "
                           f"attention to average")
+    idx = split_indices(state, store, split, ckpt)
+    sums = AttentionSums(len(store.class_names), store.lengths[idx]) if attention else None
+    ev = score_split(opened, split, device, progress, idx=idx, attention=sums)
+    result = ev["result"]
     protocol = state.data.protocol
     sel = selection_name(state.train.selection if state.train else "val")
     metrics = final_metrics(result, store.class_names, selection=sel)
@@ -250,11 +264,9 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
     if sel == "test-selected" and split == "test":
         metrics = label_test_selected(metrics)
     if attention:
-        from .attention import attention_by_class, write_attention_outputs
+        from .attention import write_attention_outputs
 
-        stats = attention_by_class(model, loader, resolve_device(device), len(store.class_names),
-                                   store.lengths[idx],
-                                   progress=progress)
+        stats = sums.result()
         where = ckpt.parent if out is None else (Path(out).parent if Path(out).suffix == ".json"
                                                  else Path(out))
         metrics.update(write_attention_outputs(
