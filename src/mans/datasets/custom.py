@@ -51,7 +51,7 @@ from ..formats import read_sequence
 from ..formats.csvrows import csv_records, open_csv
 from ..formats.custom import read_npz_with_label
 from ..skeleton import Layout, Sequence
-from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
+from . import DatasetSpec, Discovery, Item, split_indices
 
 LABELS_CSV = "labels.csv"
 CLASSES_TXT = "classes.txt"
@@ -359,15 +359,13 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-SPEC = register_dataset(
-    DatasetSpec(
-        name="custom",
-        layout=None,  # depends on the files: Discovery.layout says which
-        max_bodies=2,
-        class_names=class_names,
-        discover=discover,
-        read=read,
-        protocols=protocols,
-        default_protocol="default",
-    )
+SPEC = DatasetSpec(
+    name="custom",
+    layout=None,  # depends on the files: Discovery.layout says which
+    max_bodies=2,
+    class_names=class_names,
+    discover=discover,
+    read=read,
+    protocols=protocols,
+    default_protocol="default",
 )
