@@ -14,6 +14,7 @@ import torch
 
 from ..engine.checkpoint import Checkpoint
 from ..engine.distributed import resolve_device
+from ..engine.ensemble import fuse
 from ..engine.selection import find_checkpoint
 from ..errors import ConfigError
 from ..formats import read_sequence
@@ -70,8 +71,9 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
                   ensemble: list[str | Path] = (), errors: list[dict] | None = None
                   ) -> list[dict]:
     """Predict every file with one loaded checkpoint (see :meth:`Predictor.predict`), or, with
-    ``ensemble`` checkpoints, with the mean of the softmax scores of all of them (each fed its
-    own input stream; the attention shown is the first checkpoint's).
+    ``ensemble`` checkpoints, with the mean of the softmax scores of all of them
+    (:func:`mans.engine.ensemble.fuse`, as ``mans ensemble`` fuses runs; each fed its own input
+    stream; the attention shown is the first checkpoint's).
 
     ``errors``: as in :func:`mans.inference.runtime.predict_each` (a bad file is listed there and left
     out, instead of raising).
@@ -88,7 +90,7 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
     def one(f: str | Path) -> dict:
         seq = read_sequence(f, fmt, first.layout)  # read once, prepared by each its own way
         outs = [p.scores(seq) for p in predictors]  # [(logits (K,), attention, meta)]
-        prob = np.mean([softmax(o[0]) for o in outs], axis=0)  # (K,) fused softmax
+        prob = fuse([softmax(o[0])[None] for o in outs])[0]  # (K,): as mans ensemble fuses
         r = prediction_record(f, outs[0][2], None, outs[0][1], size=first.size,
                               class_names=first.class_names, topk=topk, prob=prob)
         if len(predictors) > 1:
