@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mans"
 # (it is a constant, the lazy ``mans.load`` is what puts ``mans`` itself at the top).
 LAYERS = [
     ("foundation", ["mans.errors", "mans.skeleton", "mans.geometry", "mans.threads",
-                    "mans.outputs", "mans.__version__"]),
+                    "mans.devices", "mans.outputs", "mans.__version__"]),
     ("formats", ["mans.formats", "mans.formats.acclaim", "mans.formats.coco",
                  "mans.formats.csvrows", "mans.formats.custom", "mans.formats.decimals",
                  "mans.formats.keypoints", "mans.formats.mediapipe", "mans.formats.ntu",

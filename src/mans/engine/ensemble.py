@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError
 from ..outputs import check_out_folder
 from ..data.store import PreparedStore
@@ -71,7 +72,7 @@ def choose_weights(scores: list[np.ndarray], labels: np.ndarray, grid: int = 10)
 
 
 def run_ensemble(runs: list[str | Path], *, data: str | Path, weights: str = "equal",
-                 split: str = "test", out: str | Path | None = None, device: str = "auto",
+                 split: str = "test", out: str | Path | None = None, device: str = DEFAULT_DEVICE,
                  grid: int = 10, progress: bool = False) -> dict:
     """Fuse ``runs`` (run folders or checkpoints) on ``split`` of their protocol.
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError
 from ..data.store import PreparedStore, SkeletonDataset
 from .attention import AttentionSums
@@ -181,7 +182,7 @@ def open_checkpoint(target: str | Path, store: PreparedStore | str | Path) -> di
     return {"ckpt": ckpt, "state": state, "store": store}
 
 
-def score_split(opened: dict, split: str, device: str = "auto", progress: bool = False,
+def score_split(opened: dict, split: str, device: str = DEFAULT_DEVICE, progress: bool = False,
                 model: torch.nn.Module | None = None, idx: np.ndarray | None = None,
                 attention: AttentionSums | None = None) -> dict:
     """Score ``split`` with an :func:`open_checkpoint` result.
@@ -212,7 +213,7 @@ def score_split(opened: dict, split: str, device: str = "auto", progress: bool =
 
 
 def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
-                      split: str = "test", device: str = "auto", progress: bool = False) -> dict:
+                      split: str = "test", device: str = DEFAULT_DEVICE, progress: bool = False) -> dict:
     """Evaluate a run folder's selected checkpoint (or a checkpoint file) on ``split`` of its
     protocol, keeping the per-sample scores (:func:`open_checkpoint` then :func:`score_split`).
 
@@ -224,7 +225,7 @@ def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
     return score_split(open_checkpoint(target, store), split, device, progress)
 
 
-def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = "auto",
+def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = DEFAULT_DEVICE,
              out: str | Path | None = None, progress: bool = True,
              attention: bool = False) -> dict:
     """Evaluate a run folder (its selected checkpoint) or a checkpoint file on a store split.

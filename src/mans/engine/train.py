@@ -44,6 +44,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data.augment import build_augment
+from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError, MansError
 from ..outputs import check_out_folder
 from ..models import MANsConfig, build_model
@@ -123,8 +124,9 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 def run_training(config: str | Path | RunConfig | dict, *, data: str | Path, out: str | Path,
-                 overrides: Iterable[str] = (), resume: bool = False, device: str = "auto",
-                 deterministic: bool = False, progress: bool = True) -> dict:
+                 overrides: Iterable[str] = (), resume: bool = False,
+                 device: str = DEFAULT_DEVICE, deterministic: bool = False,
+                 progress: bool = True) -> dict:
     """Train on the prepared store ``data`` into the run folder ``out`` (see module docstring).
 
     Args:

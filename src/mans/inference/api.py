@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..data.spec import DEFAULT_STREAM, DataSpec
+from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError, FormatError
 from ..formats import read_sequence
 from .predict import Predictor
@@ -44,7 +45,7 @@ class Classifier:
         prep: the prepare-time settings (:class:`~mans.data.transforms.PrepConfig`).
     """
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu"):
+    def __init__(self, checkpoint: str | Path, device: str = DEFAULT_DEVICE):
         self.predictor = Predictor(checkpoint, device)
         self.class_names = self.predictor.class_names
         self.layout = self.predictor.layout
@@ -151,7 +152,7 @@ class Classifier:
                       min_frames=min_frames)
 
 
-def load(checkpoint: str | Path, device: str = "cpu") -> Classifier:
+def load(checkpoint: str | Path, device: str = DEFAULT_DEVICE) -> Classifier:
     """Load a checkpoint written by ``mans train`` as a :class:`Classifier`."""
     return Classifier(checkpoint, device)
 

@@ -16,6 +16,7 @@ from ..engine.checkpoint import Checkpoint
 from ..engine.distributed import resolve_device
 from ..engine.ensemble import fuse
 from ..engine.selection import find_checkpoint
+from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError
 from ..formats import read_sequence
 from .runtime import (ModelInputs, file_of, format_prediction, predict_each, prediction_record,
@@ -32,10 +33,10 @@ class Predictor(ModelInputs):
     Args:
         checkpoint: path of a ``.pt`` written by ``mans train``, or a run folder (its selected
             checkpoint, else ``last.pt``, as ``mans eval`` picks it).
-        device: ``cpu``, ``cuda[:N]`` or ``auto``.
+        device: ``cpu``, ``cuda[:N]`` or ``auto`` (default :data:`mans.devices.DEFAULT_DEVICE`).
     """
 
-    def __init__(self, checkpoint: str | Path, device: str = "auto"):
+    def __init__(self, checkpoint: str | Path, device: str = DEFAULT_DEVICE):
         self.path = find_checkpoint(checkpoint)
         ckpt = Checkpoint.load(self.path)
         self.device = resolve_device(device)
@@ -67,7 +68,7 @@ class Predictor(ModelInputs):
 
 
 def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int = 5,
-                  device: str = "auto", fmt: str | None = None,
+                  device: str = DEFAULT_DEVICE, fmt: str | None = None,
                   ensemble: list[str | Path] = (), errors: list[dict] | None = None
                   ) -> list[dict]:
     """Predict every file with one loaded checkpoint (see :meth:`Predictor.predict`), or, with
