@@ -269,13 +269,13 @@ def test_eval_val_split_is_the_trainers(tiny_store, tmp_path, extra):  # noqa: F
     """``mans eval --split val`` re-derives exactly the samples the trainer held out."""
     from mans.engine.config import resolve_config
     from mans.engine.distributed import init_distributed
-    from mans.engine.evaluate import split_indices
+    from mans.engine.evaluate import checkpoint_split
     from mans.engine.train import _Trainer
 
     cfg = resolve_config("base", [*TINY, *extra])
     tr = _Trainer(cfg, tiny_store, tmp_path, init_distributed("cpu"), deterministic=True,
                   progress=False)
-    val = split_indices(tr._state(), tr.store, "val", tmp_path / "x.pt")
+    val = checkpoint_split(tr._state(), tr.store, "val", tmp_path / "x.pt")
     assert val.size > 0 and np.array_equal(val, tr.val_idx)
     assert np.intersect1d(val, tr.train_idx).size == 0
     assert np.array_equal(np.sort(np.concatenate([val, tr.train_idx])),
@@ -286,7 +286,7 @@ def test_eval_val_split_of_a_test_selected_run_is_refused(tiny_store, tmp_path):
     """Under the authors' rule the trainer holds nothing out, and eval says so."""
     from mans.engine.config import resolve_config
     from mans.engine.distributed import init_distributed
-    from mans.engine.evaluate import split_indices
+    from mans.engine.evaluate import checkpoint_split
     from mans.engine.train import _Trainer
     from mans.errors import ConfigError
 
@@ -295,4 +295,4 @@ def test_eval_val_split_of_a_test_selected_run_is_refused(tiny_store, tmp_path):
                   progress=False)
     assert tr.val_idx.size == 0 and tr.train_idx.size == tr.store.split(tr.protocol, "train").size
     with pytest.raises(ConfigError, match="had no validation split"):
-        split_indices(tr._state(), tr.store, "val", tmp_path / "x.pt")
+        checkpoint_split(tr._state(), tr.store, "val", tmp_path / "x.pt")

@@ -18,7 +18,7 @@ from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError
 from ..outputs import check_out_folder
 from ..data.store import PreparedStore
-from .evaluate import (TOPK, final_metrics, open_checkpoint, score_split, split_indices,
+from .evaluate import (TOPK, checkpoint_split, final_metrics, open_checkpoint, score_split,
                        write_eval_outputs, write_scores)
 from .metrics import confusion_matrix, topk_correct
 
@@ -104,13 +104,13 @@ def run_ensemble(runs: list[str | Path], *, data: str | Path, weights: str = "eq
     if "test" in sels:
         raise ConfigError("a run was selected on the test split (selection test): its scores "
                           "cannot be fused into an honest test estimate")
-    idxs = [split_indices(o["state"], store, split, o["ckpt"]) for o in opened]
+    idxs = [checkpoint_split(o["state"], store, split, o["ckpt"]) for o in opened]
     for o, i in zip(opened[1:], idxs[1:]):
         if not np.array_equal(i, idxs[0]):
             raise ConfigError(f"{o['ckpt']} is evaluated on other samples than "
                               f"{opened[0]['ckpt']}")
     if weights == "val":
-        val_idxs = [split_indices(o["state"], store, "val", o["ckpt"]) for o in opened]
+        val_idxs = [checkpoint_split(o["state"], store, "val", o["ckpt"]) for o in opened]
         for v in val_idxs[1:]:
             if not np.array_equal(v, val_idxs[0]):
                 raise ConfigError("the runs hold out different validation splits; weights=val "

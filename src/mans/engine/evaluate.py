@@ -150,10 +150,12 @@ def check_store_matches(state: Checkpoint, store: PreparedStore, ckpt: Path) -> 
                               f"the data again with the checkpoint's settings")
 
 
-def split_indices(state: Checkpoint, store: PreparedStore, split: str, ckpt: Path
-                  ) -> np.ndarray:
-    """Labelled store indices of ``split`` (``test``, ``train`` or ``val``) of the checkpoint's
-    protocol; ``val`` is re-derived from the run's saved config, as training carved it."""
+def checkpoint_split(state: Checkpoint, store: PreparedStore, split: str, ckpt: Path
+                     ) -> np.ndarray:
+    """The labelled store indices of ``split`` (``test``, ``train`` or ``val``) of the protocol a
+    checkpoint's run trained on; ``val`` is re-derived from the run's saved config, as training
+    carved it. (Not :func:`mans.datasets.split_indices`, which makes a protocol's train/test
+    indices from a mask.)"""
     protocol = state.data.protocol
     if split != "val":
         return labelled(store, store.split(protocol, split), split)
@@ -190,7 +192,7 @@ def score_split(opened: dict, split: str, device: str = DEFAULT_DEVICE, progress
     Args:
         model: the network already built from this checkpoint (e.g. to score a second split)
             on ``device``; built from the checkpoint when None.
-        idx: the split's store indices when already derived (:func:`split_indices`).
+        idx: the split's store indices when already derived (:func:`checkpoint_split`).
         attention: sums the attention of the scoring pass (:func:`evaluate_model`).
 
     Returns:
@@ -202,7 +204,7 @@ def score_split(opened: dict, split: str, device: str = DEFAULT_DEVICE, progress
     if model is None:
         model = build_model_from_checkpoint(state, dev)
     if idx is None:
-        idx = split_indices(state, store, split, ckpt)
+        idx = checkpoint_split(state, store, split, ckpt)
     ds = SkeletonDataset(store, idx, state.data.size, stream=state.data.stream)
     loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
     result = evaluate_model(model, loader, dev, num_classes=state.num_classes,
@@ -252,7 +254,7 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
     if attention and not state.model_config.get("use_tarm", True):
         raise ConfigError(f"{ckpt}: the model has no TARM (use_tarm: false), so it has no "
                           f"attention to average")
-    idx = split_indices(state, store, split, ckpt)
+    idx = checkpoint_split(state, store, split, ckpt)
     sums = AttentionSums(len(store.class_names), store.lengths[idx]) if attention else None
     ev = score_split(opened, split, device, progress, idx=idx, attention=sums)
     result = ev["result"]
