@@ -1,7 +1,10 @@
 """Training, evaluation and checkpoints.
 
 - :mod:`~mans.engine.config`: the typed run config (``load_config``) and built-in configs.
-- :mod:`~mans.engine.train`: ``run_training`` (``mans train``).
+- :mod:`~mans.engine.train`: ``run_training`` (``mans train``), ``train_step`` and the epoch loop;
+  the run's set-up and loaders, evaluation, checkpoint/resume and running outputs are
+  :mod:`~mans.engine.run_setup`, :mod:`~mans.engine.run_evaluation`,
+  :mod:`~mans.engine.run_state`, :mod:`~mans.engine.run_outputs`.
 - :mod:`~mans.engine.evaluate`: ``run_eval`` (``mans eval``) and the evaluation loop.
 - :mod:`~mans.engine.metrics`: top-k, mean class accuracy, confusion matrix (pure NumPy).
 - :mod:`~mans.engine.checkpoint`: the checkpoint schema (``Checkpoint``) and its atomic,
