@@ -1,9 +1,10 @@
 """Dataset collections: file discovery, labels, class names and evaluation protocols.
 
 Each module here defines the :class:`DatasetSpec` of one dataset (two for NTU), named in the one
-table of built-in datasets, :data:`BUILTIN`, so that ``mans prepare NAME`` finds it. A spec turns a raw folder into a list of :class:`Item` (one per
-sample; cheap, picklable, sent to worker processes), reads one item into a
-:class:`~mans.skeleton.Sequence`, and maps per-sample metadata to protocol splits.
+table of built-in datasets, :data:`BUILTIN`, so that ``mans prepare NAME`` finds it. A spec turns
+a raw folder into a list of :class:`Item` (one per sample; cheap, picklable, sent to worker
+processes), reads one item into a :class:`~mans.skeleton.Sequence`, and maps per-sample metadata
+to protocol splits.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ def get_dataset(name: str) -> DatasetSpec:
     try:
         return _REGISTERED[name]
     except KeyError:
-        raise ConfigError(f"unknown dataset {name!r}; choose one of {dataset_names()}") from None
+        raise ConfigError(f"unknown dataset {name!r}; choose one of "
+                          f"{dataset_names()}") from None
 
 
 def dataset_names() -> list[str]:

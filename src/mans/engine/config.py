@@ -7,8 +7,9 @@ one) or a built-in config (``src/mans/configs/NAME.yaml``) that it extends; dict
 recursively, everything else replaces. Overrides (``--set train.lr=0.1``) are parsed with
 ``yaml.safe_load`` and applied last. Unknown keys, values of the wrong type and values out of
 range raise :class:`~mans.errors.ConfigError` naming the key, the file (or ``--set``) it came
-from and, for a misspelt key, the nearest valid one. This module is the schema and mans' way of loading it; the generic
-machinery (merging, overrides, type coercion) is :mod:`mans.engine.typed_config`.
+from and, for a misspelt key, the nearest valid one. This module is the schema and mans' way of
+loading it; the generic machinery (merging, overrides, type coercion) is
+:mod:`mans.engine.typed_config`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from ..errors import ConfigError
 from ..models import model_config
 from ..data.spec import DEFAULT_STREAM
 from ..data.streams import STREAMS
-from .typed_config import (BadValue, build, check_keys, choice, flatten, get, merge, name_sources,
-                           parse_override, plain, schema_keys, set_dotted)
+from .typed_config import (BadValue, build, check_keys, choice, flatten, get, merge,
+                           name_sources, parse_override, plain, schema_keys, set_dotted)
 
 # --- the schema ----------------------------------------------------------------------------------
 
@@ -187,7 +188,8 @@ class RunConfig:
         ]
         for key, ok, expected in checks:
             if not ok:
-                raise BadValue(key, f"config key {key!r} must be {expected}; got {get(self, key)!r}")
+                raise BadValue(key, f"config key {key!r} must be {expected}; "
+                                    f"got {get(self, key)!r}")
         # The model keys are checked by the model's own config, the one place that knows them
         # (an override of 0 filters is caught here, not when the run starts building the net).
         try:

@@ -215,7 +215,8 @@ def score_split(opened: dict, split: str, device: str = DEFAULT_DEVICE, progress
 
 
 def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
-                      split: str = "test", device: str = DEFAULT_DEVICE, progress: bool = False) -> dict:
+                      split: str = "test", device: str = DEFAULT_DEVICE,
+                      progress: bool = False) -> dict:
     """Evaluate a run folder's selected checkpoint (or a checkpoint file) on ``split`` of its
     protocol, keeping the per-sample scores (:func:`open_checkpoint` then :func:`score_split`).
 
@@ -227,8 +228,8 @@ def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
     return score_split(open_checkpoint(target, store), split, device, progress)
 
 
-def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = DEFAULT_DEVICE,
-             out: str | Path | None = None, progress: bool = True,
+def run_eval(target: str | Path, *, data: str | Path, split: str = "test",
+             device: str = DEFAULT_DEVICE, out: str | Path | None = None, progress: bool = True,
              attention: bool = False) -> dict:
     """Evaluate a run folder (its selected checkpoint) or a checkpoint file on a store split.
 

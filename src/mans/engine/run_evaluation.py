@@ -20,9 +20,10 @@ class RunEvaluation:
     def _evaluate(self, idx: np.ndarray, desc: str) -> dict:
         """The metrics of the samples ``idx`` (the monitored split, or the test split), of the
         network that is evaluated and saved (the EMA average when on, mirrored when asked)."""
-        return evaluate_model(self.eval_model, self._eval_loader(idx), self.device, num_classes=self.model_config
-                              .num_classes, amp_dtype=self.amp_dtype, dist=self.dist,
-                              progress=self.progress, desc=desc)
+        return evaluate_model(self.eval_model, self._eval_loader(idx), self.device,
+                              num_classes=self.model_config.num_classes,
+                              amp_dtype=self.amp_dtype, dist=self.dist, progress=self.progress,
+                              desc=desc)
 
     def _final(self, writer) -> dict:
         """Evaluate the selected checkpoint once on the test split; write the outputs."""
