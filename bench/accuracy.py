@@ -216,8 +216,7 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
     from ``last.pt`` (an independent check of the engine's top-1)."""
     import torch
 
-    from mans.engine.checkpoint import (build_model_from_checkpoint, checkpoint_stream,
-                                        load_checkpoint)
+    from mans.engine.checkpoint import Checkpoint
     from mans.engine.train import run_training
     from mans.models import count_flops
     from mans.data.store import PreparedStore, SkeletonDataset
@@ -232,17 +231,17 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
     torch.set_num_threads(threads)  # deterministic mode restores the thread count it found
     wall = time.perf_counter() - t0
 
-    state = load_checkpoint(run / m["checkpoint"])
-    model = build_model_from_checkpoint(state, "cpu")
+    state = Checkpoint.load(run / m["checkpoint"])
+    model = state.build_model("cpu")
     st = PreparedStore.open(store)
     idx = st.split(m["protocol"], "test")
-    ds = SkeletonDataset(st, idx, int(state["data"]["size"]), stream=checkpoint_stream(state))
+    ds = SkeletonDataset(st, idx, state.data.size, stream=state.data.stream)
     with torch.no_grad():
         x = torch.stack([ds[k][0] for k in range(len(ds))])  # (N, C, S, S)
         prob = torch.softmax(model(x).float(), dim=1).numpy()  # (N, K)
     pred = prob.argmax(axis=1)
     np.save(run / "test_scores.npy", prob.astype(np.float32))  # for ensembles (--fuse)
-    size, channels = int(state["data"]["size"]), model.config.in_channels
+    size, channels = state.data.size, model.config.in_channels
     gflops = count_flops(model, (channels, size, size))["total"] / 1e9  # mirror: counted twice
     cm = confusion_matrix(st.labels[idx], pred, st.num_classes)
     top1 = accuracy(cm)
@@ -253,8 +252,8 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
             m["mean_class_acc"], "n_test": int(m["n_test"]), "n_train": int(m["n_train"]),
             "epochs": int(m["epochs"]), "selection": m["selection"], "cm": cm.tolist(),
             "class_names": st.class_names, "wall_s": round(wall, 1), "run": str(run),
-            "gflops": round(gflops, 6), "stream": state["data"].get("stream", "joint"),
-            "test_mirror": bool(state["data"].get("test_mirror")),
+            "gflops": round(gflops, 6), "stream": state.data.stream,
+            "test_mirror": state.data.test_mirror,
             "labels": st.labels[idx].tolist(), "keys": [st.meta[i]["key"] for i in idx]}
 
 

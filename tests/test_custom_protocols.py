@@ -144,3 +144,26 @@ def test_a_rule_on_subject_without_a_subject_column_is_an_error(tmp_path):
         prepare("custom", raw, tmp_path / "store", view="none", workers=1, progress=False)
     assert "protocols.yaml" in str(e.value)
     assert not (tmp_path / "store").exists()
+
+
+def test_prepare_reads_each_file_and_labels_csv_once(tmp_path, monkeypatch):
+    """Discovery's probe of a file is the read that prepares it, and labels.csv is parsed once
+    (classes, discovery and the protocols all use that parse); the store is the same."""
+    import mans.datasets.custom as custom
+
+    raw = _folder(tmp_path, protocols=XVIEW)
+    # a split column: the "given" protocol looks the splits up in labels.csv
+    lines = (raw / "labels.csv").read_text().splitlines()
+    (raw / "labels.csv").write_text("\n".join([lines[0] + ",split"] + [
+        f"{ln},{'train' if i % 3 else 'test'}" for i, ln in enumerate(lines[1:])]) + "\n")
+    reads, parses = [], []
+    for name, log in (("read_sequence", reads), ("read_npz_with_label", reads),
+                      ("csv_records", parses)):
+        real = getattr(custom, name)
+        monkeypatch.setattr(custom, name, lambda *a, _r=real, _l=log, **k: _l.append(a[0])
+                            or _r(*a, **k))
+    prepare("custom", raw, tmp_path / "store", view="none", workers=1, progress=False)
+    assert sorted(reads) == sorted(raw / f"c{i}.npz" for i in range(9))  # each file once
+    assert len(parses) == 1
+    store = PreparedStore.open(tmp_path / "store")
+    assert len(store) == 9 and {"given", "xview", "xsub"} <= set(store.protocols)

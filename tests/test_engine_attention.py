@@ -10,7 +10,8 @@ import torch
 
 from helpers_engine import TINY, one_torch_thread, tiny_store  # noqa: F401  (fixtures)
 from mans import cli
-from mans.engine.attention import attention_by_class, mean_curves, write_attention_outputs
+from mans.engine.attention import AttentionSums, mean_curves, write_attention_outputs
+from mans.engine.evaluate import evaluate_model
 from mans.engine.train import run_training
 
 
@@ -30,8 +31,10 @@ def test_means_per_class_skip_padding_rows(tmp_path):
     x[1, 2] = 0.0  # channel z zero everywhere in sample 1: rows stay valid (x, y non-zero)
     x[2, :, 0] = 0.0  # sample 2: a still first frame (all zeros in a motion stream), still a frame
     y = torch.tensor([1, 1, 0])
-    stats = attention_by_class(FirstColumn(), [(x[:2], y[:2]), (x[2:], y[2:])],
-                               torch.device("cpu"), num_classes=3, lengths=np.array([2, 4, 4]))
+    sums = AttentionSums(num_classes=3, lengths=np.array([2, 4, 4]))
+    evaluate_model(FirstColumn(), [(x[:2], y[:2]), (x[2:], y[2:])], torch.device("cpu"),
+                   num_classes=3, attention=sums)
+    stats = sums.result()
     assert stats["samples"].tolist() == [1, 2, 0]
     assert stats["count"].tolist() == [[1, 1, 1, 1], [1, 2, 2, 1], [0, 0, 0, 0]]
     per_channel, curves = mean_curves(stats)
@@ -64,3 +67,48 @@ def test_cli_eval_attention_on_a_run(tiny_store, tmp_path, capsys):
         assert len(c["mean"]) == doc["rows"] == 28
         vals = [v for v in c["mean"] if v is not None]
         assert all(0 < v < 1 for v in vals)  # sigmoid weights
+
+
+def test_eval_attention_runs_the_network_once(tiny_store, tmp_path, monkeypatch):
+    """Scores and attention come from one forward pass per batch (under the evaluation's
+    autocast), not from a second pass over the split; the numbers are those of separate passes."""
+    import mans.engine.evaluate as ev_mod
+
+    run = tmp_path / "run"
+    run_training("base", data=tiny_store, out=run, overrides=[*TINY, "train.epochs=1"],
+                 progress=False, device="cpu")
+    calls = []
+    real = ev_mod.build_model_from_checkpoint
+
+    def counted(*a, **k):
+        model = real(*a, **k)
+        model.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
+        return model
+
+    monkeypatch.setattr(ev_mod, "build_model_from_checkpoint", counted)
+    with_att = ev_mod.run_eval(run, data=tiny_store, device="cpu", progress=False,
+                               out=tmp_path / "a", attention=True)
+    assert sum(calls) == with_att["n"] == 24  # every test sample through the network once
+    calls.clear()
+    plain = ev_mod.run_eval(run, data=tiny_store, device="cpu", progress=False)
+    assert sum(calls) == 24
+    for k in ("top1", "top5", "loss", "per_class"):
+        assert with_att[k] == plain[k]
+    # the attention written equals a separate pass's, sample by sample
+    from mans.data.store import PreparedStore, SkeletonDataset
+    from mans.engine.checkpoint import Checkpoint
+    from mans.data.transforms import frame_rows
+
+    ckpt = Checkpoint.load(run / "best.pt")
+    store = PreparedStore.open(tiny_store)
+    idx = store.split("xsub", "test")
+    net = real(ckpt, "cpu")
+    x = torch.stack([SkeletonDataset(store, idx, 28)[k][0] for k in range(len(idx))])
+    with torch.no_grad():
+        _, att = net(x, return_attention=True)  # (N, 3, 28)
+    doc = json.loads((tmp_path / "a" / "attention.json").read_text())
+    k = store.labels[idx] == 0
+    valid = np.stack([frame_rows(int(t), 28) >= 0 for t in store.lengths[idx]])  # (N, S)
+    mean0 = (att.numpy()[k].mean(axis=1) * valid[k]).sum(0) / valid[k].sum(0)
+    got = np.array([np.nan if v is None else v for v in doc["classes"]["raise"]["mean"]])
+    np.testing.assert_allclose(got, mean0, atol=2e-6)

@@ -29,9 +29,11 @@ def tiny_state(model=None) -> dict:
     return {
         "model": {"name": "mans_resnet", "config": model.config.to_dict()},
         "state_dict": model.state_dict(),
-        "data": {"size": 28, "class_names": ["a", "b", "c"], "prep": {"view": "none"},
-                 "layout": "ntu25", "protocol": "xsub", "dataset": "x", "num_classes": 3},
-        "train": {"epoch": 2, "rng": rng_state(), "best_metric": 0.5, "history": [{"epoch": 1}]},
+        "data": {"class_names": ["a", "b", "c"], "protocol": "xsub", "dataset": "x",
+                 "prep": {"view": "none", "max_bodies": 1, "layout": "ntu25", "joints": 25}},
+        "train": {"epoch": 2, "rng": rng_state(), "best_metric": 0.5, "history": [{"epoch": 1}],
+                  "selection": "val", "best_epoch": 1, "optimizer": {}, "scheduler": None,
+                  "config": {}, "split_sizes": {}},
     }
 
 
@@ -40,7 +42,7 @@ def test_round_trip_and_model_rebuild(tmp_path):
                         resnet_stages=[1]).eval()
     path = save_checkpoint(tmp_path / "a.pt", tiny_state(model))
     state = load_checkpoint(path)
-    assert state["format"] == "mans-checkpoint" and state["version"] == 1
+    assert state["format"] == "mans-checkpoint" and state["version"] == ckpt_mod.VERSION
     assert state["train"]["history"] == [{"epoch": 1}]
     assert state["data"]["class_names"] == list("abc")
     again = build_model_from_checkpoint(state)

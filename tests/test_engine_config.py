@@ -139,6 +139,37 @@ def test_type_error_names_the_file(tmp_path):
         load_config(p)
 
 
+@pytest.mark.parametrize("yaml_text, override, key", [
+    ("train: {lr: -1}\n", None, "train.lr"),
+    ("train: {optimizer: sgdd}\n", None, "train.optimizer"),
+    ("data: {augment: {crop: [0.9, 0.5]}}\n", None, "data.augment.crop"),
+    ("model: {hidden: 0}\n", None, "model.hidden"),
+    ("train: {lr: 0.1}\n", "train.lr=-2", "train.lr"),
+    ("train: {momentum: 0}\n", None, "train.nesterov"),
+])
+def test_range_errors_name_the_file_or_set_that_set_the_value(tmp_path, yaml_text, override,
+                                                                key):
+    """As the type errors do: the value's file, or the --set that set it, starts the message."""
+    p = write(tmp_path / "r.yaml", "base: base\n" + yaml_text)
+    with pytest.raises(ConfigError) as e:
+        load_config(p, [override] if override else [])
+    where = f"--set {override}" if override else str(p.resolve())
+    prefix, message = str(e.value).split(": ", 1)
+    assert where in prefix.split(", ") and key in message  # nesterov: base.yaml set it, r.yaml
+    # set the momentum: both are named
+
+
+def test_range_errors_of_a_saved_config_name_its_source():
+    from mans.engine.config import RunConfig
+
+    d = load_config("base").to_dict()
+    d["train"]["lr"] = -1
+    with pytest.raises(ConfigError, match=r"^run/last\.pt: config key 'train\.lr' must be > 0"):
+        RunConfig.from_dict(d, source="run/last.pt")
+    with pytest.raises(ConfigError, match=r"^--set train\.lr=-3: "):
+        resolve_config(d | {"train": {**d["train"], "lr": 0.1}}, ["train.lr=-3"])
+
+
 def test_selection_val_needs_validation_split():
     with pytest.raises(ConfigError, match="val_fraction"):
         load_config("base", ["data.val_fraction=0"])

@@ -15,7 +15,7 @@ import yaml
 
 import mans.engine.train as train_mod
 from helpers_engine import TINY, one_torch_thread, tiny_store  # noqa: F401  (fixtures)
-from mans.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+from mans.engine.checkpoint import Checkpoint, build_model_from_checkpoint, load_checkpoint
 from mans.engine.config import load_config
 from mans.engine.evaluate import run_eval
 from mans.engine.train import TrainingDiverged, run_training
@@ -80,18 +80,23 @@ def test_run_writes_every_output(finished_run, tiny_store):  # noqa: F811
 
 def test_checkpoints_hold_what_predict_and_resume_need(finished_run):
     out, metrics = finished_run
-    last, best = load_checkpoint(out / "last.pt"), load_checkpoint(out / "best.pt")
-    assert last["train"]["epoch"] == 3 and best["train"]["epoch"] == metrics["selected_epoch"]
-    d = last["data"]
-    assert d["size"] == 28 and d["layout"] == "ntu25" and d["protocol"] == "xsub"
-    assert d["class_names"] == ["raise", "push", "lift", "lower"] and d["dataset"] == "enginetest"
-    assert d["prep"]["view"] == "none" and d["prep"]["max_bodies"] == 1
-    assert last["model"]["name"] == "mans_resnet" and last["model"]["config"]["num_classes"] == 4
-    tr = last["train"]
-    for key in ("optimizer", "scheduler", "rng", "best_metric", "best_epoch", "history", "config"):
-        assert key in tr
-    assert set(tr["rng"]) >= {"python", "numpy", "torch"}
-    assert len(tr["history"]) == 3
+    last, best = Checkpoint.load(out / "last.pt"), Checkpoint.load(out / "best.pt")
+    assert last.train.epoch == 3 and best.train.epoch == metrics["selected_epoch"]
+    d = last.data
+    assert d.size == 28 and d.layout.name == "ntu25" and d.protocol == "xsub"
+    assert d.class_names == ("raise", "push", "lift", "lower") and d.dataset == "enginetest"
+    assert d.prep["view"] == "none" and d.prep["max_bodies"] == 1
+    assert (d.stream, d.test_mirror, d.input) == ("joint", False, "image")
+    assert last.model_name == "mans_resnet" and last.num_classes == 4
+    tr = last.train
+    assert tr.optimizer["state"] and tr.scheduler is not None and tr.config["train"]["epochs"] == 3
+    assert set(tr.rng) >= {"python", "numpy", "torch"}
+    assert len(tr.history) == 3 and tr.best_epoch == metrics["selected_epoch"]
+    assert tr.split_sizes == {"train": metrics["n_train"], "val": metrics["n_val"],
+                              "test": metrics["n_test"]}
+    # the image size is saved once, in the model's config
+    raw = load_checkpoint(out / "last.pt")
+    assert "size" not in raw["data"] and raw["model"]["config"]["size"] == 28
 
 
 def test_final_metrics_match_an_independent_evaluation(finished_run, tiny_store):  # noqa: F811
@@ -264,14 +269,13 @@ def test_eval_val_split_is_the_trainers(tiny_store, tmp_path, extra):  # noqa: F
     """``mans eval --split val`` re-derives exactly the samples the trainer held out."""
     from mans.engine.config import resolve_config
     from mans.engine.distributed import init_distributed
-    from mans.engine.evaluate import split_indices
+    from mans.engine.evaluate import checkpoint_split
     from mans.engine.train import _Trainer
 
     cfg = resolve_config("base", [*TINY, *extra])
     tr = _Trainer(cfg, tiny_store, tmp_path, init_distributed("cpu"), deterministic=True,
                   progress=False)
-    state = {"data": {"protocol": tr.protocol}, "train": {"config": cfg.to_dict()}}
-    val = split_indices(state, tr.store, "val", tmp_path / "x.pt")
+    val = checkpoint_split(tr._state(), tr.store, "val", tmp_path / "x.pt")
     assert val.size > 0 and np.array_equal(val, tr.val_idx)
     assert np.intersect1d(val, tr.train_idx).size == 0
     assert np.array_equal(np.sort(np.concatenate([val, tr.train_idx])),
@@ -282,7 +286,7 @@ def test_eval_val_split_of_a_test_selected_run_is_refused(tiny_store, tmp_path):
     """Under the authors' rule the trainer holds nothing out, and eval says so."""
     from mans.engine.config import resolve_config
     from mans.engine.distributed import init_distributed
-    from mans.engine.evaluate import split_indices
+    from mans.engine.evaluate import checkpoint_split
     from mans.engine.train import _Trainer
     from mans.errors import ConfigError
 
@@ -290,6 +294,5 @@ def test_eval_val_split_of_a_test_selected_run_is_refused(tiny_store, tmp_path):
     tr = _Trainer(cfg, tiny_store, tmp_path, init_distributed("cpu"), deterministic=True,
                   progress=False)
     assert tr.val_idx.size == 0 and tr.train_idx.size == tr.store.split(tr.protocol, "train").size
-    state = {"data": {"protocol": tr.protocol}, "train": {"config": cfg.to_dict()}}
     with pytest.raises(ConfigError, match="had no validation split"):
-        split_indices(state, tr.store, "val", tmp_path / "x.pt")
+        checkpoint_split(tr._state(), tr.store, "val", tmp_path / "x.pt")

@@ -17,6 +17,8 @@ import torch
 
 from helpers_export import write_checkpoint
 from mans import cli
+from mans.data.spec import DataSpec
+from mans.engine.checkpoint import Checkpoint
 from mans.errors import ConfigError, FormatError
 from mans.inference.export import export_onnx
 from mans.inference.onnx_predict import OnnxPredictor
@@ -82,8 +84,9 @@ def test_metadata_carries_the_checkpoint_data(resnet_onnx):
     ckpt, path, _ = resnet_onnx
     proto = onnx.load(str(path))
     meta = json.loads({p.key: p.value for p in proto.metadata_props}["mans"])
-    saved = torch.load(ckpt, weights_only=True)
-    assert meta["data"] == saved["data"] and meta["model"] == saved["model"]
+    saved = Checkpoint.load(ckpt)
+    assert meta["model"] == saved.to_dict()["model"] and meta["data"] == saved.data.to_dict()
+    assert DataSpec.from_dict(meta["data"], size=meta["model"]["config"]["size"]) == saved.data
     assert [i.name for i in proto.graph.input] == ["image"]
     assert [o.name for o in proto.graph.output] == ["logits", "attention"]
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"

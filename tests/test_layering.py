@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mans"
 # (it is a constant, the lazy ``mans.load`` is what puts ``mans`` itself at the top).
 LAYERS = [
     ("foundation", ["mans.errors", "mans.skeleton", "mans.geometry", "mans.threads",
-                    "mans.outputs", "mans.coordinates", "mans.__version__"]),
+                    "mans.devices", "mans.outputs", "mans.coordinates", "mans.__version__"]),
     ("formats", ["mans.formats", "mans.formats.acclaim", "mans.formats.asf",
                  "mans.formats.kinematics", "mans.formats.coco",
                  "mans.formats.csvrows", "mans.formats.custom", "mans.formats.decimals",
@@ -27,7 +27,7 @@ LAYERS = [
     ("datasets", ["mans.datasets", "mans.datasets.custom", "mans.datasets.hdm05",
                   "mans.datasets.ntu", "mans.datasets.pyskl", "mans.datasets.utkinect"]),
     ("data: arrays", ["mans.data", "mans.data.transforms", "mans.data.transforms2d",
-                      "mans.data.streams", "mans.data.augment"]),
+                      "mans.data.streams", "mans.data.augment", "mans.data.spec"]),
     ("data: store", ["mans.data.store"]),
     ("data: prepare", ["mans.data.prepare"]),
     ("models", ["mans.models", "mans.models.densenet", "mans.models.flops", "mans.models.gru",
@@ -36,7 +36,9 @@ LAYERS = [
                 "mans.engine.config", "mans.engine.data", "mans.engine.distributed",
                 "mans.engine.ensemble", "mans.engine.evaluate", "mans.engine.metrics",
                 "mans.engine.plots", "mans.engine.report", "mans.engine.resume",
-                "mans.engine.selection", "mans.engine.train", "mans.engine.typed_config"]),
+                "mans.engine.run_evaluation", "mans.engine.run_outputs", "mans.engine.run_setup",
+                "mans.engine.run_state", "mans.engine.selection", "mans.engine.train",
+                "mans.engine.typed_config"]),
     ("inference", ["mans.inference", "mans.inference.runtime", "mans.inference.predict",
                    "mans.inference.onnx_predict", "mans.inference.export", "mans.inference.api",
                    "mans.inference.timeline", "mans.inference.live"]),

@@ -75,3 +75,36 @@ def test_a_user_layout_travels_with_the_checkpoint(tmp_path):
                           str(tmp_path / "other.npz")], capture_output=True, text=True,
                          timeout=300)
     assert bad.returncode == 1 and "4 joints per body, but layout 'kinect20' has 20" in bad.stderr
+
+
+def _two_untrained(tmp_path):
+    from mans.inference.api import save_untrained
+
+    kw = dict(layout="kinect20", prep={"view": "authors", "max_bodies": 1},
+              class_names=["a", "b", "c"], size=28, hidden=4, resnet_width=4, resnet_stages=[1])
+    a = save_untrained(tmp_path / "a.pt", seed=1, **kw)
+    b = save_untrained(tmp_path / "b.pt", seed=2, stream="bone", **kw)
+    xyz = np.random.default_rng(0).normal(size=(20, 20, 3)).astype(np.float32) + [0, 0, 2]
+    np.savez(tmp_path / "x.npz", joints=xyz, layout="kinect20")
+    return a, b, tmp_path / "x.npz"
+
+
+def test_fused_predict_is_the_ensembles_fusion(tmp_path, monkeypatch):
+    """``mans predict --ckpt`` fuses with mans ensemble's own function (engine.ensemble.fuse):
+    the mean of the softmax scores, here checked against each checkpoint predicted alone."""
+    from mans.engine import ensemble
+    from mans.inference import predict
+    from mans.inference.runtime import softmax
+
+    a, b, x = _two_untrained(tmp_path)
+    fused = predict.predict_files(a, [x], topk=3, device="cpu", ensemble=[b])[0]
+    alone = [predict.Predictor(c, "cpu").scores(x)[0] for c in (a, b)]
+    want = (softmax(alone[0]) + softmax(alone[1])) / 2  # (K,)
+    got = [t["prob"] for t in sorted(fused["top"], key=lambda t: t["label"])]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert predict.fuse is ensemble.fuse
+    seen = []
+    monkeypatch.setattr(predict, "fuse", lambda s, w=None: seen.append(len(s)) or
+                        np.array([[0.0, 0.0, 1.0]]))
+    r = predict.predict_files(a, [x], topk=1, device="cpu", ensemble=[b])[0]
+    assert seen == [2] and r["top"][0]["label"] == 2

@@ -8,9 +8,11 @@ stored by :mod:`mans.data.prepare` / :mod:`mans.data.store`, and classified by :
 __version__ = "0.1.0"
 
 
-def load(checkpoint, device: str = "cpu"):
-    """Load a trained checkpoint as a classifier: ``mans.load("run/best.pt").predict(x)``
-    (see :mod:`mans.inference.api`; imported on first use so that ``import mans`` stays light)."""
-    from .inference.api import load as _load
+def __getattr__(name: str):
+    # mans.load is mans.inference.api.load, imported on first use so that `import mans` stays
+    # light: mans.load("run/best.pt").predict(x)
+    if name == "load":
+        from .inference.api import load
 
-    return _load(checkpoint, device)
+        return load
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .. import __version__
+from ..devices import DEFAULT_DEVICE, DEVICE_CHOICES
 from .subcommands import (cmd_demo, cmd_ensemble, cmd_eval, cmd_export, cmd_inspect,
                           cmd_predict, cmd_prepare, cmd_report, cmd_show, cmd_stream, cmd_synth,
                           cmd_train)
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "--resume only keys that may change (e.g. train.epochs)")
     sp.add_argument("--resume", action="store_true",
                     help="continue from RUN/last.pt with the run's saved config")
-    sp.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    sp.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_CHOICES)
     sp.add_argument("--deterministic", action="store_true",
                     help="deterministic algorithms and single-threaded loading")
     _add_threads(sp)
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "run's config)")
     sp.add_argument("--out", type=Path, default=None,
                     help="folder for metrics.json and the confusion matrix (or a .json path)")
-    sp.add_argument("--device", default="auto")
+    sp.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_CHOICES)
     sp.add_argument("--attention", action="store_true",
                     help="also write the mean TARM attention per class (attention.json, "
                          "attention.png) to --out, or beside the checkpoint")
@@ -118,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--topk", type=_positive_int, default=5)
     sp.add_argument("--format", default=None, help="reader to use (default: from the file name)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
-    sp.add_argument("--device", default="auto")
+    sp.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_CHOICES)
     _add_threads(sp)
     sp.add_argument("--ckpt", action="append", default=[], type=Path, metavar="CKPT",
                     help="another checkpoint to fuse with the first (mean of the softmax "
@@ -142,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--split", default="test", choices=["test", "train", "val"])
     sp.add_argument("--out", type=Path, default=None,
                     help="folder for metrics.json, confusion PNG, scores.npy, predictions.csv")
-    sp.add_argument("--device", default="auto")
+    sp.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_CHOICES)
     _add_threads(sp)
 
     sp = add("export", cmd_export, "export a checkpoint as an ONNX model (logits + attention)")
@@ -179,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--window", type=_positive_int, default=None,
                     help="frames in the ring buffer (default: the model's S)")
     sp.add_argument("--topk", type=_positive_int, default=5)
-    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_CHOICES)
     sp.add_argument("--threads", type=_positive_int, default=1,
                     help="CPU threads of the model (default 1: one prediction of one window is "
                          "too small to gain from more, and extra threads stall on a busy "

@@ -252,7 +252,7 @@ def _prepare_locked(spec: DatasetSpec, dataset: str, raw: Path, out: Path, view:
                           f"first: {skipped[0]['file']}: {skipped[0]['reason']}")
     if max_bodies is None:
         max_bodies = found_items.max_bodies or spec.max_bodies
-    dims = _coordinate_dims(spec, items)
+    dims = found_items.dims or _coordinate_dims(spec, items)
     chosen = choose_view(layout, view, dims)
     if view is None and progress:
         print(f"prepare: view {chosen!r}, the default for {dims or 3}-D coordinates (--view "

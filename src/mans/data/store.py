@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import torch
 from ..errors import ConfigError, FormatError
 from ..skeleton import Layout
+from .spec import DEFAULT_STREAM
 from .streams import check_stream, model_input
 
 # --- the format -----------------------------------------------------------------------------------
@@ -306,7 +307,7 @@ class SkeletonDataset:
     """
 
     def __init__(self, store: PreparedStore, indices, size: int, augment: Augment | None = None,
-                 seed: int = 0, stream: str = "joint"):
+                 seed: int = 0, stream: str = DEFAULT_STREAM):
         self.store = store
         self.stream = check_stream(stream)
         self.layout = store.layout if stream != "joint" else None

@@ -1,9 +1,10 @@
 """Dataset collections: file discovery, labels, class names and evaluation protocols.
 
-Each module here defines one :class:`DatasetSpec` and registers it, so ``mans prepare NAME`` and the
-prepared store find it by name. A spec turns a raw folder into a list of :class:`Item` (one per
-sample; cheap, picklable, sent to worker processes), reads one item into a
-:class:`~mans.skeleton.Sequence`, and maps per-sample metadata to protocol splits.
+Each module here defines the :class:`DatasetSpec` of one dataset (two for NTU), named in the one
+table of built-in datasets, :data:`BUILTIN`, so that ``mans prepare NAME`` finds it. A spec turns
+a raw folder into a list of :class:`Item` (one per sample; cheap, picklable, sent to worker
+processes), reads one item into a :class:`~mans.skeleton.Sequence`, and maps per-sample metadata
+to protocol splits.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ class Discovery:
     ``found == len(items) + len(skipped)`` before reading starts. ``layout`` is the joint layout
     when it depends on the files (custom data) rather than on the dataset (``DatasetSpec.layout``);
     ``max_bodies`` likewise (the most bodies found in one frame of the files, capped by the
-    spec)."""
+    spec); ``dims`` the coordinate dimension (2 or 3) when discovery already read a file (so
+    that choosing the view needs no extra read), else None."""
 
     items: list[Item]
     skipped: list[dict] = field(default_factory=list)
     layout: Layout | None = None
     max_bodies: int | None = None
+    dims: int | None = None
 
     def __post_init__(self) -> None:
         if self.layout is not None:  # a built-in layout may be named
@@ -80,36 +83,46 @@ class DatasetSpec:
             object.__setattr__(self, "layout", as_layout(self.layout))
 
 
-_SPECS: dict[str, DatasetSpec] = {}
-# Modules that register a spec when imported; imported lazily so `mans inspect` stays fast.
-_MODULES = {
-    "ntu60": "ntu",
-    "ntu120": "ntu",
-    "utkinect": "utkinect",
-    "hdm05": "hdm05",
-    "custom": "custom",
-    "pyskl": "pyskl",
+# The built-in datasets, the one list of them: name -> (module of mans.datasets, the module's
+# DatasetSpec attribute). A module is imported when its dataset is first asked for, so that
+# `mans inspect` and `mans --help` stay fast; importing it registers nothing.
+BUILTIN: dict[str, tuple[str, str]] = {
+    "ntu60": ("ntu", "NTU60"),
+    "ntu120": ("ntu", "NTU120"),
+    "utkinect": ("utkinect", "SPEC"),
+    "hdm05": ("hdm05", "SPEC"),
+    "custom": ("custom", "SPEC"),
+    "pyskl": ("pyskl", "SPEC"),
 }
+# Datasets defined outside mans (tests, a user's own spec), added by register_dataset.
+_REGISTERED: dict[str, DatasetSpec] = {}
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
-    _SPECS[spec.name] = spec
+    """Make a dataset defined outside mans known by its name (``mans prepare NAME``); the
+    built-in ones are in :data:`BUILTIN` and cannot be replaced."""
+    if spec.name in BUILTIN:
+        raise ConfigError(f"{spec.name!r} is already a built-in dataset; name yours otherwise")
+    _REGISTERED[spec.name] = spec
     return spec
 
 
 def get_dataset(name: str) -> DatasetSpec:
-    """The registered spec called ``name`` (importing its module on first use)."""
-    if name not in _SPECS and name in _MODULES:
-        importlib.import_module(f"{__name__}.{_MODULES[name]}")
+    """The spec called ``name``: a built-in one (:data:`BUILTIN`, its module imported on first
+    use) or one added by :func:`register_dataset`."""
+    if name in BUILTIN:
+        module, attr = BUILTIN[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
     try:
-        return _SPECS[name]
+        return _REGISTERED[name]
     except KeyError:
-        raise ConfigError(f"unknown dataset {name!r}; choose one of {sorted(_MODULES)}") from None
+        raise ConfigError(f"unknown dataset {name!r}; choose one of "
+                          f"{dataset_names()}") from None
 
 
 def dataset_names() -> list[str]:
     """Names of the datasets ``mans prepare`` knows (their modules are not imported here)."""
-    return sorted(_MODULES)
+    return sorted([*BUILTIN, *_REGISTERED])
 
 
 def split_indices(mask: np.ndarray) -> dict[str, np.ndarray]:

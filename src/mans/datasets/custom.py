@@ -38,6 +38,7 @@ Discovery reads every file once (cheap next to preparation): a file that cannot 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from pathlib import Path
 
@@ -51,7 +52,7 @@ from ..formats import read_sequence
 from ..formats.csvrows import csv_records, open_csv
 from ..formats.custom import read_npz_with_label
 from ..skeleton import Layout, Sequence
-from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
+from . import DatasetSpec, Discovery, Item, split_indices
 
 LABELS_CSV = "labels.csv"
 CLASSES_TXT = "classes.txt"
@@ -74,7 +75,21 @@ class Row:
 
 
 def read_labels_csv(path: Path) -> list[Row]:
-    """Parse ``labels.csv``; raises :class:`FormatError` naming the line for any bad row."""
+    """Parse ``labels.csv``; raises :class:`FormatError` naming the line for any bad row.
+
+    A file is parsed once per content: the class names, the discovery and the protocols of one
+    ``mans prepare`` all ask for it, and get the rows of one parse."""
+    try:
+        digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    except OSError:  # the parse says why, naming the file
+        digest = None
+    return list(_parsed_labels(str(path), digest))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_labels(path: str, digest: str | None) -> tuple[Row, ...]:
+    """:func:`read_labels_csv`'s parse, memoised by (file, SHA-1 of its bytes)."""
+    path = Path(path)
     reader, header = open_csv(path, " 'file,label[,subject][,split]'")
     for col in ("file", "label"):
         if col not in header:
@@ -114,7 +129,7 @@ def read_labels_csv(path: Path) -> list[Row]:
                         extra=extra))
     if not rows:
         raise FormatError(path, "no rows after the header")
-    return rows
+    return tuple(rows)
 
 
 def _sort_labels(labels: set[str]) -> list[str]:
@@ -158,14 +173,22 @@ def _key(file: str) -> str:
     return file[:-4] if file.lower().endswith(".npz") else file
 
 
-def _probe(path: Path, layout: Layout | None) -> tuple[Layout, int]:
-    """``(layout, most bodies in one frame)`` of one file, read in full (an ``.npz`` may name
-    ``layout``, the first file's, without defining it); FormatError for an unreadable file or one
-    with 0 frames."""
-    seq = read_sequence(path, "npz" if path.suffix.lower() == ".npz" else None, layout)
+def _read_file(path: Path, layout: Layout | None) -> tuple[Sequence, int | str | None]:
+    """``(sequence, the label stored in the file or None)`` of one listed file: an ``.npz``
+    (which may name ``layout``, the first file's, without defining it) or any file mans reads."""
+    if path.suffix.lower() == ".npz":
+        return read_npz_with_label(path, layout)
+    return read_sequence(path), None
+
+
+def _probe(path: Path, layout: Layout | None) -> tuple[Sequence, int | str | None]:
+    """:func:`_read_file`, refusing a file with 0 frames (FormatError, as for an unreadable
+    one). Discovery reads each file in full for its layout and bodies; the item keeps what was
+    read, so that :func:`read` does not read it again."""
+    seq, own = _read_file(path, layout)
     if seq.num_frames == 0:
         raise FormatError(path, "0 frames")
-    return seq.layout, int(seq.bodies_per_frame().max(initial=0))
+    return seq, own
 
 
 def discover(raw_dir: Path, options: dict | None = None) -> Discovery:
@@ -185,11 +208,12 @@ def discover(raw_dir: Path, options: dict | None = None) -> Discovery:
         if not path.exists():
             raise FormatError(csv_path, f"file {r.file!r} not found in {raw_dir}", r.line)
         try:
-            layout, most = _probe(path, items[0].info["layout"] if items else None)
+            seq, own = _probe(path, items[0].info["layout"] if items else None)
         except FormatError as e:
             where = f"line {e.line}: " if e.line is not None else ""
             skipped.append({"file": str(path), "key": _key(r.file), "reason": where + e.reason})
             continue
+        layout, most = seq.layout, int(seq.bodies_per_frame().max(initial=0))
         first = items[0].info["layout"] if items else layout
         if layout != first:
             what = (f"layout {layout.name!r} but {items[0].path.relative_to(raw_dir)} has "
@@ -200,20 +224,20 @@ def discover(raw_dir: Path, options: dict | None = None) -> Discovery:
                               r.line)
         bodies = max(bodies, most)
         info = {"label": names.index(r.label), "class_name": r.label, "subject": r.subject,
-                "split": r.split, "csv_line": r.line, "layout": layout, "extra": r.extra}
+                "split": r.split, "csv_line": r.line, "layout": layout, "extra": r.extra,
+                "read": (seq, own)}  # handed to read() once, then dropped
         items.append(Item(key=_key(r.file), path=path, info=info))
     return Discovery(items=items, skipped=skipped,
                      layout=items[0].info["layout"] if items else None,
-                     max_bodies=min(bodies, MAX_BODIES))
+                     max_bodies=min(bodies, MAX_BODIES),
+                     dims=int(items[0].info["read"][0].joints.shape[-1]) if items else None)
 
 
 def read(item: Item) -> Sequence:
-    """Read the item's ``.npz``; label and subject come from the CSV, which must agree with a
-    label stored in the file."""
-    if item.path.suffix.lower() == ".npz":
-        seq, own = read_npz_with_label(item.path, item.info.get("layout"))
-    else:
-        seq, own = read_sequence(item.path), None
+    """The item's sequence (as discovery read it, else read now); label and subject come from
+    the CSV, which must agree with a label stored in the file."""
+    done = item.info.pop("read", None)  # popped: memory is freed as the store is written
+    seq, own = done if done is not None else _read_file(item.path, item.info.get("layout"))
     label, cls = int(item.info["label"]), item.info["class_name"]
     if own is not None and own != cls and own != label:
         raise FormatError(item.path, f"its 'label' {own!r} contradicts labels.csv line "
@@ -359,15 +383,13 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-SPEC = register_dataset(
-    DatasetSpec(
-        name="custom",
-        layout=None,  # depends on the files: Discovery.layout says which
-        max_bodies=2,
-        class_names=class_names,
-        discover=discover,
-        read=read,
-        protocols=protocols,
-        default_protocol="default",
-    )
+SPEC = DatasetSpec(
+    name="custom",
+    layout=None,  # depends on the files: Discovery.layout says which
+    max_bodies=2,
+    class_names=class_names,
+    discover=discover,
+    read=read,
+    protocols=protocols,
+    default_protocol="default",
 )

@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import FormatError
 from ..formats.acclaim import read_amc
 from ..skeleton import HDM05, Sequence
-from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
+from . import DatasetSpec, Discovery, Item, split_indices
 
 ACTORS = ("bd", "bk", "dg", "mm", "tr")  # subject id = position + 1
 TRAIN_ACTORS = ("bd", "bk", "dg")
@@ -110,15 +110,13 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     return {"actors": split_indices(np.isin(subjects, list(train_ids)))}
 
 
-SPEC = register_dataset(
-    DatasetSpec(
-        name="hdm05",
-        layout=HDM05,
-        max_bodies=1,
-        class_names=class_names,
-        discover=discover,
-        read=read,
-        protocols=protocols,
-        default_protocol="actors",
-    )
+SPEC = DatasetSpec(
+    name="hdm05",
+    layout=HDM05,
+    max_bodies=1,
+    class_names=class_names,
+    discover=discover,
+    read=read,
+    protocols=protocols,
+    default_protocol="actors",
 )

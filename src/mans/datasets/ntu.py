@@ -25,7 +25,7 @@ import yaml
 from ..errors import ConfigError, FormatError
 from ..formats.ntu import parse_sample_name, read_skeleton
 from ..skeleton import NTU25, Sequence
-from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
+from . import DatasetSpec, Discovery, Item, split_indices
 
 MAX_BODIES = 2  # NTU actions involve one or two people
 
@@ -185,5 +185,5 @@ def _spec(dataset: str) -> DatasetSpec:
     )
 
 
-NTU60 = register_dataset(_spec("ntu60"))
-NTU120 = register_dataset(_spec("ntu120"))
+NTU60 = _spec("ntu60")
+NTU120 = _spec("ntu120")

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ConfigError, FormatError
 from ..formats.pyskl import annotation_to_sequence, layout_for, load_annotations
 from ..skeleton import Sequence
-from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
+from . import DatasetSpec, Discovery, Item, split_indices
 
 MAX_BODIES = 2
 _cache: dict[tuple[str, int, int], tuple] = {}
@@ -125,15 +125,13 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-SPEC = register_dataset(
-    DatasetSpec(
-        name="pyskl",
-        layout=None,  # from the key points: Discovery.layout
-        max_bodies=MAX_BODIES,
-        class_names=class_names,
-        discover=discover,
-        read=read,
-        protocols=protocols,
-        default_protocol="default",
-    )
+SPEC = DatasetSpec(
+    name="pyskl",
+    layout=None,  # from the key points: Discovery.layout
+    max_bodies=MAX_BODIES,
+    class_names=class_names,
+    discover=discover,
+    read=read,
+    protocols=protocols,
+    default_protocol="default",
 )

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import FormatError
 from ..formats.utkinect import parse_name, read_action_labels, read_joints_table
 from ..skeleton import KINECT20, Sequence
-from . import DatasetSpec, Discovery, Item, register_dataset, split_indices
+from . import DatasetSpec, Discovery, Item, split_indices
 
 # Class order = action order in actionLabel.txt (label = index).
 CLASSES = ("walk", "sitDown", "standUp", "pickUp", "carry", "throw", "push", "pull", "waveHands",
@@ -178,15 +178,13 @@ def protocols(meta: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-SPEC = register_dataset(
-    DatasetSpec(
-        name="utkinect",
-        layout=KINECT20,
-        max_bodies=1,
-        class_names=class_names,
-        discover=discover,
-        read=read,
-        protocols=protocols,
-        default_protocol="xsub",
-    )
+SPEC = DatasetSpec(
+    name="utkinect",
+    layout=KINECT20,
+    max_bodies=1,
+    class_names=class_names,
+    discover=discover,
+    read=read,
+    protocols=protocols,
+    default_protocol="xsub",
 )

@@ -13,49 +13,56 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..data.transforms import frame_rows
 
 
-@torch.no_grad()
-def attention_by_class(model: torch.nn.Module, loader, device: torch.device, num_classes: int,
-                       lengths: np.ndarray, *, progress: bool = False) -> dict:
-    """Sums of the attention per class and model row over ``loader`` (in order, unshuffled).
+class AttentionSums:
+    """Per-class sums of the attention over a split, fed batch by batch by the evaluation loop
+    (:func:`mans.engine.evaluate.evaluate_model`) from the same forward pass that scores the
+    batch, so ``mans eval --attention`` runs the network once, under the evaluation's autocast.
 
-    ``lengths`` ``(N,)``: the stored frames of each sample in loader order; a row holds a frame
-    when :func:`mans.data.transforms.frame_rows` says so (not when the row is non-zero: a still frame
-    of a motion stream is all zeros and still a frame).
-
-    Returns:
-        ``{"sum": (K, C, S) float64 attention summed over the samples with a frame in that row,
-        "count": (K, S) int64 such samples, "samples": (K,) int64}``; None when the model has no
-        TARM.
+    Args:
+        num_classes: K.
+        lengths: ``(N,)`` the stored frames of each sample, in loader order (unshuffled); a row
+            holds a frame when :func:`mans.data.transforms.frame_rows` says so (not when the row
+            is non-zero: a still frame of a motion stream is all zeros and still a frame).
     """
-    model.eval()
-    sums = counts = samples = None
-    seen = 0
-    for x, y in tqdm(loader, desc="attention", leave=False, disable=not progress,
-                     dynamic_ncols=True):
-        x = x.to(device)  # (B, C, S, S)
-        _, att = model(x, return_attention=True)  # (B, C, S) or None
-        if att is None:
-            return None
-        att = att.double().cpu().numpy()
-        S = x.shape[2]
+
+    def __init__(self, num_classes: int, lengths: np.ndarray):
+        self.num_classes = int(num_classes)
+        self.lengths = np.asarray(lengths)
+        self.seen = 0
+        self.sums = self.counts = self.samples = None
+        self.without_tarm = False
+
+    def add(self, attention: torch.Tensor | None, y: torch.Tensor) -> None:
+        """One batch: ``attention (B, C, S)`` of the model (None: it has no TARM), labels
+        ``y (B,)``."""
+        if attention is None:
+            self.without_tarm = True
+            return
+        att = attention.double().cpu().numpy()
+        B, C, S = att.shape
         valid = np.stack([frame_rows(int(t), S) >= 0  # (B, S): the row holds a frame
-                          for t in lengths[seen:seen + x.shape[0]]])
-        seen += x.shape[0]
-        y = y.numpy()
-        if sums is None:
-            C, S = att.shape[1:]
-            sums = np.zeros((num_classes, C, S))
-            counts = np.zeros((num_classes, S), np.int64)
-            samples = np.zeros(num_classes, np.int64)
-        np.add.at(sums, y, att * valid[:, None, :])
-        np.add.at(counts, y, valid.astype(np.int64))
-        np.add.at(samples, y, 1)
-    return {"sum": sums, "count": counts, "samples": samples}
+                          for t in self.lengths[self.seen:self.seen + B]])
+        self.seen += B
+        y = y.cpu().numpy()
+        if self.sums is None:
+            self.sums = np.zeros((self.num_classes, C, S))
+            self.counts = np.zeros((self.num_classes, S), np.int64)
+            self.samples = np.zeros(self.num_classes, np.int64)
+        np.add.at(self.sums, y, att * valid[:, None, :])
+        np.add.at(self.counts, y, valid.astype(np.int64))
+        np.add.at(self.samples, y, 1)
+
+    def result(self) -> dict | None:
+        """``{"sum": (K, C, S) float64 attention summed over the samples with a frame in that
+        row, "count": (K, S) int64 such samples, "samples": (K,) int64}``; None when the model
+        has no TARM (or nothing was added)."""
+        if self.without_tarm or self.sums is None:
+            return None
+        return {"sum": self.sums, "count": self.counts, "samples": self.samples}
 
 
 def mean_curves(stats: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -5,10 +5,11 @@ A config file is YAML with the sections ``model``, ``data`` and ``train`` (see t
 below for every key and its default) and an optional ``base:`` naming a file (relative to this
 one) or a built-in config (``src/mans/configs/NAME.yaml``) that it extends; dicts are merged
 recursively, everything else replaces. Overrides (``--set train.lr=0.1``) are parsed with
-``yaml.safe_load`` and applied last. Unknown keys and values of the wrong type raise
-:class:`~mans.errors.ConfigError` naming the key, the file it came from and, for a misspelt key,
-the nearest valid one. This module is the schema and mans' way of loading it; the generic
-machinery (merging, overrides, type coercion) is :mod:`mans.engine.typed_config`.
+``yaml.safe_load`` and applied last. Unknown keys, values of the wrong type and values out of
+range raise :class:`~mans.errors.ConfigError` naming the key, the file (or ``--set``) it came
+from and, for a misspelt key, the nearest valid one. This module is the schema and mans' way of
+loading it; the generic machinery (merging, overrides, type coercion) is
+:mod:`mans.engine.typed_config`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import yaml
 
 from ..errors import ConfigError
 from ..models import model_config
+from ..data.spec import DEFAULT_STREAM
 from ..data.streams import STREAMS
-from .typed_config import (build, check_keys, choice, flatten, get, merge, parse_override, plain,
-                           schema_keys, set_dotted)
+from .typed_config import (BadValue, build, check_keys, choice, flatten, get, merge,
+                           name_sources, parse_override, plain, schema_keys, set_dotted)
 
 # --- the schema ----------------------------------------------------------------------------------
 
@@ -80,7 +82,7 @@ class DataConfig:
     val_by_subject: bool = True  # hold out whole subjects when samples have subject ids
     num_workers: int = 2  # DataLoader worker processes (0 with --deterministic)
     # Input stream (mans.data.streams): joint | bone | motion | bone_motion. Saved in checkpoints.
-    stream: str = "joint"
+    stream: str = DEFAULT_STREAM
     # Test-time mirror averaging: logits of the sample and of its left <-> right mirror are
     # averaged at every evaluation and prediction. Saved in checkpoints.
     test_mirror: bool = False
@@ -139,11 +141,17 @@ class RunConfig:
         """Typed config from a nested dict; raises ConfigError on unknown keys or bad values."""
         _check_keys(d, cls, source)
         cfg = build(cls, d, prefix="", sources={}, default_source=source)
-        cfg.validate()
+        cfg.validate(default_source=source)
         return cfg
 
-    def validate(self) -> None:
-        """Range and choice checks that types alone cannot express."""
+    def validate(self, sources: dict[str, str] | None = None,
+                 default_source: str = "config") -> None:
+        """Range and choice checks that types alone cannot express; an error starts with where
+        the value was set (``sources``: {dotted key: file or ``--set ...``}; ``default_source``
+        for values set nowhere else), as the type errors do."""
+        name_sources(self._check_values, sources or {}, default_source)
+
+    def _check_values(self) -> None:
         m, d, t, a = self.model, self.data, self.train, self.data.augment
         choice("train.optimizer", t.optimizer, ("sgd", "adam", "adamw"))
         choice("train.selection", t.selection, ("val", "test", "last"))
@@ -180,16 +188,22 @@ class RunConfig:
         ]
         for key, ok, expected in checks:
             if not ok:
-                raise ConfigError(f"config key {key!r} must be {expected}; got {get(self, key)!r}")
+                raise BadValue(key, f"config key {key!r} must be {expected}; "
+                                    f"got {get(self, key)!r}")
         # The model keys are checked by the model's own config, the one place that knows them
         # (an override of 0 filters is caught here, not when the run starts building the net).
-        model_config(m.name, **{**m.overrides(), "num_classes": m.num_classes or 1})
+        try:
+            model_config(m.name, **{**m.overrides(), "num_classes": m.num_classes or 1})
+        except ConfigError as e:  # "model.KEY: ..." (MANsConfig.validate), or an unknown name
+            key = str(e).split(":", 1)[0]
+            raise BadValue(key if key.startswith("model.") else "model.name", str(e)) from None
         if t.nesterov and t.optimizer == "sgd" and t.momentum == 0:
-            raise ConfigError("train.nesterov needs train.momentum > 0 "
-                              "(or set train.nesterov=false)")
+            raise BadValue(("train.nesterov", "train.momentum", "train.optimizer"),
+                           "train.nesterov needs train.momentum > 0 (or set train.nesterov=false)")
         if t.selection == "val" and d.val_fraction == 0:
-            raise ConfigError("train.selection=val needs a validation split: set data.val_fraction "
-                              "> 0, or choose train.selection=last (or test, the authors' rule)")
+            raise BadValue(("train.selection", "data.val_fraction"),
+                           "train.selection=val needs a validation split: set data.val_fraction "
+                           "> 0, or choose train.selection=last (or test, the authors' rule)")
 
 
 # Keys that may differ between the original run and a --resume of it.
@@ -216,7 +230,7 @@ def load_config(path_or_name: str | Path, overrides: Iterable[str] = ()) -> RunC
         set_dotted(merged, key, value)
         sources[key] = f"--set {item}"
     cfg = build(RunConfig, merged, prefix="", sources=sources, default_source=str(path_or_name))
-    cfg.validate()
+    cfg.validate(sources, default_source=str(path_or_name))
     return cfg
 
 
@@ -238,7 +252,7 @@ def resolve_config(config: str | Path | RunConfig | dict,
             set_dotted(merged, key, value)
             sources[key] = f"--set {item}"
         cfg = build(RunConfig, merged, prefix="", sources=sources, default_source="config dict")
-        cfg.validate()
+        cfg.validate(sources, default_source="config dict")
         return cfg
     return load_config(config, overrides)
 

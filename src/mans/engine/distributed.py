@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as tdist
 
+from ..devices import DEFAULT_DEVICE, DEVICE_CHOICES
 from ..errors import ConfigError
 
 
@@ -51,7 +52,7 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ConfigError(f"--device {device!r} is not a device name (cpu, cuda, cuda:N, auto)") \
+        raise ConfigError(f"--device {device!r} is not a device name ({DEVICE_CHOICES})") \
             from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
@@ -64,7 +65,7 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     return dev
 
 
-def init_distributed(device: str = "auto") -> DistInfo:
+def init_distributed(device: str = DEFAULT_DEVICE) -> DistInfo:
     """Join the process group described by the environment (torchrun), or describe a single
     process. Uses NCCL on CUDA and Gloo on the CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError
 from ..outputs import check_out_folder
 from ..data.store import PreparedStore
-from .evaluate import (TOPK, final_metrics, open_checkpoint, score_split, split_indices,
+from .evaluate import (TOPK, checkpoint_split, final_metrics, open_checkpoint, score_split,
                        write_eval_outputs, write_scores)
 from .metrics import confusion_matrix, topk_correct
 
@@ -71,7 +72,7 @@ def choose_weights(scores: list[np.ndarray], labels: np.ndarray, grid: int = 10)
 
 
 def run_ensemble(runs: list[str | Path], *, data: str | Path, weights: str = "equal",
-                 split: str = "test", out: str | Path | None = None, device: str = "auto",
+                 split: str = "test", out: str | Path | None = None, device: str = DEFAULT_DEVICE,
                  grid: int = 10, progress: bool = False) -> dict:
     """Fuse ``runs`` (run folders or checkpoints) on ``split`` of their protocol.
 
@@ -96,20 +97,20 @@ def run_ensemble(runs: list[str | Path], *, data: str | Path, weights: str = "eq
     # every cheap check of every run before any run is scored: a bad run k must not cost the
     # evaluation of runs 1..k-1
     opened = [open_checkpoint(r, store) for r in runs]
-    protocols = {o["state"]["data"]["protocol"] for o in opened}
+    protocols = {o["state"].data.protocol for o in opened}
     if len(protocols) > 1:
         raise ConfigError(f"the runs were trained on different protocols {sorted(protocols)}")
-    sels = {o["state"].get("train", {}).get("selection", "val") for o in opened}
+    sels = {o["state"].train.selection if o["state"].train else "val" for o in opened}
     if "test" in sels:
         raise ConfigError("a run was selected on the test split (selection test): its scores "
                           "cannot be fused into an honest test estimate")
-    idxs = [split_indices(o["state"], store, split, o["ckpt"]) for o in opened]
+    idxs = [checkpoint_split(o["state"], store, split, o["ckpt"]) for o in opened]
     for o, i in zip(opened[1:], idxs[1:]):
         if not np.array_equal(i, idxs[0]):
             raise ConfigError(f"{o['ckpt']} is evaluated on other samples than "
                               f"{opened[0]['ckpt']}")
     if weights == "val":
-        val_idxs = [split_indices(o["state"], store, "val", o["ckpt"]) for o in opened]
+        val_idxs = [checkpoint_split(o["state"], store, "val", o["ckpt"]) for o in opened]
         for v in val_idxs[1:]:
             if not np.array_equal(v, val_idxs[0]):
                 raise ConfigError("the runs hold out different validation splits; weights=val "
@@ -132,7 +133,7 @@ def run_ensemble(runs: list[str | Path], *, data: str | Path, weights: str = "eq
     metrics.update({
         "runs": [str(e["ckpt"]) for e in evs], "weights": [round(float(v), 6) for v in w],
         "weights_rule": weights, "run_top1": [float(e["result"]["top1"]) for e in evs],
-        "streams": [e["state"]["data"].get("stream", "joint") for e in evs],
+        "streams": [e["state"].data.stream for e in evs],
         "protocol": protocols.pop(), "split": split, "dataset": store.dataset,
     })
     if out is not None:

@@ -14,9 +14,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError
 from ..data.store import PreparedStore, SkeletonDataset
-from .checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
+from .attention import AttentionSums
+from .checkpoint import Checkpoint, build_model_from_checkpoint
 from .config import RunConfig
 from .data import labelled, protocol_train_val
 from .distributed import DistInfo, all_reduce_sum, resolve_device
@@ -35,11 +37,13 @@ TOPK = 5
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_classes: int,
                    amp_dtype: torch.dtype | None = None, dist: DistInfo | None = None,
-                   progress: bool = False, desc: str = "eval", keep_scores: bool = False) -> dict:
+                   progress: bool = False, desc: str = "eval", keep_scores: bool = False,
+                   attention: AttentionSums | None = None) -> dict:
     """Run ``model`` (in eval mode) over ``loader`` and sum the sufficient statistics.
 
     Under DDP each process evaluates its shard and the sums are all-reduced, so every process
-    returns the metrics of the whole split.
+    returns the metrics of the whole split. With ``attention`` (single process, unshuffled
+    loader) the same forward pass also returns the TARM's weights, which are added to it.
 
     Returns:
         ``{"loss": mean cross-entropy, "top1": accuracy, "cm": (K, K) int64 confusion matrix,
@@ -47,8 +51,8 @@ def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_
         plus, with ``keep_scores`` (single process only), ``"scores": (N, K) float32 softmax``
         in loader order.
     """
-    if keep_scores and dist is not None and dist.enabled:
-        raise ValueError("keep_scores is for single-process evaluation")
+    if (keep_scores or attention is not None) and dist is not None and dist.enabled:
+        raise ValueError("keep_scores and attention are for single-process evaluation")
     scores = []
     model.eval()
     cm = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
@@ -57,7 +61,12 @@ def evaluate_model(model: torch.nn.Module, loader, device: torch.device, *, num_
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
                             enabled=amp_dtype is not None):
-            logits = model(x)  # (B, K)
+            if attention is None:
+                logits = model(x)  # (B, K)
+            else:  # (B, K), (B, C, S) or None: the attention of this very pass
+                logits, att = model(x, return_attention=True)
+        if attention is not None:
+            attention.add(att, y)
         logits = logits.float()
         if keep_scores:
             scores.append(torch.softmax(logits, dim=1).cpu())
@@ -126,13 +135,14 @@ def write_eval_outputs(metrics: dict, cm: np.ndarray, class_names: list[str], ou
     return metrics
 
 
-def check_store_matches(state: dict, store: PreparedStore, ckpt: Path) -> None:
+def check_store_matches(state: Checkpoint, store: PreparedStore, ckpt: Path) -> None:
     """The store must have been prepared the way the checkpoint's training data was."""
-    d = state["data"]
-    if list(d["class_names"]) != store.class_names:
-        raise ConfigError(f"{ckpt} was trained on classes {d['class_names'][:5]}... but the store "
-                          f"at {store.path} has {store.class_names[:5]}...: a different dataset")
-    saved, now = d.get("prep", {}), store.prep
+    d = state.data
+    if list(d.class_names) != store.class_names:
+        raise ConfigError(f"{ckpt} was trained on classes {list(d.class_names[:5])}... but the "
+                          f"store at {store.path} has {store.class_names[:5]}...: a different "
+                          f"dataset")
+    saved, now = d.prep, store.prep
     for key in ("view", "max_bodies", "layout", "channels", "joints"):
         if key in saved and key in now and saved[key] != now[key]:
             raise ConfigError(f"{ckpt} was trained on data prepared with {key}={saved[key]!r}, "
@@ -140,16 +150,18 @@ def check_store_matches(state: dict, store: PreparedStore, ckpt: Path) -> None:
                               f"the data again with the checkpoint's settings")
 
 
-def split_indices(state: dict, store: PreparedStore, split: str, ckpt: Path) -> np.ndarray:
-    """Labelled store indices of ``split`` (``test``, ``train`` or ``val``) of the checkpoint's
-    protocol; ``val`` is re-derived from the run's saved config, as training carved it."""
-    protocol = state["data"]["protocol"]
+def checkpoint_split(state: Checkpoint, store: PreparedStore, split: str, ckpt: Path
+                     ) -> np.ndarray:
+    """The labelled store indices of ``split`` (``test``, ``train`` or ``val``) of the protocol a
+    checkpoint's run trained on; ``val`` is re-derived from the run's saved config, as training
+    carved it. (Not :func:`mans.datasets.split_indices`, which makes a protocol's train/test
+    indices from a mask.)"""
+    protocol = state.data.protocol
     if split != "val":
         return labelled(store, store.split(protocol, split), split)
-    tr = state.get("train") or {}
-    if "config" not in tr:
+    if state.train is None:
         raise ConfigError(f"{ckpt} holds no training config to re-derive the validation split")
-    cfg = RunConfig.from_dict(tr["config"], source=str(ckpt))
+    cfg = RunConfig.from_dict(state.train.config, source=str(ckpt))
     _, idx, _ = protocol_train_val(store, protocol, cfg.train.selection, cfg.data.val_fraction,
                                    cfg.data.val_by_subject)
     if idx.size == 0:
@@ -162,24 +174,26 @@ def open_checkpoint(target: str | Path, store: PreparedStore | str | Path) -> di
     it against the store, without building the network or scoring anything.
 
     Returns:
-        ``{"ckpt": Path, "state": checkpoint dict, "store": the open store}``.
+        ``{"ckpt": Path, "state": the Checkpoint, "store": the open store}``.
     """
     ckpt = find_checkpoint(target)
-    state = load_checkpoint(ckpt)
+    state = Checkpoint.load(ckpt)
     if not isinstance(store, PreparedStore):  # opened after the checkpoint: its errors first
         store = PreparedStore.open(store)
     check_store_matches(state, store, ckpt)
     return {"ckpt": ckpt, "state": state, "store": store}
 
 
-def score_split(opened: dict, split: str, device: str = "auto", progress: bool = False,
-                model: torch.nn.Module | None = None, idx: np.ndarray | None = None) -> dict:
+def score_split(opened: dict, split: str, device: str = DEFAULT_DEVICE, progress: bool = False,
+                model: torch.nn.Module | None = None, idx: np.ndarray | None = None,
+                attention: AttentionSums | None = None) -> dict:
     """Score ``split`` with an :func:`open_checkpoint` result.
 
     Args:
         model: the network already built from this checkpoint (e.g. to score a second split)
             on ``device``; built from the checkpoint when None.
-        idx: the split's store indices when already derived (:func:`split_indices`).
+        idx: the split's store indices when already derived (:func:`checkpoint_split`).
+        attention: sums the attention of the scoring pass (:func:`evaluate_model`).
 
     Returns:
         ``opened`` plus ``"idx"`` (N,) store indices, ``"result"`` (:func:`evaluate_model` output
@@ -190,31 +204,32 @@ def score_split(opened: dict, split: str, device: str = "auto", progress: bool =
     if model is None:
         model = build_model_from_checkpoint(state, dev)
     if idx is None:
-        idx = split_indices(state, store, split, ckpt)
-    ds = SkeletonDataset(store, idx, int(state["data"]["size"]), stream=checkpoint_stream(state))
+        idx = checkpoint_split(state, store, split, ckpt)
+    ds = SkeletonDataset(store, idx, state.data.size, stream=state.data.stream)
     loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
-    result = evaluate_model(model, loader, dev,
-                            num_classes=int(state["model"]["config"]["num_classes"]),
+    result = evaluate_model(model, loader, dev, num_classes=state.num_classes,
                             amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
-                            progress=progress, desc=f"eval {split}", keep_scores=True)
+                            progress=progress, desc=f"eval {split}", keep_scores=True,
+                            attention=attention)
     return {**opened, "idx": idx, "result": result, "model": model, "loader": loader}
 
 
 def checkpoint_scores(target: str | Path, store: PreparedStore | str | Path,
-                      split: str = "test", device: str = "auto", progress: bool = False) -> dict:
+                      split: str = "test", device: str = DEFAULT_DEVICE,
+                      progress: bool = False) -> dict:
     """Evaluate a run folder's selected checkpoint (or a checkpoint file) on ``split`` of its
     protocol, keeping the per-sample scores (:func:`open_checkpoint` then :func:`score_split`).
 
     Returns:
-        ``{"ckpt": Path, "state": checkpoint dict, "store": the open store, "idx": (N,) store
+        ``{"ckpt": Path, "state": the Checkpoint, "store": the open store, "idx": (N,) store
         indices, "result": evaluate_model(...) output with "scores" (N, K), "model": the network,
         "loader": the split's DataLoader}``.
     """
     return score_split(open_checkpoint(target, store), split, device, progress)
 
 
-def run_eval(target: str | Path, *, data: str | Path, split: str = "test", device: str = "auto",
-             out: str | Path | None = None, progress: bool = True,
+def run_eval(target: str | Path, *, data: str | Path, split: str = "test",
+             device: str = DEFAULT_DEVICE, out: str | Path | None = None, progress: bool = True,
              attention: bool = False) -> dict:
     """Evaluate a run folder (its selected checkpoint) or a checkpoint file on a store split.
 
@@ -235,36 +250,37 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test", devic
         plus ``checkpoint``, ``epoch``, ``protocol``, ``split``. Test metrics of a checkpoint
         chosen on the test split are keyed ``test_selected_*``.
     """
-    ev = checkpoint_scores(target, data, split, device, progress)
-    ckpt, state, idx, result = ev["ckpt"], ev["state"], ev["idx"], ev["result"]
-    store, model, loader = ev["store"], ev["model"], ev["loader"]
-    if attention and getattr(getattr(model, "net", model), "tarm", None) is None:
+    opened = open_checkpoint(target, data)
+    ckpt, state, store = opened["ckpt"], opened["state"], opened["store"]
+    if attention and not state.model_config.get("use_tarm", True):
         raise ConfigError(f"{ckpt}: the model has no TARM (use_tarm: false), so it has no "
                           f"attention to average")
-    tr = state.get("train") or {}
-    protocol = state["data"]["protocol"]
-    sel = selection_name(tr.get("selection", "val"))
+    idx = checkpoint_split(state, store, split, ckpt)
+    sums = AttentionSums(len(store.class_names), store.lengths[idx]) if attention else None
+    ev = score_split(opened, split, device, progress, idx=idx, attention=sums)
+    result = ev["result"]
+    protocol = state.data.protocol
+    sel = selection_name(state.train.selection if state.train else "val")
     metrics = final_metrics(result, store.class_names, selection=sel)
-    metrics.update({"checkpoint": str(ckpt), "epoch": tr.get("epoch"), "protocol": protocol,
+    metrics.update({"checkpoint": str(ckpt), "epoch": state.train.epoch if state.train else None,
+                    "protocol": protocol,
                     "split": split, "dataset": store.dataset})
     if sel == "test-selected" and split == "test":
         metrics = label_test_selected(metrics)
     if attention:
-        from .attention import attention_by_class, write_attention_outputs
+        from .attention import write_attention_outputs
 
-        stats = attention_by_class(model, loader, resolve_device(device), len(store.class_names),
-                                   store.lengths[idx],
-                                   progress=progress)
+        stats = sums.result()
         where = ckpt.parent if out is None else (Path(out).parent if Path(out).suffix == ".json"
                                                  else Path(out))
         metrics.update(write_attention_outputs(
             stats, store.class_names, where,
-            title=f"{state['model']['name']}, {store.dataset} {protocol} {split}"))
+            title=f"{state.model_name}, {store.dataset} {protocol} {split}"))
     if out is not None:
         out = Path(out)
         folder, name = (out.parent, out.name) if out.suffix == ".json" else (out, "metrics.json")
         metrics = write_eval_outputs(metrics, result["cm"], store.class_names, folder,
-                                     title=f"{state['model']['name']}, {store.dataset} "
+                                     title=f"{state.model_name}, {store.dataset} "
                                            f"{protocol} {split} split",
                                      selection=sel, name=name)
         write_scores(folder, result["scores"], store.labels[idx],

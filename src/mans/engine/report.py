@@ -127,17 +127,17 @@ def environment() -> dict:
 
 def _selected_checkpoint(run: Path) -> dict | None:
     """The run's selected checkpoint's (:func:`~mans.engine.selection.find_checkpoint`)
-    ``model`` and ``data`` entries and its input stream (None without a checkpoint)."""
-    from .checkpoint import checkpoint_stream, load_checkpoint
+    ``model`` entry, data settings (:class:`~mans.data.spec.DataSpec`) and file name (None
+    without a checkpoint)."""
+    from .checkpoint import Checkpoint
     from .selection import find_checkpoint
 
     try:
         p = find_checkpoint(run)
     except ConfigError:  # a folder without checkpoints: the report goes without them
         return None
-    state = load_checkpoint(p)
-    return {"model": state["model"], "data": state["data"], "file": p.name,
-            "stream": checkpoint_stream(state)}
+    state = Checkpoint.load(p)
+    return {"model": state.to_dict()["model"], "data": state.data, "file": p.name}
 
 
 # --- figures --------------------------------------------------------------------------------------
@@ -274,21 +274,21 @@ def write_report(run: str | Path) -> dict:
 
 def _card_data(ckpt: dict) -> dict:
     """The model config and data entry of a checkpoint without the class list."""
-    data = {k: v for k, v in ckpt["data"].items() if k != "class_names"}
+    data = {k: v for k, v in ckpt["data"].to_dict().items() if k != "class_names"}
     return {"model": ckpt["model"], "data": data}
 
 
 def model_card(metrics: dict, ckpt: dict | None, config_text: str, env: dict) -> str:
     """A short Markdown model card (data, protocol, preprocessing, metrics, use and limits)."""
     m = ckpt["model"]["config"] if ckpt else {}
-    d = ckpt["data"] if ckpt else {}
-    prep = d.get("prep", {})
-    classes = d.get("class_names", [])
+    d = ckpt["data"] if ckpt else None
+    prep = d.prep if d else {}
+    classes = list(d.class_names) if d else []
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f} %"  # noqa: E731
     sel = metrics.get("selection", "")
     variant = m.get("variant", "?")
     mirror = ("on (the logits of the sequence and of its left/right mirror image are averaged)"
-              if d.get("test_mirror") else "off")
+              if d and d.test_mirror else "off")
     tarm = ("TARM (BiGRU memory + per-frame attention) + STCM" if m.get("use_tarm", True)
             else "STCM only (no TARM)")
     lines = [
@@ -296,8 +296,8 @@ def model_card(metrics: dict, ckpt: dict | None, config_text: str, env: dict) ->
         "",
         "## Model",
         f"- Memory Attention Network (Xie et al., IJCAI 2018): {tarm}, {variant} CNN.",
-        f"- Input: the `{ckpt['stream'] if ckpt else '?'}` stream, "
-        f"{m.get('in_channels', '?')} coordinate planes of S = {d.get('size', '?')} frames x S "
+        f"- Input: the `{d.stream if d else '?'}` stream, "
+        f"{m.get('in_channels', '?')} coordinate planes of S = {d.size if d else '?'} frames x S "
         f"joint columns; output: logits over {len(classes) or '?'} classes and the per-frame "
         f"TARM attention.",
         f"- Test-time mirroring: {mirror}.",
@@ -311,7 +311,8 @@ def model_card(metrics: dict, ckpt: dict | None, config_text: str, env: dict) ->
         f"- Classes: {', '.join(classes[:20])}{' ...' if len(classes) > 20 else ''}",
         "",
         "## Preprocessing",
-        f"- Joint layout `{d.get('layout')}`; body slots kept: {prep.get('max_bodies', '?')} "
+        f"- Joint layout `{d.layout.name if d else None}`; body slots kept: "
+        f"{prep.get('max_bodies', '?')} "
         f"(frames with more are dropped); view normalisation `{prep.get('view', '?')}`.",
         "- Frames resampled to S rows (longer sequences) or centre zero-padded (shorter); joint "
         "columns zero-padded to S. `mans predict` applies the same steps from the checkpoint.",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError
-from .checkpoint import load_checkpoint
+from .checkpoint import Checkpoint
 from .config import RESUMABLE_KEYS, RunConfig, resolve_config
 from .typed_config import flatten
 
@@ -26,10 +26,10 @@ def saved_config(out: Path) -> RunConfig:
     path = Path(out) / "last.pt"
     if not path.is_file():
         raise ConfigError(f"--resume: {path} does not exist (nothing to resume)")
-    tr = load_checkpoint(path, map_location="cpu").get("train")
-    if not tr or "config" not in tr:
+    tr = Checkpoint.load(path, map_location="cpu").train
+    if tr is None:
         raise ConfigError(f"--resume: {path} holds no training state")
-    return RunConfig.from_dict(tr["config"], source=str(path))
+    return RunConfig.from_dict(tr.config, source=str(path))
 
 
 def resume_config(out: Path, overrides: Iterable[str] = ()) -> RunConfig:

@@ -132,12 +132,34 @@ def coerce(value: Any, typ: Any, key: str, where: str) -> Any:
     raise TypeError(f"unsupported config type {typ!r} for {key}")  # a bug in the schema
 
 
+class BadValue(ConfigError):
+    """A config value outside its range or choices, raised by a schema's checks before it is
+    known where the value was set; ``keys``: the dotted keys involved. :func:`name_sources`
+    turns it into a :class:`ConfigError` that starts with the file or ``--set`` that set them."""
+
+    def __init__(self, keys: str | tuple[str, ...], message: str):
+        self.keys = (keys,) if isinstance(keys, str) else tuple(keys)
+        super().__init__(message)
+
+
+def name_sources(check: Callable[[], None], sources: dict[str, str], default_source: str
+                 ) -> None:
+    """Run ``check``; a :class:`BadValue` it raises comes out as ``"WHERE: message"``, WHERE
+    being where its keys were set (``sources``: {dotted key: file or ``--set ...``}, as the
+    loaders record them; ``default_source`` for keys set nowhere, i.e. defaults)."""
+    try:
+        check()
+    except BadValue as e:
+        where = list(dict.fromkeys(sources[k] for k in e.keys if k in sources))
+        raise ConfigError(f"{', '.join(where) or default_source}: {e}") from None
+
+
 def choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         near = difflib.get_close_matches(value, choices, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError(f"config key {key!r} must be one of {', '.join(choices)}; "
-                          f"got {value!r}{hint}")
+        raise BadValue(key, f"config key {key!r} must be one of {', '.join(choices)}; "
+                            f"got {value!r}{hint}")
 
 
 def get(cfg: Any, key: str) -> Any:

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.spec import DEFAULT_STREAM, DataSpec
+from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError, FormatError
 from ..formats import read_sequence
 from .predict import Predictor
@@ -43,7 +45,7 @@ class Classifier:
         prep: the prepare-time settings (:class:`~mans.data.transforms.PrepConfig`).
     """
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu"):
+    def __init__(self, checkpoint: str | Path, device: str = DEFAULT_DEVICE):
         self.predictor = Predictor(checkpoint, device)
         self.class_names = self.predictor.class_names
         self.layout = self.predictor.layout
@@ -150,36 +152,33 @@ class Classifier:
                       min_frames=min_frames)
 
 
-def load(checkpoint: str | Path, device: str = "cpu") -> Classifier:
+def load(checkpoint: str | Path, device: str = DEFAULT_DEVICE) -> Classifier:
     """Load a checkpoint written by ``mans train`` as a :class:`Classifier`."""
     return Classifier(checkpoint, device)
 
 
 def save_untrained(path: str | Path, *, layout: Layout | str, prep: dict, class_names: list[str],
-                   model: str = "mans_resnet", seed: int = 0, **model_overrides) -> Path:
+                   model: str = "mans_resnet", seed: int = 0, stream: str = DEFAULT_STREAM,
+                   test_mirror: bool = False, **model_overrides) -> Path:
     """Write a checkpoint of an *untrained* network (random weights, seeded): for latency
     measurements (bench/stream.py) and tests, where what is measured does not depend on the
     weights. ``layout``: a :class:`~mans.skeleton.Layout` or a built-in one's name. ``prep``:
-    :class:`~mans.data.transforms.PrepConfig` fields; channels are inferred."""
-    from ..engine.checkpoint import FORMAT, VERSION, save_checkpoint
+    :class:`~mans.data.transforms.PrepConfig` fields; channels are inferred. ``stream``,
+    ``test_mirror``: the input stream and mirroring the checkpoint asks for, as a trained one's."""
+    from ..engine.checkpoint import Checkpoint
     from ..models import build_model
     from ..data.transforms import PrepConfig
 
     cfg = PrepConfig.from_dict(prep)
     lay = as_layout(layout)
     channels = (3 if cfg.confidence else 2) if cfg.view == "2d" else 3
-    if "in_channels" not in model_overrides:
-        model_overrides["in_channels"] = channels
+    model_overrides.setdefault("in_channels", channels)
     torch.manual_seed(seed)
     net = build_model(model, num_classes=len(class_names), **model_overrides)
-    size = net.config.size
-    state = {
-        "format": FORMAT, "version": VERSION,
-        "model": {"name": model, "config": net.config.to_dict()},
-        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-        "data": {"dataset": None, "protocol": "none", "size": int(size), "layout": lay.name,
-                 "prep": {**cfg.to_dict(), "layout": lay.name, "layout_def": lay.to_dict(),
-                          "channels": channels, "joints": cfg.max_bodies * lay.num_joints},
-                 "class_names": list(class_names), "num_classes": len(class_names)},
-    }
-    return save_checkpoint(path, state)
+    prep = {**cfg.to_dict(), "layout": lay.name, "layout_def": lay.to_dict(),
+            "channels": channels, "joints": cfg.max_bodies * lay.num_joints}
+    spec = DataSpec(prep=prep, class_names=tuple(class_names),
+                    size=int(net.config.size), stream=stream, test_mirror=test_mirror)
+    return Checkpoint(model_name=model, model_config=net.config.to_dict(),
+                      state_dict={k: v.detach().cpu() for k, v in net.state_dict().items()},
+                      data=spec).save(path)

@@ -8,8 +8,9 @@ The ONNX graph has one input and two outputs::
                                           a TARM or with attention disabled
 
 Everything ``mans predict --onnx`` needs to preprocess a raw file and name the classes (the
-checkpoint's ``data`` entry: size, prep, layout, class names) travels inside the file as the
-metadata entry ``mans`` (JSON), so the ``.onnx`` file alone is a deployable model.
+checkpoint's ``model`` and ``data`` entries: image size, prep, layout, class names, stream) travels
+inside the file as the metadata entry ``mans`` (JSON), so the ``.onnx`` file alone is a deployable
+model.
 
 The TARM's recurrence is exported as its plain loop (:func:`mans.models.gru.gru_scan_loop`),
 unrolled over the S frames; the trace runs under ``torch.no_grad`` so that the training-time
@@ -29,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
-from ..engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+from ..engine.checkpoint import Checkpoint
 from ..engine.selection import find_checkpoint
 from ..errors import ConfigError
 from ..outputs import atomic_path, check_out_folder
@@ -91,8 +92,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET,
     check_out_folder(out.parent, "--onnx")
     if importlib.util.find_spec("onnx") is None:  # checked before any work: the metadata needs it
         raise ConfigError("mans export needs the onnx package: pip install 'mans[onnx]'")
-    state = load_checkpoint(checkpoint)
-    model = build_model_from_checkpoint(state, "cpu")
+    state = Checkpoint.load(checkpoint)
+    model = state.build_model("cpu")
     with atomic_path(out) as tmp:  # a failed export leaves no half-made model
         wrapper = export_model(model, tmp, opset=opset)
         _add_metadata(tmp, state, checkpoint)
@@ -134,14 +135,16 @@ def export_model(model: nn.Module, out: str | Path, *, opset: int = OPSET) -> nn
     return wrapper
 
 
-def _add_metadata(path: Path, state: dict, checkpoint: Path) -> None:
-    """Store the checkpoint's ``model`` and ``data`` entries in the ONNX file (``mans`` key)."""
+def _add_metadata(path: Path, state: Checkpoint, checkpoint: Path) -> None:
+    """Store the checkpoint's ``model`` and ``data`` entries in the ONNX file (``mans`` key; see
+    :mod:`mans.inference.onnx_predict`)."""
     import onnx
 
+    entries = state.to_dict()
     meta = {"format": FORMAT, "version": VERSION, "mans_version": __version__,
-            "model": state["model"], "data": state["data"],
+            "model": entries["model"], "data": entries["data"],
             "checkpoint": {"name": checkpoint.name, "sha256": _sha256(checkpoint),
-                           "epoch": (state.get("train") or {}).get("epoch")}}
+                           "epoch": state.train.epoch if state.train else None}}
     proto = onnx.load(str(path))
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()

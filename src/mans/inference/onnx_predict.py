@@ -13,20 +13,23 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, FormatError
-from .runtime import file_image, file_of, layout_from_data, predict_each, prediction_record
+from .runtime import ModelInputs, file_of, predict_each, prediction_record
 from ..skeleton import Sequence
-from ..data.streams import stream_from_data
+from ..data.spec import DataSpec
 from ..threads import default_threads
-from ..data.transforms import PrepConfig
 
-# The exported file's metadata entry, defined here, by its torch-free reader; mans.inference.export writes it.
+# The exported file's metadata entry, defined here, by its torch-free reader; mans.inference.export
+# writes it: {"format", "version", "mans_version", "model": the checkpoint's model entry, "data":
+# DataSpec.to_dict(), "checkpoint": {"name", "sha256", "epoch"}}. Version 1 (before
+# mans.data.spec) also held the image size in "data"; both are read.
 METADATA_KEY = "mans"
 FORMAT = "mans-onnx"
-VERSION = 1
+VERSION = 2
 
 
-class OnnxPredictor:
-    """An exported ``.onnx`` model loaded once into an onnxruntime session (CPU).
+class OnnxPredictor(ModelInputs):
+    """An exported ``.onnx`` model loaded once into an onnxruntime session (CPU); its data
+    settings (``spec``) come from the file's metadata.
 
     Args:
         model: path of a file written by ``mans export CKPT --onnx FILE``.
@@ -56,17 +59,21 @@ class OnnxPredictor:
         if raw is None:
             raise FormatError(self.path, f"an ONNX model without the {METADATA_KEY!r} metadata "
                                          f"entry: not written by mans export")
-        meta = json.loads(raw)
-        if meta.get("format") != FORMAT:
-            raise FormatError(self.path, f"metadata format {meta.get('format')!r}, expected "
-                                         f"{FORMAT!r}")
-        data = meta["data"]
-        self.size = int(data["size"])
-        self.class_names = list(data["class_names"])
-        self.prep = PrepConfig.from_dict(data["prep"])
-        self.layout = layout_from_data(data)
-        self.stream = stream_from_data(data)
-        self.has_attention = bool(meta["model"]["config"].get("use_tarm", True))
+        try:
+            meta = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise FormatError(self.path, f"the {METADATA_KEY!r} metadata entry is not JSON "
+                                         f"({e.msg})") from None
+        found = meta.get("format") if isinstance(meta, dict) else None
+        if found != FORMAT:
+            raise FormatError(self.path, f"metadata format {found!r}, expected {FORMAT!r}")
+        if int(meta.get("version", 1)) > VERSION:
+            raise FormatError(self.path, f"metadata version {meta['version']} is newer than this "
+                                         f"mans (reads up to {VERSION}); upgrade mans")
+        config = (meta.get("model") or {}).get("config") or {}
+        self.spec = DataSpec.from_dict(meta.get("data"), size=config.get("size"),
+                                       source=self.path)
+        self.has_attention = bool(config.get("use_tarm", True))
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``images (B, C, S, S)`` float32 -> ``logits (B, K)``, ``attention (B, C, S)``."""
@@ -77,8 +84,7 @@ class OnnxPredictor:
     def predict(self, x: str | Path | Sequence, topk: int = 5, fmt: str | None = None) -> dict:
         """Top-k classes with probabilities and the per-frame attention of one file, or of a
         sequence already read (the same record as :meth:`mans.inference.predict.Predictor.predict`)."""
-        img, meta = file_image(x, layout=self.layout, prep=self.prep, size=self.size,
-                               model_path=self.path, fmt=fmt, stream=self.stream)
+        img, meta = self.image(x, fmt)
         logits, attention = self.run(img[None])  # (1, K), (1, C, S)
         return prediction_record(file_of(x), meta, logits[0],
                                  attention[0] if self.has_attention else None,

@@ -12,46 +12,36 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engine.checkpoint import build_model_from_checkpoint, checkpoint_stream, load_checkpoint
+from ..engine.checkpoint import Checkpoint
 from ..engine.distributed import resolve_device
+from ..engine.ensemble import fuse
 from ..engine.selection import find_checkpoint
+from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError
 from ..formats import read_sequence
-from .runtime import (file_image, file_of, format_prediction, layout_from_data,
-                      predict_each, prediction_record, softmax)
+from .runtime import (ModelInputs, file_of, format_prediction, predict_each, prediction_record,
+                      softmax)
 from ..skeleton import Sequence
-from ..data.transforms import PrepConfig
 
 __all__ = ["Predictor", "predict_files", "format_prediction"]
 
 
-class Predictor:
-    """A checkpoint loaded once, applied to many files.
+class Predictor(ModelInputs):
+    """A checkpoint loaded once, applied to many files (its data settings: ``spec``, and the
+    ``size``, ``class_names``, ``layout``, ``prep``, ``stream`` read from them).
 
     Args:
         checkpoint: path of a ``.pt`` written by ``mans train``, or a run folder (its selected
             checkpoint, else ``last.pt``, as ``mans eval`` picks it).
-        device: ``cpu``, ``cuda[:N]`` or ``auto``.
+        device: ``cpu``, ``cuda[:N]`` or ``auto`` (default :data:`mans.devices.DEFAULT_DEVICE`).
     """
 
-    def __init__(self, checkpoint: str | Path, device: str = "auto"):
+    def __init__(self, checkpoint: str | Path, device: str = DEFAULT_DEVICE):
         self.path = find_checkpoint(checkpoint)
-        state = load_checkpoint(self.path)
+        ckpt = Checkpoint.load(self.path)
         self.device = resolve_device(device)
-        self.model = build_model_from_checkpoint(state, self.device)
-        data = state["data"]
-        self.size = int(data["size"])
-        self.class_names = list(data["class_names"])
-        self.prep = PrepConfig.from_dict(data["prep"])
-        self.layout = layout_from_data(data)
-        self.stream = checkpoint_stream(state)
-
-    def image(self, x: str | Path | Sequence, fmt: str | None = None
-              ) -> tuple[np.ndarray, dict]:
-        """The model input ``(3, S, S)`` for one raw file (or a sequence already read), and the
-        sequence's metadata."""
-        return file_image(x, layout=self.layout, prep=self.prep, size=self.size,
-                          model_path=self.path, fmt=fmt, stream=self.stream)
+        self.model = ckpt.build_model(self.device)
+        self.spec = ckpt.data
 
     @torch.no_grad()
     def scores(self, x: str | Path | Sequence, fmt: str | None = None
@@ -78,12 +68,13 @@ class Predictor:
 
 
 def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int = 5,
-                  device: str = "auto", fmt: str | None = None,
+                  device: str = DEFAULT_DEVICE, fmt: str | None = None,
                   ensemble: list[str | Path] = (), errors: list[dict] | None = None
                   ) -> list[dict]:
     """Predict every file with one loaded checkpoint (see :meth:`Predictor.predict`), or, with
-    ``ensemble`` checkpoints, with the mean of the softmax scores of all of them (each fed its
-    own input stream; the attention shown is the first checkpoint's).
+    ``ensemble`` checkpoints, with the mean of the softmax scores of all of them
+    (:func:`mans.engine.ensemble.fuse`, as ``mans ensemble`` fuses runs; each fed its own input
+    stream; the attention shown is the first checkpoint's).
 
     ``errors``: as in :func:`mans.inference.runtime.predict_each` (a bad file is listed there and left
     out, instead of raising).
@@ -100,7 +91,7 @@ def predict_files(checkpoint: str | Path, files: list[str | Path], *, topk: int 
     def one(f: str | Path) -> dict:
         seq = read_sequence(f, fmt, first.layout)  # read once, prepared by each its own way
         outs = [p.scores(seq) for p in predictors]  # [(logits (K,), attention, meta)]
-        prob = np.mean([softmax(o[0]) for o in outs], axis=0)  # (K,) fused softmax
+        prob = fuse([softmax(o[0])[None] for o in outs])[0]  # (K,): as mans ensemble fuses
         r = prediction_record(f, outs[0][2], None, outs[0][1], size=first.size,
                               class_names=first.class_names, topk=topk, prob=prob)
         if len(predictors) > 1:

@@ -17,7 +17,8 @@ import numpy as np
 from ..coordinates import first_invalid
 from ..errors import ConfigError, MansError
 from ..formats import read_sequence
-from ..skeleton import Layout, Sequence, builtin_layout
+from ..skeleton import Layout, Sequence
+from ..data.spec import DataSpec
 from ..data.streams import model_input
 from ..data.transforms import PrepConfig, frame_rows, prepare_sequence
 
@@ -25,22 +26,48 @@ from ..data.transforms import PrepConfig, frame_rows, prepare_sequence
 BARS = "▁▂▃▄▅▆▇█"
 
 
-def layout_from_data(data: dict) -> Layout:
-    """The joint layout of a checkpoint's ``data`` entry: stored in full as ``prep.layout_def``
-    (by name only in checkpoints of built-in layouts made before that was stored)."""
-    layout_def = data["prep"].get("layout_def")
-    return Layout.from_dict(layout_def) if layout_def else builtin_layout(data["layout"])
+class ModelInputs:
+    """The input side that the PyTorch and the ONNX predictor share: the model's data settings
+    (``spec``, a :class:`~mans.data.spec.DataSpec`) and the file they came from (``path``)."""
+
+    spec: DataSpec
+    path: Path
+
+    @property
+    def size(self) -> int:
+        """``S``: the model's frames x joint columns."""
+        return self.spec.size
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.spec.class_names)
+
+    @property
+    def layout(self) -> Layout:
+        return self.spec.layout
+
+    @property
+    def prep(self) -> PrepConfig:
+        return self.spec.prep_config
+
+    @property
+    def stream(self) -> str:
+        return self.spec.stream
+
+    def image(self, x: str | Path | Sequence, fmt: str | None = None
+              ) -> tuple[np.ndarray, dict]:
+        """The model input ``(C, S, S)`` for one raw file (or a sequence already read), and the
+        sequence's metadata (:func:`file_image`)."""
+        return file_image(x, self.spec, model_path=self.path, fmt=fmt)
 
 
-def file_image(x: str | Path | Sequence, *, layout: Layout, prep: PrepConfig, size: int,
-               model_path: str | Path, fmt: str | None = None, stream: str = "joint"
-               ) -> tuple[np.ndarray, dict]:
-    """The model input ``(3, S, S)`` float32 of input ``stream`` for one raw file (or a sequence
-    already read) and the sequence's metadata (with ``frames_used`` = T', the prepared frames
-    before resizing to S)."""
-    seq = x if isinstance(x, Sequence) else read_sequence(x, fmt, layout)
-    img, used = sequence_image(seq, layout=layout, prep=prep, size=size, model_path=model_path,
-                               stream=stream)
+def file_image(x: str | Path | Sequence, spec: DataSpec, *, model_path: str | Path,
+               fmt: str | None = None) -> tuple[np.ndarray, dict]:
+    """The model input ``(C, S, S)`` float32 (``spec``'s stream, size and prep settings) for one
+    raw file (or a sequence already read) and the sequence's metadata (with ``frames_used`` =
+    T', the prepared frames before resizing to S)."""
+    seq = x if isinstance(x, Sequence) else read_sequence(x, fmt, spec.layout)
+    img, used = sequence_image(seq, spec, model_path=model_path)
     return img, {**seq.metadata(), "frames_used": used}
 
 
@@ -99,13 +126,14 @@ def check_layout(seq: Sequence, layout: Layout, model_path: str | Path) -> None:
             f"{model_path} was trained on {layout.name!r}")
 
 
-def sequence_image(seq: Sequence, *, layout: Layout, prep: PrepConfig, size: int,
-                   model_path: str | Path, stream: str = "joint") -> tuple[np.ndarray, int]:
-    """``(model input (3, S, S) float32 of input stream, T' prepared frames)`` of one sequence:
-    the one path from a read sequence to what a model sees (files, arrays, windows, streams)."""
-    check_layout(seq, layout, model_path)
-    x = prepare_sequence(seq, prep)  # (C, T', J)
-    return model_input(x, size, stream, layout), int(x.shape[1])
+def sequence_image(seq: Sequence, spec: DataSpec, *, model_path: str | Path
+                   ) -> tuple[np.ndarray, int]:
+    """``(model input (C, S, S) float32 of spec's input stream, T' prepared frames)`` of one
+    sequence: the one path from a read sequence to what a model sees (files, arrays, windows,
+    streams)."""
+    check_layout(seq, spec.layout, model_path)
+    x = prepare_sequence(seq, spec.prep_config)  # (C, T', J)
+    return model_input(x, spec.size, spec.stream, spec.layout), int(x.shape[1])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
