@@ -219,7 +219,9 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
     from mans.engine.checkpoint import Checkpoint
     from mans.engine.train import run_training
     from mans.models import count_flops
-    from mans.data.store import PreparedStore, SkeletonDataset
+    from mans.data.dataset import SkeletonDataset
+    from mans.data.pipeline import InputPipeline
+    from mans.data.store import PreparedStore
 
     torch.set_num_threads(threads)
     run = Path(run_dir)
@@ -235,9 +237,9 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
     model = state.build_model("cpu")
     st = PreparedStore.open(store)
     idx = st.split(m["protocol"], "test")
-    ds = SkeletonDataset(st, idx, state.data.size, stream=state.data.stream)
+    ds = SkeletonDataset(st, idx, InputPipeline(state.data))
     with torch.no_grad():
-        x = torch.stack([ds[k][0] for k in range(len(ds))])  # (N, C, S, S)
+        x = torch.stack([ds[k][0] for k in range(len(ds))])  # (N, C, S, W)
         prob = torch.softmax(model(x).float(), dim=1).numpy()  # (N, K)
     pred = prob.argmax(axis=1)
     np.save(run / "test_scores.npy", prob.astype(np.float32))  # for ensembles (--fuse)

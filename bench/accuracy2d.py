@@ -6,12 +6,12 @@ benchmark (bench/accuracy.py), so that the results page can show 2-D beside 3-D.
                                               # xsub + actors rows: tens of minutes on 2 cores)
     python bench/accuracy2d.py --quick        # smoke run: 1 seed, 3 epochs (outputs in --out only)
 
-Projection (:func:`mans.data.transforms2d.pinhole_project`, Kinect v1 colour intrinsics f = 525 px,
+Projection (:func:`mans.data.views2d.pinhole_project`, Kinect v1 colour intrinsics f = 525 px,
 principal point (320, 240)):
 
 * UT-Kinect joints are already in the Kinect camera frame, so the camera is the sensor itself;
 * HDM05 (motion capture, y up, metres) is filmed by a fixed camera 4 m in front (-z) of the
-  sequence's mean hip centre, 1 m above the floor (:func:`mans.data.transforms2d.camera_in_front`).
+  sequence's mean hip centre, 1 m above the floor (:func:`mans.data.views2d.camera_in_front`).
 
 The projected sequences are written as custom ``.npz`` files + ``labels.csv`` (with the protocol
 of the 3-D benchmark as the ``split`` column: UT-Kinect ``xsub``, HDM05 ``actors``) and prepared
@@ -51,7 +51,7 @@ BEGIN, END = "<!-- results2d:begin -->", "<!-- results2d:end -->"
 def project_dataset(name: str, raw: Path, out: Path) -> Path:
     """Write the 2-D projection of every sample of dataset ``name`` as a custom folder."""
     from mans.datasets import get_dataset
-    from mans.data.transforms2d import camera_in_front, pinhole_project
+    from mans.data.views2d import camera_in_front, pinhole_project
 
     spec = get_dataset(name)
     classes = spec.class_names(raw)

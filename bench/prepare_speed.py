@@ -85,7 +85,8 @@ def profile_stages(samples: Path, dataset: str, reps: int) -> dict:
     """Mean CPU milliseconds per file of each stage, on the real samples, in this process
     (``time.process_time``, so other load on the machine does not inflate them)."""
     from mans.datasets import get_dataset
-    from mans.data.transforms import PrepConfig, prepare_sequence
+    from mans.data.spec import PrepConfig
+    from mans.data.views import prepare_sequence
 
     spec = get_dataset(dataset)
     cfg = PrepConfig("authors", spec.max_bodies)
@@ -120,12 +121,14 @@ def loader_speed(store: Path, sizes: tuple[int, ...], seconds: float = 2.0) -> d
     import torch
     from torch.utils.data import DataLoader
 
-    from mans.data.store import PreparedStore, SkeletonDataset
+    from mans.data.dataset import SkeletonDataset
+    from mans.data.pipeline import InputPipeline
+    from mans.data.store import PreparedStore
 
     s = PreparedStore.open(store)
     res = {}
     for size in sizes:
-        ds = SkeletonDataset(s, np.arange(len(s)), size=size)
+        ds = SkeletonDataset(s, np.arange(len(s)), InputPipeline.for_store(s, size))
         n, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             ds[n % len(ds)]

@@ -759,13 +759,15 @@ def loader_speed(store_dir: str | Path, size: int, samples: int, batch: int = TR
     """
     from mans.engine.config import DataConfig
     from mans.engine.data import train_loader
-    from mans.data.store import PreparedStore, SkeletonDataset
+    from mans.data.dataset import SkeletonDataset
+    from mans.data.pipeline import InputPipeline
+    from mans.data.store import PreparedStore
 
     if num_workers is None:
         num_workers = DataConfig().num_workers
     store = PreparedStore.open(store_dir)
     idx = store.split(store.default_protocol, "train")
-    ds = SkeletonDataset(store, np.resize(idx, samples), size)
+    ds = SkeletonDataset(store, np.resize(idx, samples), InputPipeline.for_store(store, size))
     loader = train_loader(ds, batch_size=batch, seed=0, epoch=0, rank=0, world=1,
                           num_workers=num_workers, pin_memory=False)
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -803,13 +805,16 @@ def pipeline_speed(store_dir: str | Path, model: nn.Module, steps: int,
     from mans.engine.config import DataConfig
     from mans.engine.data import train_loader
     from mans.engine.train import train_step
-    from mans.data.store import PreparedStore, SkeletonDataset
+    from mans.data.dataset import SkeletonDataset
+    from mans.data.pipeline import InputPipeline
+    from mans.data.store import PreparedStore
 
     if num_workers is None:
         num_workers = DataConfig().num_workers
     store = PreparedStore.open(store_dir)
     idx = store.split(store.default_protocol, "train")
-    ds = SkeletonDataset(store, np.resize(idx, steps * batch), model.config.size)
+    ds = SkeletonDataset(store, np.resize(idx, steps * batch),
+                         InputPipeline.for_store(store, model.config.size))
     loader = train_loader(ds, batch_size=batch, seed=0, epoch=0, rank=0, world=1,
                           num_workers=num_workers, pin_memory=False)
     opt = recipe_optimizer(model)

@@ -21,7 +21,7 @@ Inputs (real motion, repeated to ``--frames`` frames):
   ``{"joints": (2, 25, 3)}`` lines, into the paper's ResNet variant (S = 50, view ``authors``,
   2 bodies = 50 joint columns);
 * ``coco17-2d``: the same motion projected to 2-D pixels
-  (:func:`mans.data.transforms2d.pinhole_project`), as COCO-style ``{"people": [...]}`` lines with scores, into the ResNet variant with the 2-D view
+  (:func:`mans.data.views2d.pinhole_project`), as COCO-style ``{"people": [...]}`` lines with scores, into the ResNet variant with the 2-D view
   and the confidence channel (S = 50, 1 body).
 
 The networks are untrained (seeded random weights, :func:`mans.inference.api.save_untrained`): latency does
@@ -50,7 +50,7 @@ SAMPLE = SHARED / "ntu-samples" / "S001C003P008R002A058.skeleton"  # two people,
 
 def lines_for(kind: str, frames: int) -> list[str]:
     from mans.formats import read_sequence
-    from mans.data.transforms2d import pinhole_project
+    from mans.data.views2d import pinhole_project
 
     seq = read_sequence(SAMPLE)
     j = seq.joints  # (T, 2, 25, 3)

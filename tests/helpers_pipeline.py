@@ -66,7 +66,9 @@ def outputs(store: str, stream: str, *, onnx_dir: Path | None = None) -> dict[st
     ``onnx_dir`` also ``mans predict --onnx`` (the checkpoint exported there)."""
     import mans
     from mans.data.augment import build_augment
-    from mans.data.store import PreparedStore, SkeletonDataset
+    from mans.data.dataset import SkeletonDataset
+    from mans.data.pipeline import InputPipeline
+    from mans.data.store import PreparedStore
     from mans.engine.config import load_config
     from mans.engine.evaluate import checkpoint_scores
     from mans.formats import read_sequence
@@ -107,8 +109,9 @@ def outputs(store: str, stream: str, *, onnx_dir: Path | None = None) -> dict[st
     st = PreparedStore.open(mini_store(store))
     cfg = load_config("demo", overrides=AUGMENT_2D if st.prep["view"] == "2d" else AUGMENT)
     augment = build_augment(cfg.data.augment, st.layout)
-    ds = SkeletonDataset(st, st.split(clf.predictor.spec.protocol, "train"), clf.size,
-                         augment=augment, seed=5, stream=stream)
+    pipeline = InputPipeline(clf.predictor.spec, augment=augment)
+    ds = SkeletonDataset(st, st.split(clf.predictor.spec.protocol, "train"), pipeline, seed=5,
+                         train=True)
     ds.set_epoch(2)
     images = np.stack([ds[i][0].numpy() for i in range(len(ds))])
     out["train/augmented"] = clf.probabilities(images)
@@ -122,3 +125,27 @@ def outputs(store: str, stream: str, *, onnx_dir: Path | None = None) -> dict[st
         for name, f in files.items():
             out[f"onnx/{name}"] = probs(pred.predict(f, topk=k))
     return out
+
+
+def joint_image(x: np.ndarray, size: int) -> np.ndarray:
+    """The ``(C, S, S)`` image of a stored ``(C, T, J)`` sample with the joint stream, from the
+    pipeline's frames and layout steps (:mod:`mans.data.frames`), as a reference for tests."""
+    from mans.data.frames import arrange, frame_rows, take_rows
+
+    rows = frame_rows(x.shape[1], size)
+    return arrange(take_rows(np.asarray(x, dtype=np.float32), rows), rows, size)
+
+
+def pipeline_for(layout, size: int, stream: str = "joint", *, bodies: int = 1,
+                 input: str = "image", view: str = "authors", augment=None):
+    """The :class:`~mans.data.pipeline.InputPipeline` of a model of side ``size`` on data of
+    ``layout`` (a Layout or a built-in name) prepared with ``view`` and ``bodies`` slots."""
+    from mans.data.pipeline import InputPipeline
+    from mans.data.spec import DataSpec
+    from mans.skeleton import as_layout
+
+    lay = as_layout(layout)
+    prep = {"view": view, "max_bodies": bodies, "layout": lay.name, "layout_def": lay.to_dict(),
+            "channels": 2 if view == "2d" else 3, "joints": bodies * lay.num_joints}
+    spec = DataSpec(prep=prep, class_names=("a", "b"), size=size, stream=stream, input=input)
+    return InputPipeline(spec, augment=augment)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mans.skeleton import builtin_layout
-from mans.data.transforms2d import camera_in_front, pinhole_project
+from mans.data.views2d import camera_in_front, pinhole_project
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 

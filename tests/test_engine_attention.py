@@ -10,6 +10,7 @@ import torch
 
 from helpers_engine import TINY, one_torch_thread, tiny_store  # noqa: F401  (fixtures)
 from mans import cli
+from mans.data.frames import frame_rows
 from mans.engine.attention import AttentionSums, mean_curves, write_attention_outputs
 from mans.engine.evaluate import evaluate_model
 from mans.engine.train import run_training
@@ -31,7 +32,8 @@ def test_means_per_class_skip_padding_rows(tmp_path):
     x[1, 2] = 0.0  # channel z zero everywhere in sample 1: rows stay valid (x, y non-zero)
     x[2, :, 0] = 0.0  # sample 2: a still first frame (all zeros in a motion stream), still a frame
     y = torch.tensor([1, 1, 0])
-    sums = AttentionSums(num_classes=3, lengths=np.array([2, 4, 4]))
+    sums = AttentionSums(num_classes=3, lengths=np.array([2, 4, 4]),
+                         rows=lambda t: frame_rows(t, 4))
     evaluate_model(FirstColumn(), [(x[:2], y[:2]), (x[2:], y[2:])], torch.device("cpu"),
                    num_classes=3, attention=sums)
     stats = sums.result()
@@ -95,15 +97,17 @@ def test_eval_attention_runs_the_network_once(tiny_store, tmp_path, monkeypatch)
     for k in ("top1", "top5", "loss", "per_class"):
         assert with_att[k] == plain[k]
     # the attention written equals a separate pass's, sample by sample
-    from mans.data.store import PreparedStore, SkeletonDataset
+    from mans.data.dataset import SkeletonDataset
+    from mans.data.pipeline import InputPipeline
+    from mans.data.store import PreparedStore
     from mans.engine.checkpoint import Checkpoint
-    from mans.data.transforms import frame_rows
 
     ckpt = Checkpoint.load(run / "best.pt")
     store = PreparedStore.open(tiny_store)
     idx = store.split("xsub", "test")
     net = real(ckpt, "cpu")
-    x = torch.stack([SkeletonDataset(store, idx, 28)[k][0] for k in range(len(idx))])
+    ds = SkeletonDataset(store, idx, InputPipeline(ckpt.data))
+    x = torch.stack([ds[k][0] for k in range(len(idx))])
     with torch.no_grad():
         _, att = net(x, return_attention=True)  # (N, 3, 28)
     doc = json.loads((tmp_path / "a" / "attention.json").read_text())

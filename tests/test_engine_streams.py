@@ -22,7 +22,7 @@ from mans.engine.train import compute_loss, mix_batch, run_training
 from mans.errors import ConfigError
 from mans.models.tta import MirrorAverage
 from mans.data.store import PreparedStore
-from mans.data.streams import model_input
+from helpers_pipeline import pipeline_for
 
 
 def train(store: Path, out: Path, *extra: str, **kw) -> dict:
@@ -48,8 +48,8 @@ def test_stream_is_saved_and_used_by_eval(bone_run, tiny_store):  # noqa: F811
     # independent evaluation: bone images built here, fed to the checkpoint's model
     store = PreparedStore.open(tiny_store)
     idx = store.split("xsub", "test")
-    x = torch.stack([torch.from_numpy(model_input(np.array(store.sequence(i)), 28, "bone",
-                                                  store.layout)) for i in idx])
+    bone = pipeline_for(store.layout, 28, "bone")
+    x = torch.stack([torch.from_numpy(bone.sample(np.array(store.sequence(i)))[0]) for i in idx])
     with torch.no_grad():
         pred = model(x).argmax(1).numpy()
     assert np.mean(pred == store.labels[idx]) == pytest.approx(m["top1"])
@@ -251,31 +251,31 @@ def test_cli_ensemble_and_fused_predict(bone_run, tiny_store, tmp_path, capsys, 
     raw = sorted((tiny_store.parent / "raw").glob("*.npy"))[:2]
     # the enginetest files are .npy arrays, not a format predict reads: hand predict the reader
     import mans.inference.predict as predict_mod
-    from mans.inference.runtime import softmax
+    from mans.inference.records import softmax
     from mans.skeleton import Sequence
 
     def read(path, fmt=None, layout=None):
         return Sequence(joints=np.load(path), layout="ntu25", name=Path(path).stem,
                         source=str(path))
 
-    import mans.inference.runtime as runtime_mod
+    import mans.data.pipeline as pipeline_mod
 
-    monkeypatch.setattr(runtime_mod, "read_sequence", read)
-    monkeypatch.setattr(predict_mod, "read_sequence", read)
+    monkeypatch.setattr(pipeline_mod, "read_sequence", read)
     fused = predict_mod.predict_files(joint / "best.pt", raw, topk=4, device="cpu",
                                       ensemble=[bone_run[0] / "best.pt"])
     p1 = predict_mod.Predictor(joint / "best.pt", "cpu")
     p2 = predict_mod.Predictor(bone_run[0] / "best.pt", "cpu")
     assert (p1.stream, p2.stream) == ("joint", "bone")
     for f, r in zip(raw, fused):
-        expected = (softmax(p1.scores(f)[0]) + softmax(p2.scores(f)[0])) / 2  # (K,)
+        expected = (softmax(p1.scores(p1.pipeline(f))[0])
+                    + softmax(p2.scores(p2.pipeline(f))[0])) / 2  # (K,)
         got = {t["label"]: t["prob"] for t in r["top"]}
         assert got == pytest.approx({k: float(expected[k]) for k in range(4)}, abs=1e-6)
         assert r["checkpoints"] == [str(joint / "best.pt"), str(bone_run[0] / "best.pt")]
     # each checkpoint got its own stream: the bone model's image is the bone stream
-    img, _ = p2.image(raw[0])
+    img = p2.pipeline(raw[0]).x
     seq = read(raw[0])
-    from mans.data.transforms import prepare_sequence
+    from mans.data.views import prepare_sequence
 
     x = prepare_sequence(seq, p2.prep)
-    np.testing.assert_array_equal(img, model_input(x, 28, "bone", p2.layout))
+    np.testing.assert_array_equal(img, pipeline_for(p2.layout, 28, "bone").sample(x)[0])

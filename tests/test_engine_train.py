@@ -21,7 +21,7 @@ from mans.engine.evaluate import run_eval
 from mans.engine.train import TrainingDiverged, run_training
 from mans.errors import ConfigError, MansError
 from mans.data.store import PreparedStore
-from mans.data.transforms import to_image
+from helpers_pipeline import joint_image
 
 
 def train(store: Path, out: Path, *extra: str, **kw) -> dict:
@@ -107,7 +107,7 @@ def test_final_metrics_match_an_independent_evaluation(finished_run, tiny_store)
     store = PreparedStore.open(tiny_store)
     idx = store.split("xsub", "test")
     with torch.no_grad():
-        x = torch.stack([torch.from_numpy(to_image(np.array(store.sequence(i)), 28))
+        x = torch.stack([torch.from_numpy(joint_image(np.array(store.sequence(i)), 28))
                          for i in idx])
         logits = model(x).numpy()
     pred, y = logits.argmax(1), store.labels[idx]

@@ -26,9 +26,11 @@ LAYERS = [
                  "mans.formats.openpose", "mans.formats.pyskl", "mans.formats.utkinect"]),
     ("datasets", ["mans.datasets", "mans.datasets.custom", "mans.datasets.hdm05",
                   "mans.datasets.ntu", "mans.datasets.pyskl", "mans.datasets.utkinect"]),
-    ("data: arrays", ["mans.data", "mans.data.transforms", "mans.data.transforms2d",
-                      "mans.data.streams", "mans.data.augment", "mans.data.spec"]),
-    ("data: store", ["mans.data.store"]),
+    ("data: steps", ["mans.data", "mans.data.bodies", "mans.data.views", "mans.data.views2d",
+                     "mans.data.frames", "mans.data.streams", "mans.data.augment",
+                     "mans.data.spec"]),
+    ("data: pipeline", ["mans.data.pipeline"]),
+    ("data: store", ["mans.data.store", "mans.data.dataset"]),
     ("data: prepare", ["mans.data.prepare"]),
     ("models", ["mans.models", "mans.models.densenet", "mans.models.flops", "mans.models.gru",
                 "mans.models.mans", "mans.models.resnet", "mans.models.tarm", "mans.models.tta"]),
@@ -39,7 +41,7 @@ LAYERS = [
                 "mans.engine.run_evaluation", "mans.engine.run_outputs", "mans.engine.run_setup",
                 "mans.engine.run_state", "mans.engine.selection", "mans.engine.train",
                 "mans.engine.typed_config"]),
-    ("inference", ["mans.inference", "mans.inference.runtime", "mans.inference.predict",
+    ("inference", ["mans.inference", "mans.inference.records", "mans.inference.predict",
                    "mans.inference.onnx_predict", "mans.inference.export", "mans.inference.api",
                    "mans.inference.timeline", "mans.inference.live"]),
     ("viz", ["mans.viz", "mans.viz.skeleton", "mans.viz.show"]),
@@ -146,3 +148,38 @@ def test_store_and_prepare_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+# The steps of the input pipeline that were data/transforms.py (bodies -> view at prepare time,
+# frames -> layout at load time) and the input streams; mans.data.pipeline alone puts them together.
+_TRANSFORM_STEPS = {"mans.data.bodies", "mans.data.views", "mans.data.views2d", "mans.data.frames"}
+_STREAMS = "mans.data.streams"
+
+
+def _imported(path: Path) -> set[str]:
+    return {target for target, _ in imports(path)}
+
+
+def test_only_the_pipeline_puts_the_steps_together():
+    """No module outside mans.data.pipeline imports both a transform step and the streams, and
+    the model rows and tensor layout (mans.data.frames) are the pipeline's alone: every path to a
+    model input (training, eval, predict, API, ONNX, timeline, live) goes through it."""
+    both, frames = [], []
+    for f in sorted(SRC.rglob("*.py")):
+        me, targets = module_name(f), _imported(f)
+        if me == "mans.data.pipeline":
+            assert _STREAMS in targets and "mans.data.frames" in targets
+            continue
+        if targets & _TRANSFORM_STEPS and _STREAMS in targets:
+            both.append(me)
+        if "mans.data.frames" in targets:
+            frames.append(me)
+    assert both == [] and frames == []
+
+
+def test_every_model_input_path_uses_the_pipeline():
+    users = {module_name(f) for f in SRC.rglob("*.py")
+             if "mans.data.pipeline" in _imported(f)}
+    assert {"mans.data.dataset", "mans.engine.run_setup", "mans.engine.evaluate",
+            "mans.engine.checkpoint", "mans.inference.records",
+            "mans.inference.export"} <= users

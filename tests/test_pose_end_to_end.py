@@ -13,7 +13,8 @@ import mans
 from mans.engine.train import run_training
 from mans.errors import ConfigError
 from mans.data.prepare import prepare
-from mans.data.store import PreparedStore, SkeletonDataset
+from mans.data.dataset import SkeletonDataset
+from mans.data.store import PreparedStore
 
 TINY = ["model.size=20", "model.hidden=8", "model.resnet_width=8", "model.resnet_stages=[1]",
         "train.batch_size=4", "train.epochs=2", "data.num_workers=0", "data.val_fraction=0.0",
@@ -66,7 +67,7 @@ def test_coco_folder_prepare_train_predict(raw, tmp_path):
     # the raw file through the API gives what the model gives on the stored, prepared sample
     i = int(store.split("given", "test")[0])
     got = clf.predict(raw / f"c{i}.json", topk=2)["top"]
-    ds = SkeletonDataset(store, [i], clf.size)
+    ds = SkeletonDataset(store, [i], clf.pipeline)
     with torch.no_grad():
         ref = torch.softmax(clf.predictor.model(ds[0][0][None]), 1)[0].numpy()
     assert got[0]["label"] == int(ref.argmax())

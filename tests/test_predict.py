@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers_pipeline import pipeline_for
 from mans.inference.predict import format_prediction
-from mans.inference.runtime import sparkline
-from mans.data.transforms import frame_rows, resize_frames
+from mans.inference.records import sparkline
 
 
-def test_frame_map_matches_resize_frames():
+def test_the_rows_named_are_the_rows_filled():
+    """A record's ``frame_index`` (the pipeline's rows) names the frame each model row holds."""
     for t, s in [(7, 10), (10, 10), (50, 10), (11, 10), (1, 5)]:
-        x = np.arange(1, t + 1, dtype=np.float32)[None, :, None]  # frame k holds k + 1
-        rows = resize_frames(x, s)[0, :, 0]  # (S,)
-        m = frame_rows(t, s)
-        assert np.array_equal(rows, np.where(m >= 0, m + 1, 0)), (t, s)
+        x = np.repeat(np.arange(1, t + 1, dtype=np.float32)[None, :, None], 20, axis=2)
+        for input in ("image", "sequence"):  # frame k holds k + 1 in every column
+            size = max(s, 20) if input == "image" else s  # an image is at least J wide
+            img, rows = pipeline_for("kinect20", size, input=input).sample(x)
+            j0 = (img.shape[2] - 20) // 2
+            assert np.array_equal(img[0, :, j0], np.where(rows >= 0, rows + 1, 0)), (t, s)
 
 
 def test_format_prediction_lists_classes_and_marks_padding():
@@ -94,11 +97,11 @@ def test_fused_predict_is_the_ensembles_fusion(tmp_path, monkeypatch):
     the mean of the softmax scores, here checked against each checkpoint predicted alone."""
     from mans.engine import ensemble
     from mans.inference import predict
-    from mans.inference.runtime import softmax
+    from mans.inference.records import softmax
 
     a, b, x = _two_untrained(tmp_path)
     fused = predict.predict_files(a, [x], topk=3, device="cpu", ensemble=[b])[0]
-    alone = [predict.Predictor(c, "cpu").scores(x)[0] for c in (a, b)]
+    alone = [p.scores(p.pipeline(x))[0] for p in (predict.Predictor(c, "cpu") for c in (a, b))]
     want = (softmax(alone[0]) + softmax(alone[1])) / 2  # (K,)
     got = [t["prob"] for t in sorted(fused["top"], key=lambda t: t["label"])]
     np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import helpers_prepare as tiny
-from mans.data import transforms as T
+from mans.data import views as T
 from mans.datasets import Item
 from mans.errors import ConfigError
 from mans.data.prepare import prepare

@@ -12,11 +12,14 @@ import torch
 from torch.utils.data import DataLoader
 
 import helpers_prepare as tiny
-from mans.data import transforms as T
+from helpers_pipeline import joint_image
+from mans.data import views as T
+from mans.data.dataset import SkeletonDataset
+from mans.data.pipeline import InputPipeline
 from mans.datasets import Item
 from mans.errors import ConfigError, FormatError
 from mans.data.prepare import prepare
-from mans.data.store import PreparedStore, SkeletonDataset
+from mans.data.store import PreparedStore
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +86,15 @@ def test_open_errors(store_dir, tmp_path):
 def test_dataset_items(store_dir):
     s = PreparedStore.open(store_dir)
     idx = s.split("xsub", "train")
-    ds = SkeletonDataset(s, idx, size=50)
+    ds = SkeletonDataset(s, idx, InputPipeline.for_store(s, 50))
     assert len(ds) == len(idx)
     np.testing.assert_array_equal(ds.labels, s.labels[idx])
     for k in range(len(ds)):
         x, y = ds[k]
         assert isinstance(x, torch.Tensor) and x.dtype == torch.float32 and x.shape == (3, 50, 50)
         assert y == s.labels[idx[k]] and isinstance(y, int)
-        np.testing.assert_array_equal(x.numpy(), T.to_image(s.sequence(int(idx[k])), 50))
-    big = SkeletonDataset(s, idx, size=224)[0][0]
+        np.testing.assert_array_equal(x.numpy(), joint_image(s.sequence(int(idx[k])), 50))
+    big = SkeletonDataset(s, idx, InputPipeline.for_store(s, 224))[0][0]
     assert big.shape == (3, 224, 224)
     t = s.lengths[idx[0]]
     rows = slice((224 - t) // 2, (224 - t) // 2 + t)  # centre-padded frames, centred joints
@@ -109,21 +112,25 @@ def _jitter(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def test_augment_is_deterministic_per_epoch_and_index(store_dir):
     s = PreparedStore.open(store_dir)
     before = np.array(s.frames)
-    ds = SkeletonDataset(s, [0, 1, 2], size=50, augment=_jitter, seed=3)
+    pipeline = InputPipeline.for_store(s, 50, augment=_jitter)
+    ds = SkeletonDataset(s, [0, 1, 2], pipeline, seed=3, train=True)
     a0, a0b = ds[1][0], ds[1][0]
     np.testing.assert_array_equal(a0.numpy(), a0b.numpy())
     ds.set_epoch(1)
     a1 = ds[1][0]
     assert not torch.equal(a0, a1)
     # the RNG depends on the store index, not the position in the dataset
-    other = SkeletonDataset(s, [2, 1], size=50, augment=_jitter, seed=3)
+    other = SkeletonDataset(s, [2, 1], pipeline, seed=3, train=True)
     other.set_epoch(1)
     np.testing.assert_array_equal(other[1][0].numpy(), a1.numpy())
-    shift = a1[0].numpy() - T.to_image(s.sequence(1), 50)[0]
+    shift = a1[0].numpy() - joint_image(s.sequence(1), 50)[0]
     t = s.lengths[1]
     expect = np.random.default_rng((3, 1, 1)).normal()
     np.testing.assert_allclose(shift[(50 - t) // 2:(50 - t) // 2 + t], expect, rtol=1e-5)
     np.testing.assert_array_equal(np.array(s.frames), before)
+    # evaluation samples are never augmented, whatever the pipeline holds
+    test = SkeletonDataset(s, [0, 1, 2], pipeline, seed=3)
+    np.testing.assert_array_equal(test[1][0].numpy(), joint_image(s.sequence(1), 50))
 
 
 def test_pickle_and_dataloader_workers(store_dir):
@@ -133,7 +140,7 @@ def test_pickle_and_dataloader_workers(store_dir):
     assert len(blob) < s.frames.nbytes  # the memmap is not pickled
     s2 = pickle.loads(blob)
     np.testing.assert_array_equal(s2.sequence(4), s.sequence(4))
-    ds = SkeletonDataset(s, np.arange(len(s)), size=50)
+    ds = SkeletonDataset(s, np.arange(len(s)), InputPipeline.for_store(s, 50))
     loader = DataLoader(ds, batch_size=4, num_workers=2, shuffle=False)
     xs, ys = zip(*loader)
     x, y = torch.cat(xs), torch.cat(ys)

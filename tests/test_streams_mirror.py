@@ -12,10 +12,13 @@ from mans.data.augment import Mirror, build_augment, mirror_sequence
 from mans.engine.config import AugmentConfig
 from mans.errors import ConfigError
 from mans.formats import read_sequence
-from mans.models.tta import MirrorAverage, image_mirror_columns, mirror_images
+from helpers_pipeline import joint_image, pipeline_for
+from mans.data.frames import frame_indices
+from mans.data.streams import apply_stream, bones, column_mirror, column_parents, motion
+from mans.data.spec import PrepConfig
+from mans.data.views import prepare_sequence
+from mans.models.tta import MirrorAverage, mirror_images
 from mans.skeleton import Layout, builtin_layout
-from mans.data.streams import (apply_stream, bones, column_mirror, column_parents, model_input, motion)
-from mans.data.transforms import PrepConfig, frame_indices, prepare_sequence, to_image
 
 CHAIN = Layout(name="chain3", joints=("root", "left_arm", "right_arm"), parents=(-1, 0, 0))
 
@@ -131,25 +134,33 @@ def test_motion_by_hand_and_absent_joints():
 
 
 def test_motion_is_taken_on_the_model_rows():
+    """The pipeline takes the stream of the frames its rows hold: a motion difference spans one
+    model row (T > S: of the sub-sampled frames; T <= S: of the centred frames)."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3, 100, 20)).astype(np.float32)
+    lay = builtin_layout("kinect20")
     sub = x[:, frame_indices(100, 32)]
-    np.testing.assert_array_equal(apply_stream(x, "motion", None, 32), motion(sub))
-    short = x[:, :10]
-    np.testing.assert_array_equal(apply_stream(short, "motion", None, 32), motion(short))
-    img = model_input(x, 32, "bone_motion", builtin_layout("kinect20"))
     j0 = (32 - 20) // 2
+    img, rows = pipeline_for(lay, 32, "motion").sample(x)
+    np.testing.assert_array_equal(img[:, :, j0:j0 + 20], motion(sub))
+    np.testing.assert_array_equal(rows, frame_indices(100, 32))
+    short = x[:, :10]
+    img, _ = pipeline_for(lay, 32, "motion").sample(short)
+    np.testing.assert_array_equal(img[:, 11:21, j0:j0 + 20], motion(short))  # (32 - 10) // 2
+    assert not img[:, :11].any() and not img[:, 21:].any()
+    img, _ = pipeline_for(lay, 32, "bone_motion").sample(x)
     np.testing.assert_allclose(img[:, :, j0:j0 + 20],
-                               motion(bones(sub, column_parents(builtin_layout("kinect20"), 20))))
+                               motion(bones(sub, column_parents(lay, 20))))
 
 
 def test_joint_stream_is_the_plain_image():
     x = np.random.default_rng(4).normal(size=(3, 40, 20)).astype(np.float32)
-    np.testing.assert_array_equal(model_input(x, 32), to_image(x, 32))
+    np.testing.assert_array_equal(pipeline_for("kinect20", 32).sample(x)[0], joint_image(x, 32))
+    assert apply_stream(x, "joint", None) is x
     with pytest.raises(ConfigError, match="unknown input stream"):
-        model_input(x, 32, "velocity")
+        apply_stream(x, "velocity", None)
     with pytest.raises(ConfigError, match="needs the joint layout"):
-        model_input(x, 32, "bone")
+        apply_stream(x, "bone", None)
 
 
 # --- test-time mirroring ---------------------------------------------------------------------------
@@ -164,18 +175,21 @@ def test_image_mirror_commutes_with_every_stream(utkinect_dir, stream):
     x = prepare_sequence(seq, PrepConfig("authors", 1))[:, :80]  # (3, 80, 20)
     lay = builtin_layout("kinect20")
     cols = column_mirror(lay, 20)
-    a = model_input(mirror_sequence(x, cols), 32, stream, lay)
-    perm = torch.as_tensor(image_mirror_columns(cols, 32))
-    b = mirror_images(torch.from_numpy(model_input(x, 32, stream, lay))[None], perm)[0]
-    np.testing.assert_allclose(b.numpy(), a, atol=1e-6)
+    for input in ("image", "sequence"):
+        pipeline = pipeline_for(lay, 32, stream, input=input)
+        a = pipeline.sample(mirror_sequence(x, cols))[0]
+        perm = torch.as_tensor(pipeline.mirror_columns())
+        b = mirror_images(torch.from_numpy(pipeline.sample(x)[0])[None], perm)[0]
+        np.testing.assert_allclose(b.numpy(), a, atol=1e-6)
 
 
 def test_mirror_average_is_the_mean_of_both_logits():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
     net.config = None
-    perm = image_mirror_columns(np.array([1, 0, 2]), 8)
-    assert perm.tolist() == [0, 1, 3, 2, 4, 5, 6, 7]  # j0 = (8 - 3) // 2 = 2
+    perm = pipeline_for(CHAIN, 8).mirror_columns()  # root, left_arm, right_arm
+    assert perm.tolist() == [0, 1, 2, 4, 3, 5, 6, 7]  # j0 = (8 - 3) // 2 = 2
+    assert pipeline_for(CHAIN, 8, input="sequence").mirror_columns().tolist() == [0, 2, 1]
     tta = MirrorAverage(net, perm)
     x = torch.randn(5, 3, 8, 8)
     xm = x[:, :, :, perm].clone()
@@ -194,7 +208,7 @@ def _full_length_image(x: np.ndarray, size: int, stream: str, layout: Layout) ->
         if x.shape[1] > size:
             x = x[:, frame_indices(x.shape[1], size)]
         x = motion(x)
-    return to_image(x, size)
+    return joint_image(x, size)
 
 
 def _per_body_parents(layout: Layout, columns: int) -> np.ndarray:
@@ -217,7 +231,8 @@ def test_stream_image_equals_the_full_length_formula(utkinect_dir, t, stream):
     x[:, 5:9, 20:] = 0  # second body absent for four frames
     x[:, 11, 3] = 0  # one absent joint
     lay = builtin_layout("kinect20")
-    assert np.array_equal(model_input(x, 50, stream, lay), _full_length_image(x, 50, stream, lay))
+    image = pipeline_for(lay, 50, stream, bodies=2).sample(x)[0]
+    assert np.array_equal(image, _full_length_image(x, 50, stream, lay))
 
 
 def test_column_parents_is_built_once_per_layout():

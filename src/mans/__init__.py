@@ -1,8 +1,10 @@
 """mans: Memory Attention Networks for skeleton-based action recognition.
 
 The path of one sample: a raw file is read by a reader in :mod:`mans.formats` into a
-:class:`mans.skeleton.Sequence` (joints ``(T, M, V, 3)``), normalised by :mod:`mans.data.transforms`,
-stored by :mod:`mans.data.prepare` / :mod:`mans.data.store`, and classified by :mod:`mans.models`.
+:class:`mans.skeleton.Sequence` (joints ``(T, M, V, 3)``), made into the model's input by the one
+input pipeline, :mod:`mans.data.pipeline` (bodies, view, frames, stream, tensor layout; its
+prepare-time half stored by :mod:`mans.data.prepare` / :mod:`mans.data.store`), and classified by
+:mod:`mans.models`.
 """
 
 __version__ = "0.1.0"

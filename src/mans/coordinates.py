@@ -1,5 +1,5 @@
 """The one rule for a valid coordinate, applied wherever a sequence comes in from outside: every
-reader in :mod:`mans.formats` and the live/API inputs (:func:`mans.inference.runtime.as_frames`).
+reader in :mod:`mans.formats` and the arrays of the API and live inputs (:func:`as_frames`).
 
 A coordinate is valid when it is finite, representable in float32 (sequences hold float32) and
 within the bound of its kind:
@@ -153,3 +153,48 @@ def check_joints(source: str | Path, joints: np.ndarray, layout: Layout, *,
 
     check_coordinates(source, a, a.shape[3], locate=locate or joint_text, bound=bound)
     return a.astype(np.float32, copy=False)
+
+
+def as_frames(joints, v: int, scores=None, *, what: str = "array", one_frame: bool = False
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """User-given coordinates checked and shaped as a :class:`Sequence` holds them.
+
+    Args:
+        joints: ``(T, V, C)`` or ``(T, M, V, C)``; with ``one_frame`` a single frame ``(V, C)`` or
+            ``(M, V, C)``. V = ``v``, C = 2 or 3, finite numbers.
+        scores: ``(T, V)`` / ``(T, M, V)`` (``(V,)`` / ``(M, V)`` for one frame), or None.
+        what: how the error messages name the input (e.g. ``"frame 12"``).
+
+    Returns:
+        ``(joints (T, M, V, C) float32, scores (T, M, V) float32 or None)``; T = 1 for one frame.
+
+    Raises:
+        ConfigError: a wrong shape, or a coordinate that is not valid (naming the frame, body
+            and joint): NaN/inf, or beyond the bound of its kind (:mod:`mans.coordinates`:
+            100 m for 3-D, 100,000 for 2-D image coordinates).
+    """
+    try:
+        a = np.asarray(joints, dtype=np.float64)  # checked as given, then held as float32
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what}: joints must be an array of numbers") from None
+    axes = "(V, C) or (M, V, C)" if one_frame else "(T, V, C) or (T, M, V, C)"
+    a = a[None] if one_frame and a.ndim in (2, 3) else a
+    a = a[:, None] if a.ndim == 3 else a  # (T, 1, V, C)
+    if a.ndim != 4 or a.shape[2] != v or a.shape[3] not in (2, 3) or 0 in a.shape[:2]:
+        raise ConfigError(f"{what}: joints of shape {np.shape(joints)}; expected {axes} with "
+                          f"V = {v}, C = 2 or 3 and no empty axis")
+    found = first_invalid(a, a.shape[3])  # the rule of every reader
+    if found is not None:
+        (t, m, j), problem = found
+        at = f"body {m}, joint {j}" if one_frame else f"frame {t}, body {m}, joint {j}"
+        raise ConfigError(f"{what}: {at}: {problem}")
+    a = a.astype(np.float32)
+    sc = None
+    if scores is not None:
+        sc = np.asarray(scores, dtype=np.float32)
+        sc = sc[None] if one_frame and sc.ndim in (1, 2) else sc
+        sc = sc[:, None] if sc.ndim == 2 else sc
+        if sc.shape != a.shape[:3] or not np.isfinite(sc).all():
+            raise ConfigError(f"{what}: scores of shape {np.shape(scores)}; expected finite "
+                              f"numbers of shape {a.shape[1:3] if one_frame else a.shape[:3]}")
+    return a, sc

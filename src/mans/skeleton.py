@@ -1,7 +1,7 @@
 """The in-memory skeleton sequence and the named joint layouts.
 
-Every reader in :mod:`mans.formats` returns a :class:`Sequence`; every transform in
-:mod:`mans.data.transforms` looks joints up through the sequence's :class:`Layout`, never through
+Every reader in :mod:`mans.formats` returns a :class:`Sequence`; every step of the input pipeline
+(:mod:`mans.data.pipeline`) looks joints up through the sequence's :class:`Layout`, never through
 hard-coded indices, so one pipeline serves Kinect v2 (NTU), Kinect v1 (UT-Kinect), HDM05 mocap and
 user layouts alike.
 """

@@ -118,7 +118,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return _predict_timeline(args)
     if args.timeline_out is not None:
         raise UsageError("--timeline-out goes with --window and --stride")
-    from ..inference.runtime import format_prediction
+    from ..inference.records import format_prediction
 
     failed: list[dict] = []  # one bad file does not stop the others (reported, exit 1)
     if args.onnx or args.checkpoint.suffix == ".onnx":  # onnxruntime; torch is never imported
@@ -193,7 +193,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _predict_timeline(args: argparse.Namespace) -> int:
     from ..inference.api import load
-    from ..inference.runtime import predict_each
+    from ..inference.records import predict_each
     from ..inference.timeline import check_timeline_out, write_timelines
 
     if args.window is None or args.stride is None:

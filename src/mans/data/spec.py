@@ -1,11 +1,13 @@
 """What a model was trained on and how its input is made: the ``data`` entry of a checkpoint (and
-of an ONNX export's metadata), owned by one torch-free dataclass, :class:`DataSpec`.
+of an ONNX export's metadata), owned by one torch-free dataclass, :class:`DataSpec`, and the part
+of it that says how a store was prepared, :class:`PrepConfig` (also in the store's manifest).
 
 Built in one place from a run's config and its store (:meth:`DataSpec.from_store`, called by the
 trainer), written with :meth:`DataSpec.to_dict` and read back with :meth:`DataSpec.from_dict`
 (every version of the entry, also the ones older checkpoints hold) by everything that feeds a
-model: ``mans predict`` on PyTorch and on onnxruntime, the Python API, eval, ensemble, report. The
-input pipeline (raw file -> model input) is built from it.
+model: ``mans predict`` on PyTorch and on onnxruntime, the Python API, eval, ensemble, report.
+The input pipeline (raw file -> model input, :class:`mans.data.pipeline.InputPipeline`) is built
+from it.
 
 The entry, as saved (``to_dict``)::
 
@@ -28,26 +30,75 @@ defaults below.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import FormatError, MansError
+from ..errors import ConfigError, FormatError, MansError
 from ..skeleton import Layout, builtin_layout
 from .streams import STREAMS
-from .transforms import PrepConfig
 
 # The one home of the default input stream: a config that names none, and every checkpoint
 # written before streams existed, use it.
 DEFAULT_STREAM = "joint"
 # Tensor layouts a model can ask for: "image" = (C, S, S), S frames x S joint columns (the
-# ResNet / DenseNet STCMs); "sequence" = (C, T, J), reserved for STCMs that take the frames and
-# joints as they are.
+# ResNet / DenseNet STCMs); "sequence" = (C, S, J), S frames x the J joint columns as they are
+# (an STCM over frames x joints). The model declares which; mans.data.pipeline makes it.
 INPUTS = ("image", "sequence")
 DEFAULT_INPUT = "image"  # every checkpoint written before the entry had the key
 # Keys of the entry in older files, now derived: size (the model's config), layout
 # (prep.layout), num_classes (len(class_names)).
 _LEGACY_KEYS = ("size", "layout", "num_classes")
 _KEYS = ("input", "dataset", "protocol", "prep", "class_names", "stream", "test_mirror")
+# View normalisations (mans.data.views; "2d": mans.data.views2d).
+VIEWS = ("authors", "gcn", "none", "2d")
+
+
+@dataclass(frozen=True)
+class PrepConfig:
+    """Prepare-time settings, saved in the store manifest and in checkpoints.
+
+    Attributes:
+        view: ``"authors"`` (paper's per-body PCA frame), ``"gcn"`` (spine-centred rigid
+            transform) or ``"none"``.
+        max_bodies: body slots kept (2 for NTU; 1 for single-person data). ``J = max_bodies * V``.
+        confidence: ``"2d"`` view only: add the joint scores as a third channel
+            (:mod:`mans.data.views2d`); without it 2-D data have 2 channels.
+    """
+
+    view: str = "authors"
+    max_bodies: int = 2
+    confidence: bool = False
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise ConfigError(f"prep.view: unknown view normalisation {self.view!r}; "
+                              f"choose one of {VIEWS}")
+        if not isinstance(self.max_bodies, int) or isinstance(self.max_bodies, bool) \
+                or self.max_bodies < 1:
+            raise ConfigError(f"prep.max_bodies: expected an integer >= 1, got {self.max_bodies!r}")
+        if not isinstance(self.confidence, bool):
+            raise ConfigError(f"prep.confidence: expected true or false, got {self.confidence!r}")
+        if self.confidence and self.view != "2d":
+            raise ConfigError("prep.confidence: the confidence channel exists only for view '2d'")
+
+    @property
+    def channels(self) -> int:
+        """Coordinate channels of a prepared sample: 3 for the 3-D views, 2 for ``2d`` (3 with
+        the confidence channel)."""
+        return (3 if self.confidence else 2) if self.view == "2d" else 3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PrepConfig":
+        """Build from a dict holding at least ``view`` and ``max_bodies``; other keys (e.g. the
+        layout a store manifest keeps beside them) are ignored."""
+        missing = [k for k in ("view", "max_bodies") if k not in d]
+        if missing:
+            raise ConfigError(f"prep settings lack {missing}; got keys {sorted(d)}")
+        return cls(view=str(d["view"]), max_bodies=d["max_bodies"],
+                   confidence=bool(d.get("confidence", False)))  # absent in older stores
 
 
 @dataclass(frozen=True)
@@ -65,7 +116,7 @@ class DataSpec:
         dataset: the store's dataset name (None for a checkpoint not trained on a store).
         protocol: the protocol trained on (``"none"`` likewise).
         layout: the joint layout, from ``prep`` (derived, not passed).
-        prep_config: ``prep`` as :class:`~mans.data.transforms.PrepConfig` (derived).
+        prep_config: ``prep`` as :class:`PrepConfig` (derived).
     """
 
     prep: dict
@@ -100,6 +151,11 @@ class DataSpec:
         return len(self.class_names)
 
     @property
+    def channels(self) -> int:
+        """``C``: coordinate channels of the stored samples (and of the model input)."""
+        return int(self.prep.get("channels", self.prep_config.channels))
+
+    @property
     def joints(self) -> int:
         """``J``: stored joint columns (bodies x joints of the layout)."""
         return int(self.prep.get("joints", self.prep_config.max_bodies * self.layout.num_joints))
@@ -108,13 +164,13 @@ class DataSpec:
 
     @classmethod
     def from_store(cls, store, *, protocol: str, size: int, stream: str = DEFAULT_STREAM,
-                   test_mirror: bool = False) -> "DataSpec":
+                   test_mirror: bool = False, input: str = DEFAULT_INPUT) -> "DataSpec":
         """The spec of a run on an open :class:`~mans.data.store.PreparedStore` (its prep
-        settings, classes and dataset name) with the run's protocol, stream and mirroring and
-        the model's image side ``size``."""
+        settings, classes and dataset name) with the run's protocol, stream and mirroring, and
+        the model's image side ``size`` and the input it declares (``input``)."""
         return cls(prep=store.prep, class_names=tuple(store.class_names), size=int(size),
-                   stream=stream, test_mirror=bool(test_mirror), dataset=store.dataset,
-                   protocol=protocol)
+                   stream=stream, test_mirror=bool(test_mirror), input=input,
+                   dataset=store.dataset, protocol=protocol)
 
     def to_dict(self) -> dict:
         """The entry as saved (plain containers only; no ``size``: the model's config holds

@@ -1,5 +1,5 @@
 """The prepared store: its on-disk format (this module is its one home: :mod:`mans.data.prepare` writes it
-with the names and the frames writer defined here), reading it, and serving it as a Dataset.
+with the names and the frames writer defined here) and reading it.
 
 Store layout (a folder)::
 
@@ -11,13 +11,10 @@ Store layout (a folder)::
     manifest.json   format, version, dataset, counts, skipped list, per-protocol split sizes,
                     prep settings (view, max_bodies, layout), class names, mans version
 
-Importing this module does not import torch (the prepare workers import it);
-:class:`SkeletonDataset` imports it when it builds a sample.
-
-The frames are memory-mapped, so opening a store costs only its small index files, each sample is
-read from disk (page cache) when it is used, and DataLoader worker processes share the pages.
-:class:`SkeletonDataset` turns a stored ``(C, T, J)`` sequence into the model's ``(C, S, S)`` image
-with :func:`mans.data.streams.model_input` -- the same function ``predict`` uses.
+Importing this module does not import torch (the prepare workers import it). The frames are
+memory-mapped, so opening a store costs only its small index files, each sample is read from disk
+(page cache) when it is used, and DataLoader worker processes share the pages
+(:class:`mans.data.dataset.SkeletonDataset` serves a store's samples as model inputs).
 """
 
 from __future__ import annotations
@@ -25,18 +22,11 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .augment import Augment
-
-if TYPE_CHECKING:
-    import torch
 from ..errors import ConfigError, FormatError
 from ..skeleton import Layout
-from .spec import DEFAULT_STREAM
-from .streams import check_stream, model_input
 
 # --- the format -----------------------------------------------------------------------------------
 
@@ -284,59 +274,3 @@ def _load_array(path: Path, mmap_mode: str | None = None) -> np.ndarray:
         if "mmap length is greater than file size" in why or "cannot reshape" in why:
             why = "the file is shorter than its header says (truncated)"
         raise FormatError(path, f"damaged ({why}); prepare the store again") from None
-
-
-class SkeletonDataset:
-    """Samples of a store as ``(image (C, size, size) float32 tensor, label int)``: a map-style
-    dataset (``len`` and indexing) for :class:`torch.utils.data.DataLoader`.
-
-    Args:
-        store: an open :class:`PreparedStore`.
-        indices: store indices of the samples (e.g. ``store.split("xsub", "train")``).
-        size: image side ``S`` (50 for the ResNet variant, 224 for DenseNet-161).
-        augment: optional ``(x (C, T, J) ndarray, rng) -> x``, applied before
-            :func:`~mans.data.streams.model_input`; receives a private copy of the sample.
-        seed: base seed of the augmentation RNG.
-        stream: input stream (:data:`mans.data.streams.STREAMS`), computed after augmentation.
-
-    The augmentation RNG of a sample is ``np.random.default_rng((seed, epoch, store_index))``:
-    the same sample gets the same augmentation in the same epoch whatever the worker, batch
-    order or number of workers, and a new one after :meth:`set_epoch`. With a DataLoader,
-    call ``set_epoch`` before iterating (workers receive a copy of the dataset when the iterator
-    starts, so use ``persistent_workers=False`` or the epoch will not reach them).
-    """
-
-    def __init__(self, store: PreparedStore, indices, size: int, augment: Augment | None = None,
-                 seed: int = 0, stream: str = DEFAULT_STREAM):
-        self.store = store
-        self.stream = check_stream(stream)
-        self.layout = store.layout if stream != "joint" else None
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= len(store)):
-            raise ConfigError(f"sample indices outside 0..{len(store) - 1}")
-        self.size = int(size)
-        self.augment = augment
-        self.seed = int(seed)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return int(self.indices.shape[0])
-
-    @property
-    def labels(self) -> np.ndarray:
-        """``(len(self),)`` int64 labels, in dataset order (for samplers and class counts)."""
-        return self.store.labels[self.indices]
-
-    def __getitem__(self, k: int) -> tuple["torch.Tensor", int]:
-        import torch  # here, not at module level: see the module docstring
-
-        i = int(self.indices[k])
-        x = self.store.sequence(i)  # (C, T, J) memmap view
-        if self.augment is not None:
-            rng = np.random.default_rng((self.seed, self.epoch, i))
-            x = self.augment(np.array(x, dtype=np.float32), rng)
-        img = model_input(x, self.size, self.stream, self.layout)  # (C, S, S)
-        return torch.from_numpy(img), int(self.store.labels[i])

@@ -1,24 +1,20 @@
-"""Input streams: what the network sees of a prepared ``(C, T, J)`` sequence, and the one function
-that turns a stored sample into the model's ``(C, S, S)`` image.
-
-The four streams of the field (2s-AGCN, MS-G3D, CTR-GCN), computed from the layout's parents:
+"""Input streams: what the network sees of a prepared ``(C, T, J)`` sequence, computed from the
+layout's parents (the four streams of the field: 2s-AGCN, MS-G3D, CTR-GCN):
 
 - ``joint``: the coordinates themselves (the paper's input);
 - ``bone``: ``joint - parent joint`` for every joint (the root, which has no parent, gets 0);
 - ``motion``: frame differences of the joints, ``x[t + 1] - x[t]`` (the last row 0);
 - ``bone_motion``: frame differences of the bones.
 
-Every stream but ``joint`` is taken *after* the time axis is brought to the model's ``S`` rows
-(the same :func:`~mans.data.transforms.frame_indices` sub-sampling :func:`~mans.data.transforms.to_image`
-applies): a motion difference then always spans one model row, whatever the recording's frame
-rate and length, and a bone (a per-frame quantity, so the same either way) is computed for the
-``S`` kept frames only.
+The input pipeline (:mod:`mans.data.pipeline`) takes a stream of the frames the model's rows hold
+(:mod:`mans.data.frames`), not of every recorded frame: a motion difference then always spans one
+model row, whatever the recording's frame rate and length, and a bone (a per-frame quantity, so the
+same either way) is computed for the ``S`` kept frames only.
 
 Absent joints (all coordinates exactly 0: a missing second body, an empty frame) never produce a
 value: a bone is 0 unless the joint and its parent are present, a motion is 0 unless the joint is
-present in both frames. :func:`model_input` is the single entry point used by training
-(:class:`~mans.data.store.SkeletonDataset`), ``mans eval`` and ``mans predict``; the stream is saved in
-every checkpoint, so a checkpoint is always fed the stream it was trained on.
+present in both frames. The stream is saved in every checkpoint
+(:class:`~mans.data.spec.DataSpec`), so a checkpoint is always fed the stream it was trained on.
 """
 
 from __future__ import annotations
@@ -29,15 +25,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..skeleton import Layout
-from .transforms import frame_indices, to_image
 
 STREAMS = ("joint", "bone", "motion", "bone_motion")
-
-
-def stream_from_data(data: dict) -> str:
-    """The input stream named by a checkpoint's (or an exported model's) ``data`` entry
-    (``joint`` for those made before streams)."""
-    return str(data.get("stream") or "joint")
 
 
 def check_stream(stream: str) -> str:
@@ -49,7 +38,7 @@ def check_stream(stream: str) -> str:
 
 def _per_body(layout: Layout, columns: int, index: np.ndarray) -> np.ndarray:
     """A per-joint ``(V,)`` joint index (-1: none) repeated for each body of the ``columns = bodies
-    * V`` stored columns (bodies side by side, as :func:`~mans.data.transforms.to_channels_first`
+    * V`` stored columns (bodies side by side, as :func:`~mans.data.views.to_channels_first`
     lays them out), shifted to that body's columns: ``(J,)`` int64."""
     v = layout.num_joints
     if columns % v:
@@ -101,20 +90,12 @@ def motion(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def apply_stream(x: np.ndarray, stream: str, layout: Layout | None, size: int) -> np.ndarray:
-    """The ``stream`` of a ``(C, T, J)`` sequence, as ``(C, T', J)`` with ``T' = min(T, size)``
-    for every stream but ``joint`` (sub-sampled to the model's rows first) and ``T' = T`` for
-    ``joint`` (:func:`~mans.data.transforms.to_image` sub-samples it).
-
-    Bones are per frame, so taking them after the sub-sampling gives the same rows as taking them
-    on all ``T`` frames and sub-sampling after, for ``size / T`` of the work.
-
-    ``layout`` is needed for the bone streams only (the parent of each joint)."""
+def apply_stream(x: np.ndarray, stream: str, layout: Layout | None) -> np.ndarray:
+    """The ``stream`` of a ``(C, T, J)`` float32 sequence, ``(C, T, J)`` (``x`` itself for
+    ``joint``). ``layout`` is needed for the bone streams only (the parent of each joint)."""
     check_stream(stream)
     if stream == "joint":
         return x
-    if x.shape[1] > size:
-        x = x[:, frame_indices(x.shape[1], size)]  # (C, size, J)
     if stream in ("bone", "bone_motion"):
         if layout is None:
             raise ConfigError(f"the {stream!r} stream needs the joint layout (its parents)")
@@ -122,10 +103,3 @@ def apply_stream(x: np.ndarray, stream: str, layout: Layout | None, size: int) -
     if stream in ("motion", "bone_motion"):
         x = motion(x)
     return x
-
-
-def model_input(x: np.ndarray, size: int, stream: str = "joint",
-                layout: Layout | None = None) -> np.ndarray:
-    """A stored ``(C, T, J)`` sample -> the ``(C, size, size)`` float32 image of ``stream``: the
-    one function training, evaluation and prediction call."""
-    return to_image(apply_stream(np.asarray(x, dtype=np.float32), stream, layout, size), size)

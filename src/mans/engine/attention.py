@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
-
-from ..data.transforms import frame_rows
 
 
 class AttentionSums:
@@ -24,14 +23,18 @@ class AttentionSums:
 
     Args:
         num_classes: K.
-        lengths: ``(N,)`` the stored frames of each sample, in loader order (unshuffled); a row
-            holds a frame when :func:`mans.data.transforms.frame_rows` says so (not when the row
-            is non-zero: a still frame of a motion stream is all zeros and still a frame).
+        lengths: ``(N,)`` the stored frames of each sample, in loader order (unshuffled).
+        rows: ``t -> (S,)`` the prepared frame each model row holds, -1 for padding (the input
+            pipeline's :meth:`~mans.data.pipeline.InputPipeline.rows`); a row holds a frame when
+            it says so (not when the row is non-zero: a still frame of a motion stream is all
+            zeros and still a frame).
     """
 
-    def __init__(self, num_classes: int, lengths: np.ndarray):
+    def __init__(self, num_classes: int, lengths: np.ndarray,
+                 rows: Callable[[int], np.ndarray]):
         self.num_classes = int(num_classes)
         self.lengths = np.asarray(lengths)
+        self.rows = rows
         self.seen = 0
         self.sums = self.counts = self.samples = None
         self.without_tarm = False
@@ -44,7 +47,7 @@ class AttentionSums:
             return
         att = attention.double().cpu().numpy()
         B, C, S = att.shape
-        valid = np.stack([frame_rows(int(t), S) >= 0  # (B, S): the row holds a frame
+        valid = np.stack([self.rows(int(t)) >= 0  # (B, S): the row holds a frame
                           for t in self.lengths[self.seen:self.seen + B]])
         self.seen += B
         y = y.cpu().numpy()

@@ -314,11 +314,10 @@ def with_test_mirror(model: torch.nn.Module, data: DataSpec) -> torch.nn.Module:
     else ``model`` itself."""
     if not data.test_mirror:
         return model
-    from ..models.tta import MirrorAverage, image_mirror_columns
-    from ..data.streams import column_mirror
+    from ..data.pipeline import InputPipeline
+    from ..models.tta import MirrorAverage
 
-    cols = column_mirror(data.layout, data.joints)
-    return MirrorAverage(model, image_mirror_columns(cols, data.size))
+    return MirrorAverage(model, InputPipeline(data).mirror_columns())
 
 
 # --- RNG states as plain containers ---------------------------------------------------------------

@@ -16,7 +16,9 @@ from tqdm import tqdm
 
 from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError
-from ..data.store import PreparedStore, SkeletonDataset
+from ..data.dataset import SkeletonDataset
+from ..data.pipeline import InputPipeline
+from ..data.store import PreparedStore
 from .attention import AttentionSums
 from .checkpoint import Checkpoint, build_model_from_checkpoint
 from .config import RunConfig
@@ -174,14 +176,16 @@ def open_checkpoint(target: str | Path, store: PreparedStore | str | Path) -> di
     it against the store, without building the network or scoring anything.
 
     Returns:
-        ``{"ckpt": Path, "state": the Checkpoint, "store": the open store}``.
+        ``{"ckpt": Path, "state": the Checkpoint, "store": the open store, "pipeline": the
+        checkpoint's input pipeline}``.
     """
     ckpt = find_checkpoint(target)
     state = Checkpoint.load(ckpt)
     if not isinstance(store, PreparedStore):  # opened after the checkpoint: its errors first
         store = PreparedStore.open(store)
     check_store_matches(state, store, ckpt)
-    return {"ckpt": ckpt, "state": state, "store": store}
+    return {"ckpt": ckpt, "state": state, "store": store,
+            "pipeline": InputPipeline(state.data, source=ckpt)}
 
 
 def score_split(opened: dict, split: str, device: str = DEFAULT_DEVICE, progress: bool = False,
@@ -205,7 +209,7 @@ def score_split(opened: dict, split: str, device: str = DEFAULT_DEVICE, progress
         model = build_model_from_checkpoint(state, dev)
     if idx is None:
         idx = checkpoint_split(state, store, split, ckpt)
-    ds = SkeletonDataset(store, idx, state.data.size, stream=state.data.stream)
+    ds = SkeletonDataset(store, idx, opened["pipeline"])
     loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
     result = evaluate_model(model, loader, dev, num_classes=state.num_classes,
                             amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,
@@ -256,7 +260,8 @@ def run_eval(target: str | Path, *, data: str | Path, split: str = "test",
         raise ConfigError(f"{ckpt}: the model has no TARM (use_tarm: false), so it has no "
                           f"attention to average")
     idx = checkpoint_split(state, store, split, ckpt)
-    sums = AttentionSums(len(store.class_names), store.lengths[idx]) if attention else None
+    sums = (AttentionSums(len(store.class_names), store.lengths[idx], opened["pipeline"].rows)
+            if attention else None)
     ev = score_split(opened, split, device, progress, idx=idx, attention=sums)
     result = ev["result"]
     protocol = state.data.protocol

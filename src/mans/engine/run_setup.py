@@ -16,8 +16,10 @@ import torch
 from torch import nn
 
 from ..data.augment import build_augment
+from ..data.dataset import SkeletonDataset
+from ..data.pipeline import InputPipeline
 from ..data.spec import DataSpec
-from ..data.store import PreparedStore, SkeletonDataset
+from ..data.store import PreparedStore
 from ..errors import ConfigError
 from ..models import MANsConfig, build_model
 from .checkpoint import with_test_mirror
@@ -154,8 +156,6 @@ class RunSetup:
         self.optimizer = build_optimizer(self.model, t)
         self.scheduler = build_scheduler(self.optimizer, t.scheduler)
 
-        self.augment = build_augment(cfg.data.augment, self.store.layout)
-        self.stream = cfg.data.stream
         # Weight EMA: the average is what is evaluated, selected and saved for inference; the raw
         # weights keep training (and are saved for --resume).
         self.ema = None
@@ -164,9 +164,13 @@ class RunSetup:
 
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(t.ema),
                                      use_buffers=True)
-        # the checkpoint's data entry: what inference needs to feed the model
+        # the checkpoint's data entry (what inference needs to feed the model) and the input
+        # pipeline built from it, with the run's augmentation for the training samples
         self.spec = DataSpec.from_store(self.store, protocol=self.protocol, size=self.size,
-                                        stream=self.stream, test_mirror=cfg.data.test_mirror)
+                                        stream=cfg.data.stream, test_mirror=cfg.data.test_mirror)
+        self.pipeline = InputPipeline(self.spec, augment=build_augment(cfg.data.augment,
+                                                                       self.store.layout),
+                                      source=data)
         self.eval_model = with_test_mirror(self.ema.module if self.ema else self.model,
                                            self.spec)
         check_confidence_augment(self.store.prep, cfg.data.augment)
@@ -180,15 +184,14 @@ class RunSetup:
     def _train_loader(self, epoch: int) -> torch.utils.data.DataLoader:
         """This process's shuffled, augmented batches of the training split for ``epoch``."""
         seed = self.cfg.train.seed
-        ds = SkeletonDataset(self.store, self.train_idx, self.size, augment=self.augment,
-                             seed=seed, stream=self.stream)
+        ds = SkeletonDataset(self.store, self.train_idx, self.pipeline, seed=seed, train=True)
         return train_loader(ds, batch_size=self.batch, seed=seed, epoch=epoch,
                             rank=self.dist.rank, world=self.dist.world_size,
                             num_workers=self.num_workers, pin_memory=self.device.type == "cuda")
 
     def _eval_loader(self, idx: np.ndarray) -> torch.utils.data.DataLoader:
         """This process's shard of the samples ``idx``, in order, without augmentation."""
-        ds = SkeletonDataset(self.store, idx, self.size, stream=self.stream)
+        ds = SkeletonDataset(self.store, idx, self.pipeline)
         return eval_loader(ds, batch_size=self.batch, rank=self.dist.rank,
                            world=self.dist.world_size, num_workers=self.num_workers,
                            pin_memory=self.device.type == "cuda")

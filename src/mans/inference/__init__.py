@@ -1,6 +1,7 @@
 """Inference on trained models: raw files, arrays, long recordings and live frames.
 
-- :mod:`~mans.inference.runtime`: the torch-free half (file -> model input, logits -> record);
+- :mod:`~mans.inference.records`: the torch-free half (what both predictors share: the model's
+  input pipeline, :mod:`mans.data.pipeline`; logits -> record -> text);
 - :mod:`~mans.inference.predict`: a ``.pt`` checkpoint on PyTorch (``mans predict``);
 - :mod:`~mans.inference.onnx_predict`: an exported model on onnxruntime (no torch);
 - :mod:`~mans.inference.export`: ``mans export --onnx``;

@@ -9,11 +9,10 @@
     for frame in frames:
         result = stream.push(frame)                 # a prediction every 5 frames, else None
 
-Every input walks the same path as a training sample, with the settings saved in the checkpoint
-(:class:`~mans.inference.predict.Predictor`): :func:`~mans.data.transforms.prepare_sequence` (bodies, view
-normalisation, 2-D normalisation) -> :func:`~mans.data.streams.model_input` (the checkpoint's input
-stream) -> model. ``mans predict``
-(files, ``--window``) and ``mans stream`` call these same methods.
+Every input goes the checkpoint's input pipeline (:class:`~mans.data.pipeline.InputPipeline`,
+built from the settings saved in the checkpoint: read, bodies, view normalisation, frames, the
+checkpoint's input stream, the tensor layout the model takes), as a training sample did, then the
+model. ``mans predict`` (files, ``--window``) and ``mans stream`` call these same methods.
 """
 
 from __future__ import annotations
@@ -25,14 +24,10 @@ import torch
 
 from ..data.spec import DEFAULT_STREAM, DataSpec
 from ..devices import DEFAULT_DEVICE
-from ..errors import ConfigError, FormatError
-from ..formats import read_sequence
-from .predict import Predictor
 from ..skeleton import Layout, Sequence, as_layout
-from .timeline import Timeline, merge_segments
-from .runtime import as_frames, check_layout, file_of, softmax, top_classes
-
-BATCH = 64  # windows per forward pass of a timeline
+from .predict import Predictor
+from .records import softmax, top_classes
+from .timeline import Timeline, check_window, classify_windows
 
 
 class Classifier:
@@ -41,12 +36,14 @@ class Classifier:
     Attributes:
         class_names: index = label.
         layout: the joint layout the checkpoint was trained on (arrays must follow it).
-        size: ``S``, the model's frames x joint columns.
-        prep: the prepare-time settings (:class:`~mans.data.transforms.PrepConfig`).
+        size: ``S``, the model's frames (rows).
+        prep: the prepare-time settings (:class:`~mans.data.spec.PrepConfig`).
+        pipeline: the checkpoint's input pipeline (:class:`~mans.data.pipeline.InputPipeline`).
     """
 
     def __init__(self, checkpoint: str | Path, device: str = DEFAULT_DEVICE):
         self.predictor = Predictor(checkpoint, device)
+        self.pipeline = self.predictor.pipeline
         self.class_names = self.predictor.class_names
         self.layout = self.predictor.layout
         self.size = self.predictor.size
@@ -56,33 +53,15 @@ class Classifier:
 
     def sequence(self, x, *, layout: Layout | str | None = None, scores=None,
                  fmt: str | None = None) -> Sequence:
-        """Any input as a :class:`Sequence`: a path (read by the reader for ``fmt`` or the file
-        name), a :class:`Sequence`, or an array ``(T, V, C)`` / ``(T, M, V, C)`` in ``layout``
-        (default: the checkpoint's) with optional ``scores`` ``(T, V)`` / ``(T, M, V)``."""
-        if isinstance(x, Sequence):
-            seq = x
-        elif isinstance(x, (str, Path)):
-            seq = read_sequence(x, fmt, self.layout)
-        else:
-            seq = self._from_array(x, layout, scores)
-        check_layout(seq, self.layout, self.predictor.path)
-        return seq
-
-    def _from_array(self, x, layout: Layout | str | None, scores) -> Sequence:
-        lay = self.layout if layout in (None, self.layout.name) else as_layout(layout)
-        a, sc = as_frames(x, lay.num_joints, scores, what=f"array ({lay.name})")
-        return Sequence(joints=a, layout=lay, name="array", scores=sc)
-
-    # --- one sequence ------------------------------------------------------------------------
-
-    def image(self, seq: Sequence) -> tuple[np.ndarray, int]:
-        """``(model input (C, S, S), frames used T')`` of one sequence."""
-        img, meta = self.predictor.image(seq)
-        return img, meta["frames_used"]
+        """Any input as a :class:`Sequence` in the checkpoint's layout: a path (read by the reader
+        for ``fmt`` or the file name), a :class:`Sequence`, or an array ``(T, V, C)`` /
+        ``(T, M, V, C)`` in ``layout`` (default: the checkpoint's) with optional ``scores``
+        ``(T, V)`` / ``(T, M, V)`` (:meth:`~mans.data.pipeline.InputPipeline.read`)."""
+        return self.pipeline.read(x, layout=layout, scores=scores, fmt=fmt)
 
     @torch.no_grad()
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """``(B, K)`` class probabilities of ``(B, C, S, S)`` model inputs."""
+        """``(B, K)`` class probabilities of ``(B, C, S, W)`` model inputs."""
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.predictor.device)
         return softmax(self.predictor.model(x).float().cpu().numpy())
 
@@ -90,16 +69,12 @@ class Classifier:
         """The ``topk`` most probable classes of ``prob (K,)`` (as in ``mans predict``)."""
         return top_classes(prob, self.class_names, topk)
 
-    @torch.no_grad()
     def predict(self, x, *, layout: Layout | str | None = None, scores=None, topk: int = 5,
                 fmt: str | None = None) -> dict:
         """Top-k classes and per-frame attention of one file, Sequence or array (see
         :meth:`sequence`); the same dict as ``mans predict --json`` (``file``: the file the
         sequence was read from, None for arrays)."""
-        if isinstance(x, (str, Path)):
-            return self.predictor.predict(x, topk=topk, fmt=fmt)  # the CLI's own path
-        seq = self.sequence(x, layout=layout, scores=scores, fmt=fmt)
-        return self.predictor.predict(seq, topk=topk)
+        return self.predictor.predict(x, topk=topk, fmt=fmt, layout=layout, scores=scores)
 
     # --- long recordings and streams ---------------------------------------------------------
 
@@ -109,38 +84,13 @@ class Classifier:
         """Classify every window of ``window`` frames, every ``stride`` frames (the last window
         is aligned to the end so that every frame is covered; a recording shorter than
         ``window`` is one window). A window without any body gets no prediction (its
-        ``reason`` says why). See :class:`~mans.inference.timeline.Timeline`."""
-        if window < 1 or stride < 1:
-            raise ConfigError(f"--window and --stride must be >= 1, got {window}, {stride}")
+        ``reason`` says why). See :func:`~mans.inference.timeline.classify_windows`."""
+        check_window(window, stride)
         seq = self.sequence(x, layout=layout, scores=scores, fmt=fmt)
-        t = seq.num_frames
-        starts = list(range(0, max(t - window, 0) + 1, stride))
-        if starts[-1] + window < t:
-            starts.append(t - window)
-        windows, images, rows = [], [], []
-        probs = np.full((len(starts), len(self.class_names)), np.nan)
-        for i, s in enumerate(starts):
-            e = min(s + window, t)  # exclusive
-            part = Sequence(joints=seq.joints[s:e], layout=seq.layout, name=seq.name,
-                            source=seq.source,
-                            scores=None if seq.scores is None else seq.scores[s:e])
-            entry = {"start": s, "end": e - 1}
-            try:
-                images.append(self.image(part)[0])
-                rows.append(i)
-            except FormatError as err:  # e.g. no body in these frames
-                entry.update(top=[], reason=err.reason)
-            windows.append(entry)
-            if len(images) == BATCH or (i == len(starts) - 1 and images):  # bounded memory
-                probs[rows] = self.probabilities(np.stack(images))
-                images, rows = [], []
-        for r, w in enumerate(windows):
-            if "reason" not in w:
-                w["top"] = self.top(probs[r], topk)
-        src = file_of(x)
-        return Timeline(file=None if src is None else str(src), name=seq.name,
-                        frames=t, window=window, stride=stride, windows=windows,
-                        segments=merge_segments(windows), probs=probs)
+        return classify_windows(seq, window=window, stride=stride, topk=topk,
+                                model_input=self.pipeline.model_input,
+                                probabilities=self.probabilities, class_names=self.class_names,
+                                file=x if isinstance(x, (str, Path)) else seq.source or None)
 
     def stream(self, *, window: int | None = None, stride: int = 5, topk: int = 5,
                min_frames: int | None = None):
@@ -163,15 +113,15 @@ def save_untrained(path: str | Path, *, layout: Layout | str, prep: dict, class_
     """Write a checkpoint of an *untrained* network (random weights, seeded): for latency
     measurements (bench/stream.py) and tests, where what is measured does not depend on the
     weights. ``layout``: a :class:`~mans.skeleton.Layout` or a built-in one's name. ``prep``:
-    :class:`~mans.data.transforms.PrepConfig` fields; channels are inferred. ``stream``,
+    :class:`~mans.data.spec.PrepConfig` fields; channels are inferred. ``stream``,
     ``test_mirror``: the input stream and mirroring the checkpoint asks for, as a trained one's."""
+    from ..data.spec import PrepConfig
     from ..engine.checkpoint import Checkpoint
     from ..models import build_model
-    from ..data.transforms import PrepConfig
 
     cfg = PrepConfig.from_dict(prep)
     lay = as_layout(layout)
-    channels = (3 if cfg.confidence else 2) if cfg.view == "2d" else 3
+    channels = cfg.channels
     model_overrides.setdefault("in_channels", channels)
     torch.manual_seed(seed)
     net = build_model(model, num_classes=len(class_names), **model_overrides)

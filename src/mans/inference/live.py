@@ -30,10 +30,10 @@ from typing import IO, Iterator
 
 import numpy as np
 
+from ..coordinates import as_frames
 from ..errors import ConfigError, FormatError
 from ..formats.coco import person_from_dict
 from ..formats.keypoints import SlotTracker, numbers
-from .runtime import as_frames
 from ..skeleton import Sequence
 
 
@@ -120,8 +120,8 @@ class Stream:
         t0 = time.perf_counter()
         seq = self.buffer()
         try:
-            img, _ = self.clf.image(seq)
-            prob = self.clf.probabilities(img[None])[0]
+            x = self.clf.pipeline.model_input(seq).x  # (C, S, W)
+            prob = self.clf.probabilities(x[None])[0]
             top = self.clf.top(prob, self.topk)
             reason = None
         except FormatError as e:  # no body in the buffer

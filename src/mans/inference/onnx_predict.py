@@ -1,8 +1,9 @@
 """``mans predict --onnx``: classify raw skeleton files with an exported model on onnxruntime.
 
-No torch at inference time: the file is read and prepared by the NumPy code shared with the
-PyTorch path (:mod:`mans.inference.runtime`), with the preprocessing settings that :mod:`mans.inference.export`
-stored in the ONNX file's ``mans`` metadata entry. This module must never import torch.
+No torch at inference time: the file goes the model's input pipeline
+(:class:`~mans.data.pipeline.InputPipeline`, NumPy only), built from the data settings that
+:mod:`mans.inference.export` stored in the ONNX file's ``mans`` metadata entry, as on the PyTorch
+path (:class:`~mans.inference.records.PredictorBase`). This module must never import torch.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, FormatError
-from .runtime import ModelInputs, file_of, predict_each, prediction_record
-from ..skeleton import Sequence
 from ..data.spec import DataSpec
+from ..errors import ConfigError, FormatError
 from ..threads import default_threads
+from .records import PredictorBase, predict_each
 
 # The exported file's metadata entry, defined here, by its torch-free reader; mans.inference.export
 # writes it: {"format", "version", "mans_version", "model": the checkpoint's model entry, "data":
@@ -27,7 +27,7 @@ FORMAT = "mans-onnx"
 VERSION = 2
 
 
-class OnnxPredictor(ModelInputs):
+class OnnxPredictor(PredictorBase):
     """An exported ``.onnx`` model loaded once into an onnxruntime session (CPU); its data
     settings (``spec``) come from the file's metadata.
 
@@ -71,24 +71,20 @@ class OnnxPredictor(ModelInputs):
             raise FormatError(self.path, f"metadata version {meta['version']} is newer than this "
                                          f"mans (reads up to {VERSION}); upgrade mans")
         config = (meta.get("model") or {}).get("config") or {}
-        self.spec = DataSpec.from_dict(meta.get("data"), size=config.get("size"),
-                                       source=self.path)
+        self._set_spec(DataSpec.from_dict(meta.get("data"), size=config.get("size"),
+                                          source=self.path))
         self.has_attention = bool(config.get("use_tarm", True))
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``images (B, C, S, S)`` float32 -> ``logits (B, K)``, ``attention (B, C, S)``."""
+        """``images (B, C, S, W)`` float32 -> the graph's ``logits (B, K)``, ``attention (B, C,
+        S)`` (all ones for a model without a TARM)."""
         logits, attention = self.session.run(
             ["logits", "attention"], {"image": np.ascontiguousarray(images, dtype=np.float32)})
         return logits, attention
 
-    def predict(self, x: str | Path | Sequence, topk: int = 5, fmt: str | None = None) -> dict:
-        """Top-k classes with probabilities and the per-frame attention of one file, or of a
-        sequence already read (the same record as :meth:`mans.inference.predict.Predictor.predict`)."""
-        img, meta = self.image(x, fmt)
-        logits, attention = self.run(img[None])  # (1, K), (1, C, S)
-        return prediction_record(file_of(x), meta, logits[0],
-                                 attention[0] if self.has_attention else None,
-                                 size=self.size, class_names=self.class_names, topk=topk)
+    def network(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        logits, attention = self.run(x)
+        return logits, attention if self.has_attention else None
 
 
 def predict_files_onnx(model: str | Path, files: list[str | Path], *, topk: int = 5,
@@ -96,7 +92,7 @@ def predict_files_onnx(model: str | Path, files: list[str | Path], *, topk: int 
                        threads: int | None = None) -> list[dict]:
     """Predict every file with one loaded ONNX model (see :meth:`OnnxPredictor.predict`) on
     ``threads`` intra-op threads (None: :func:`mans.threads.default_threads`, as for torch); bad
-    files as :func:`mans.inference.runtime.predict_each` handles them (``errors``)."""
+    files as :func:`mans.inference.records.predict_each` handles them (``errors``)."""
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
     predictor = OnnxPredictor(model, threads=threads or default_threads())

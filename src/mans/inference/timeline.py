@@ -1,6 +1,6 @@
-"""Timelines of long recordings: per-window predictions, merged segments, per-frame labels, and
-their JSON / CSV forms (``mans predict --window W --stride K``;
-:meth:`mans.inference.api.Classifier.timeline`).
+"""Timelines of long recordings: the windows of a recording classified (:func:`classify_windows`),
+merged segments, per-frame labels, and their JSON / CSV forms (``mans predict --window W --stride
+K``; :meth:`mans.inference.api.Classifier.timeline`).
 
 Frame indices are 0-based indices of the recording's rows as read (UT-Kinect: rows of the joints
 file, not its frame numbers); ``end`` is inclusive.
@@ -13,11 +13,17 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..data.pipeline import ModelInput
+from ..errors import ConfigError, FormatError
 from ..outputs import atomic_path, check_out_folder
+from ..skeleton import Sequence
+from .records import top_classes
+
+BATCH = 64  # windows per forward pass
 
 
 def merge_segments(windows: list[dict]) -> list[dict]:
@@ -128,6 +134,58 @@ class Timeline:
             wr.writerow([self.file or self.name, s["start"], s["end"], s["label"], s["class"],
                          s["windows"], f"{s['mean_prob']:.6f}"])
         return buf.getvalue()
+
+
+def check_window(window: int, stride: int) -> None:
+    """ConfigError unless ``window`` and ``stride`` are at least 1."""
+    if window < 1 or stride < 1:
+        raise ConfigError(f"--window and --stride must be >= 1, got {window}, {stride}")
+
+
+def window_starts(t: int, window: int, stride: int) -> list[int]:
+    """First frames of the windows of ``t`` frames: every ``stride`` frames, the last one aligned
+    to the end so that every frame is covered (one window when ``t <= window``)."""
+    starts = list(range(0, max(t - window, 0) + 1, stride))
+    if starts[-1] + window < t:
+        starts.append(t - window)
+    return starts
+
+
+def classify_windows(seq: Sequence, *, window: int, stride: int, topk: int,
+                     model_input: Callable[[Sequence], ModelInput],
+                     probabilities: Callable[[np.ndarray], np.ndarray],
+                     class_names: list[str], file: str | Path | None = None) -> Timeline:
+    """The :class:`Timeline` of ``seq`` (read and checked by the model's input pipeline):
+    every window (:func:`window_starts`) made into a model input by ``model_input`` (the
+    pipeline's :meth:`~mans.data.pipeline.InputPipeline.model_input`) and classified by
+    ``probabilities`` (``(B, C, S, W) -> (B, K)``), :data:`BATCH` windows at a time. A window
+    without any body gets no prediction (its ``reason`` says why, e.g. no body in its frames).
+    ``window``, ``stride``: at least 1 (:func:`check_window`)."""
+    t = seq.num_frames
+    starts = window_starts(t, window, stride)
+    windows, inputs, rows = [], [], []
+    probs = np.full((len(starts), len(class_names)), np.nan)
+    for i, s in enumerate(starts):
+        e = min(s + window, t)  # exclusive
+        part = Sequence(joints=seq.joints[s:e], layout=seq.layout, name=seq.name,
+                        source=seq.source,
+                        scores=None if seq.scores is None else seq.scores[s:e])
+        entry = {"start": s, "end": e - 1}
+        try:
+            inputs.append(model_input(part).x)
+            rows.append(i)
+        except FormatError as err:  # e.g. no body in these frames
+            entry.update(top=[], reason=err.reason)
+        windows.append(entry)
+        if len(inputs) == BATCH or (i == len(starts) - 1 and inputs):  # bounded memory
+            probs[rows] = probabilities(np.stack(inputs))
+            inputs, rows = [], []
+    for r, w in enumerate(windows):
+        if "reason" not in w:
+            w["top"] = top_classes(probs[r], class_names, topk)
+    return Timeline(file=None if file is None else str(file), name=seq.name, frames=t,
+                    window=window, stride=stride, windows=windows,
+                    segments=merge_segments(windows), probs=probs)
 
 
 def check_timeline_out(out: str | Path) -> Path:

@@ -1,10 +1,12 @@
-"""Test-time mirror averaging: the logits of an image and of its left <-> right mirror, averaged.
+"""Test-time mirror averaging: the logits of an input and of its left <-> right mirror, averaged.
 
-The mirror of a model image ``(B, C, S, S)`` (rows: frames, columns: joints centred in ``S``
-columns) permutes the joint columns by the layout's left/right pairs and negates channel 0, the
-lateral axis (:func:`mans.data.augment.mirror_sequence` on a stored sequence). Mirroring is linear and
-maps a joint's parent to its partner's parent, so the same column permutation mirrors every input
-stream (joint, bone, motion, bone motion) without recomputing it.
+The mirror of a model input ``(B, C, S, W)`` (rows: frames, columns: joints; ``W = S`` for the
+image, with the joints centred in it) permutes the joint columns by the layout's left/right pairs
+and negates channel 0, the lateral axis (:func:`mans.data.augment.mirror_sequence` on a stored
+sequence). The permutation of the ``W`` columns is the input pipeline's
+(:meth:`mans.data.pipeline.InputPipeline.mirror_columns`); mirroring is linear and maps a joint's
+parent to its partner's parent, so the one permutation mirrors every input stream (joint, bone,
+motion, bone motion) without recomputing it.
 """
 
 from __future__ import annotations
@@ -13,22 +15,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..data.transforms import centre_offset
-
-
-def image_mirror_columns(columns: np.ndarray, size: int) -> np.ndarray:
-    """``(S,)`` int64 permutation of the image columns for a ``(J,)`` permutation of the joint
-    columns (centred as :func:`mans.data.transforms.pad_joints` centres them)."""
-    j = len(columns)
-    perm = np.arange(size, dtype=np.int64)
-    j0 = centre_offset(j, size)
-    perm[j0:j0 + j] = j0 + np.asarray(columns, dtype=np.int64)
-    return perm
-
 
 def mirror_images(x: Tensor, perm: Tensor) -> Tensor:
-    """``x (B, C, S, S)`` mirrored: columns permuted by ``perm (S,)``, channel 0 negated."""
-    out = x.index_select(3, perm)  # (B, C, S, S)
+    """``x (B, C, S, W)`` mirrored: columns permuted by ``perm (W,)``, channel 0 negated."""
+    out = x.index_select(3, perm)  # (B, C, S, W)
     sign = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
     sign[0] = -1
     return out * sign[None, :, None, None]
@@ -39,10 +29,10 @@ class MirrorAverage(nn.Module):
     logits of ``x`` and of its mirror. ``return_attention=True`` returns the attention of ``x``
     itself (the un-mirrored input), so per-frame outputs keep their meaning."""
 
-    def __init__(self, net: nn.Module, image_columns: np.ndarray):
+    def __init__(self, net: nn.Module, columns: np.ndarray):
         super().__init__()
         self.net = net
-        self.register_buffer("perm", torch.as_tensor(image_columns, dtype=torch.int64),
+        self.register_buffer("perm", torch.as_tensor(columns, dtype=torch.int64),
                              persistent=False)
 
     @property

@@ -7,8 +7,9 @@ TARM attention per frame (mean over x, y, z) as a curve with a cursor at the cur
 the top-3 classes in the title.
 
 The model sees the *prepared* sequence (frames with too many bodies dropped, then resampled or
-padded to S rows); each model row is plotted at the raw frame it came from
-(:func:`attention_per_frame`), so the curve and the skeleton share one time axis.
+padded to S rows: its input pipeline, :mod:`mans.data.pipeline`); each model row is plotted at
+the raw frame it came from (:func:`attention_per_frame`), so the curve and the skeleton share one
+time axis.
 """
 
 from __future__ import annotations
@@ -21,35 +22,29 @@ import numpy as np
 from ..errors import ConfigError
 from ..outputs import atomic_path, check_out_folder
 from ..formats import read_sequence
-from ..data.transforms import PrepConfig, select_bodies
 
 FORMATS = (".gif", ".mp4", ".png")
 DPI = 80
 
 
-def attention_per_frame(record: dict, joints: np.ndarray, prep: PrepConfig
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def attention_per_frame(record: dict, raw_frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The model's attention placed on the raw sequence's frames.
 
     Args:
-        record: a prediction record (:func:`mans.inference.runtime.prediction_record`) with ``attention``
-            ``(C, S)`` and ``frame_index`` ``(S,)`` (prepared frame per row, -1 = padding).
-        joints: ``(T, M, V, C)`` the raw sequence.
-        prep: the model's preparation settings (which frames were dropped).
+        record: a prediction record (:func:`mans.inference.records.prediction_record`) with
+            ``attention`` ``(C, S)`` and ``frame_index`` ``(S,)`` (prepared frame per row, -1 =
+            padding).
+        raw_frames: ``(T',)`` the raw frame of each prepared frame (the input pipeline's
+            :meth:`~mans.data.pipeline.InputPipeline.prepared_frames`).
 
     Returns:
         ``(frames (N,), weights (N,))``: raw frame index and mean-over-channels attention of each
         non-padding model row, sorted by frame.
     """
-    if prep.view == "2d":  # the 2-D path keeps every frame (transforms2d: people to slots)
-        raw_of_prepared = np.arange(len(joints))
-    else:
-        _, kept = select_bodies(joints, prep.max_bodies)  # (T,) bool
-        raw_of_prepared = np.flatnonzero(kept)  # prepared frame -> raw frame
     rows = np.asarray(record["frame_index"])  # (S,)
     att = np.asarray(record["attention"], dtype=np.float64).mean(axis=0)  # (S,)
     use = rows >= 0
-    frames = raw_of_prepared[rows[use]]
+    frames = np.asarray(raw_frames)[rows[use]]
     order = np.argsort(frames, kind="stable")
     return frames[order], att[use][order]
 
@@ -129,7 +124,7 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
     if predictor is not None:
         record = predictor.predict(seq, topk=3)
         if record["attention"] is not None:
-            curve = attention_per_frame(record, joints, predictor.prep)
+            curve = attention_per_frame(record, predictor.pipeline.prepared_frames(seq))
     fps = float(fps or seq.fps or 30.0)
     out.parent.mkdir(parents=True, exist_ok=True)
     info = {"out": str(out), "kind": out.suffix[1:], "sequence_frames": T,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..skeleton import Layout
-from ..data.transforms import body_presence
+from ..data.bodies import body_presence
 
 BODY_COLOURS = ("tab:blue", "tab:red", "tab:green", "tab:orange", "tab:purple", "tab:brown")
 

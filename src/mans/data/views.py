@@ -1,14 +1,13 @@
-"""Preprocessing: one raw :class:`~mans.skeleton.Sequence` -> a view-normalised ``(C, T', J)`` array
-(prepare time), and ``(C, T, J)`` -> the ``(C, S, S)`` image the network sees (load time).
+"""Preparing one raw :class:`~mans.skeleton.Sequence`: body selection, view normalisation and the
+stored ``(C, T', J)`` layout (:func:`prepare_sequence`, run once per sample by ``mans prepare`` and
+for every input at inference, through :mod:`mans.data.pipeline`).
 
-Prepare time (:func:`prepare_sequence`), following the authors' ``process_data.py``
-(github.com/memory-attention-networks/MANs):
+Following the authors' ``process_data.py`` (github.com/memory-attention-networks/MANs):
 
-1. :func:`select_bodies` -- frames with more than ``max_bodies`` bodies are **dropped** (the authors
-   leave them as zero rows, and drop the whole sample when its *last* frame has 3+ bodies, a bug);
-   the present bodies of each frame are packed to the front of the body axis in listed order and
-   the body axis is cut / zero-padded to ``max_bodies`` slots. Frames with no body stay (zeros).
-2. View normalisation, one of
+1. bodies (:func:`mans.data.bodies.select_bodies`): frames with more than ``max_bodies`` bodies are
+   dropped, the present bodies of a frame packed to the front, the body axis cut / zero-padded to
+   ``max_bodies`` slots;
+2. view normalisation, one of
    - ``"authors"`` (:func:`view_authors`): for each body slot, an origin (hip centre) and a
      rotation (PCA of the torso + hip vector) are computed once, from the first frame in which
      that slot is occupied, and applied to all its frames; then :func:`disambiguate_signs` flips
@@ -19,15 +18,12 @@ Prepare time (:func:`prepare_sequence`), following the authors' ``process_data.p
      translation (one origin per sequence, so global motion such as walking survives) combined
      with the 2s-AGCN style rotation, but with the hips (not the shoulders) defining x, so that
      the axes agree with the authors' convention.
+   - ``"2d"`` (:mod:`mans.data.views2d`): image key points, hip-centred and torso-scaled; every
+     frame and the readers' body slots are kept;
    - ``"none"``: coordinates as read.
    Absent bodies (all-zero slots) are never transformed: they stay exactly ``0.0``.
 3. :func:`to_channels_first`: ``(T', M, V, C)`` -> ``(C, T', M*V)``, the bodies of a frame side by
    side (NTU: ``3 x T' x 50``).
-
-Load time (:func:`to_image`, also used by ``predict``): :func:`resize_frames` to ``S`` rows (centre
-zero-padding when ``T <= S``, otherwise rows ``floor(linspace(0, T-1, S))`` as the authors'
-``np.linspace(..., dtype=int)``), then :func:`pad_joints` centres the ``J`` joint columns in ``S``
-columns (``(S - J) // 2`` zeros before, as the authors' ``pad3``).
 
 Everything here is vectorised NumPy (no per-frame or per-joint Python loops) and deterministic.
 Layouts are always accessed through joint roles (``layout.role("left_hip")``, ``layout.torso``).
@@ -35,16 +31,16 @@ Layouts are always accessed through joint roles (``layout.role("left_hip")``, ``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 
 from ..errors import ConfigError, FormatError
 from ..skeleton import Layout, Sequence
-from .transforms2d import ROLES_2D, normalise_2d, select_slots_2d
+from .bodies import body_presence, kept_frames, select_bodies
+from .spec import VIEWS, PrepConfig
+from .views2d import ROLES_2D, normalise_2d, select_slots_2d
 
-VIEWS = ("authors", "gcn", "none", "2d")
-# Joint roles each view normalisation needs (checked up front by :func:`check_view`).
+# Joint roles each view normalisation (mans.data.spec.VIEWS) needs (checked up front by
+# :func:`check_view`).
 VIEW_ROLES = {
     "authors": ("left_hip", "right_hip", "left_shoulder", "left_ankle", "right_ankle",
                 "left_foot", "right_foot"),
@@ -53,48 +49,6 @@ VIEW_ROLES = {
     "2d": ROLES_2D,
 }
 _EPS = 1e-8  # below this an axis length (metres) is degenerate -> that body keeps identity rotation
-
-
-@dataclass(frozen=True)
-class PrepConfig:
-    """Prepare-time settings, saved in the store manifest and in checkpoints.
-
-    Attributes:
-        view: ``"authors"`` (paper's per-body PCA frame), ``"gcn"`` (spine-centred rigid
-            transform) or ``"none"``.
-        max_bodies: body slots kept (2 for NTU; 1 for single-person data). ``J = max_bodies * V``.
-        confidence: ``"2d"`` view only: add the joint scores as a third channel
-            (:mod:`mans.data.transforms2d`); without it 2-D data have 2 channels.
-    """
-
-    view: str = "authors"
-    max_bodies: int = 2
-    confidence: bool = False
-
-    def __post_init__(self) -> None:
-        if self.view not in VIEWS:
-            raise ConfigError(f"prep.view: unknown view normalisation {self.view!r}; "
-                              f"choose one of {VIEWS}")
-        if not isinstance(self.max_bodies, int) or isinstance(self.max_bodies, bool) \
-                or self.max_bodies < 1:
-            raise ConfigError(f"prep.max_bodies: expected an integer >= 1, got {self.max_bodies!r}")
-        if not isinstance(self.confidence, bool):
-            raise ConfigError(f"prep.confidence: expected true or false, got {self.confidence!r}")
-        if self.confidence and self.view != "2d":
-            raise ConfigError("prep.confidence: the confidence channel exists only for view '2d'")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PrepConfig":
-        """Build from a dict holding at least ``view`` and ``max_bodies``; other keys (e.g. the
-        layout a store manifest keeps beside them) are ignored."""
-        missing = [k for k in ("view", "max_bodies") if k not in d]
-        if missing:
-            raise ConfigError(f"prep settings lack {missing}; got keys {sorted(d)}")
-        return cls(view=str(d["view"]), max_bodies=d["max_bodies"],
-                   confidence=bool(d.get("confidence", False)))  # absent in older stores
 
 
 def check_view(layout: Layout, view: str, channels: int | None = None) -> None:
@@ -116,50 +70,6 @@ def check_view(layout: Layout, view: str, channels: int | None = None) -> None:
         raise ConfigError(f"view normalisation {view!r} cannot run on layout {layout.name!r}: it "
                           f"needs " + "; ".join(problems) + " (docs/formats.md, 'What each view "
                           "needs'); define them in the layout or choose another view")
-
-
-# --- body selection ------------------------------------------------------------------------------
-
-
-def body_presence(joints: np.ndarray) -> np.ndarray:
-    """``(T, M)`` bool: slot ``m`` of frame ``t`` holds a body (any coordinate non-zero).
-
-    Args:
-        joints: ``(T, M, V, C)``.
-    """
-    t, m, v, c = joints.shape
-    return (joints != 0).reshape(t, m, v * c).any(axis=2)  # one reduced axis: faster than two
-
-
-def select_bodies(joints: np.ndarray, max_bodies: int) -> tuple[np.ndarray, np.ndarray]:
-    """Drop frames with more than ``max_bodies`` bodies and fix the body axis to ``max_bodies``.
-
-    Within each kept frame the present bodies are moved to the front slots in their listed order
-    (a reader's all-zero body in slot 0 would otherwise shift a real body out of the kept slots).
-
-    Args:
-        joints: ``(T, M, V, C)`` float.
-        max_bodies: slots to keep.
-
-    Returns:
-        ``(joints (T', max_bodies, V, C), kept (T,) bool)``: the kept frames and which input frames
-        they are.
-    """
-    t, m, v, c = joints.shape
-    present = body_presence(joints)  # (T, M)
-    kept = present.sum(axis=1) <= max_bodies  # (T,)
-    if not kept.all():
-        joints, present = joints[kept], present[kept]
-    if np.any(present[:, 1:] & ~present[:, :-1]):  # a body after an empty slot: pack the frame
-        # Stable sort of "absent" (False first) moves present bodies forward, order preserved.
-        order = np.argsort(~present, axis=1, kind="stable")  # (T', M)
-        joints = joints[np.arange(joints.shape[0])[:, None], order]
-    if m >= max_bodies:
-        joints = joints[:, :max_bodies]
-    else:
-        pad = np.zeros((joints.shape[0], max_bodies - m, v, c), dtype=joints.dtype)
-        joints = np.concatenate([joints, pad], axis=1)
-    return joints, kept
 
 
 # --- view normalisation ---------------------------------------------------------------------------
@@ -390,7 +300,7 @@ def prepare_sequence(seq: Sequence, cfg: PrepConfig) -> np.ndarray:
 
 
 def _prepare_2d(seq: Sequence, joints: np.ndarray, layout: Layout, cfg: PrepConfig) -> np.ndarray:
-    """The 2-D path of :func:`prepare_sequence` (:mod:`mans.data.transforms2d`): every frame is kept
+    """The 2-D path of :func:`prepare_sequence` (:mod:`mans.data.views2d`): every frame is kept
     (frames without a detection are zero rows), slots are kept as matched by the reader."""
     scores = None if seq.scores is None else np.asarray(seq.scores, dtype=np.float64)
     if scores is not None and scores.shape != joints.shape[:3]:
@@ -403,83 +313,10 @@ def _prepare_2d(seq: Sequence, joints: np.ndarray, layout: Layout, cfg: PrepConf
     return to_channels_first(out.astype(np.float32))
 
 
-# --- load time: the (C, S, S) image ---------------------------------------------------------------
-
-
-def frame_indices(t: int, size: int) -> np.ndarray:
-    """``(size,)`` rows sampled from ``t > size`` frames: ``floor(linspace(0, t-1, size))``."""
-    return np.linspace(0, t - 1, size).astype(np.int64)
-
-
-def centre_offset(n: int, size: int) -> int:
-    """Zero rows (or columns) before ``n`` of them centred in ``size``: ``(size - n) // 2`` (the
-    authors' ``pad3``/``pad4``; the rest go after). The one padding rule of the model image."""
-    return (size - n) // 2
-
-
-def frame_rows(t: int, size: int) -> np.ndarray:
-    """``(size,)`` int64: the frame each of the model's ``size`` rows holds, -1 for a padding
-    row: :func:`frame_indices` sub-sampling when ``t > size``, else the ``t`` frames centred
-    (:func:`centre_offset`)."""
-    if t > size:
-        return frame_indices(t, size)
-    rows = np.full(size, -1, dtype=np.int64)
-    before = centre_offset(t, size)
-    rows[before:before + t] = np.arange(t)
-    return rows
-
-
-def resize_frames(x: np.ndarray, size: int) -> np.ndarray:
-    """Time axis to ``size`` rows by :func:`frame_rows` (padding rows zero).
-
-    Args:
-        x: ``(C, T, J)``.
-
-    Returns:
-        ``(C, size, J)`` float32.
-    """
-    c, t, j = x.shape
-    rows = frame_rows(t, size)
-    keep = rows >= 0
-    out = np.zeros((c, size, j), dtype=np.float32)
-    out[:, keep] = x[:, rows[keep]]
-    return out
-
-
-def _check_columns(j: int, size: int) -> None:
-    if j > size:
-        raise ConfigError(f"image size {size} is smaller than the {j} joint columns of a sample; "
-                          f"use a size of at least {j}")
-
-
-def pad_joints(x: np.ndarray, size: int) -> np.ndarray:
-    """Joint axis to ``size`` columns, centred: ``(size - J) // 2`` zero columns before, the rest
-    after (the authors' ``pad3``/``pad4``).
-
-    Args:
-        x: ``(C, T, J)`` with ``J <= size``.
-
-    Returns:
-        ``(C, T, size)`` float32.
-    """
-    c, t, j = x.shape
-    _check_columns(j, size)
-    out = np.zeros((c, t, size), dtype=np.float32)
-    before = centre_offset(j, size)
-    out[:, :, before:before + j] = x
-    return out
-
-
-def to_image(x: np.ndarray, size: int) -> np.ndarray:
-    """``(C, T, J)`` -> ``(C, size, size)`` float32: :func:`resize_frames` then :func:`pad_joints`
-    in one allocation (this runs once per sample per epoch, so it avoids the intermediate)."""
-    c, t, j = x.shape
-    _check_columns(j, size)
-    out = np.zeros((c, size, size), dtype=np.float32)
-    j0 = centre_offset(j, size)
-    if t > size:  # every row holds a frame: the frame_rows gather without a mask
-        out[:, :, j0:j0 + j] = x[:, frame_indices(t, size)]
-    else:  # the t frames centred (frame_rows' rule) by a plain slice, no gather
-        t0 = centre_offset(t, size)
-        out[:, t0:t0 + t, j0:j0 + j] = x
-    return out
+def prepared_frames(joints: np.ndarray, cfg: PrepConfig) -> np.ndarray:
+    """``(T',)`` int64: the raw frame of each frame :func:`prepare_sequence` keeps of ``joints``
+    ``(T, M, V, C)`` (the 2-D view keeps every frame; the others drop frames with more than
+    ``max_bodies`` bodies)."""
+    if cfg.view == "2d":
+        return np.arange(len(joints), dtype=np.int64)
+    return np.flatnonzero(kept_frames(np.asarray(joints), cfg.max_bodies)).astype(np.int64)

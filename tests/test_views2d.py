@@ -1,14 +1,14 @@
-"""The 2-D view normalisation (mans.data.transforms2d) against hand-computed values."""
+"""The 2-D view normalisation (mans.data.views2d) against hand-computed values."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mans.data import transforms as T
+from mans.data import views as T
 from mans.errors import ConfigError
 from mans.skeleton import Sequence, builtin_layout
-from mans.data.transforms2d import normalise_2d, select_slots_2d
+from mans.data.views2d import normalise_2d, select_slots_2d
 
 COCO = builtin_layout("coco17")
 LH, RH, LS, RS, NOSE = 11, 12, 5, 6, 0
@@ -105,7 +105,7 @@ def test_pinhole_visibility_bound_is_the_min_depth_constant():
     are gone: the depth bound is the constant MIN_DEPTH and y is up."""
     import inspect
 
-    from mans.data.transforms2d import MIN_DEPTH, camera_in_front, pinhole_project
+    from mans.data.views2d import MIN_DEPTH, camera_in_front, pinhole_project
 
     assert list(inspect.signature(pinhole_project).parameters) == ["joints", "camera",
                                                                    "intrinsics"]

@@ -1,4 +1,4 @@
-"""Tests of mans.data.transforms against hand-computed cases and an independent, loop-by-loop
+"""Tests of mans.data.views (and bodies) against hand-computed cases and an independent, loop-by-loop
 re-implementation of the authors' process_data.py."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mans.data import transforms as T
+from helpers_pipeline import joint_image
+from mans.data import bodies, views as T
 from mans.errors import ConfigError, FormatError
 from mans.skeleton import NTU25, Layout, Sequence
 
@@ -73,7 +74,7 @@ def test_select_bodies_drops_crowded_frames_and_packs_slots():
     j[2, 1] = 3  # 1 body in slot 1 -> packed into slot 0
     # frame 3: no body -> kept as zeros
     j[4, 0], j[4, 2] = 4, 5  # 2 bodies in slots 0 and 2 -> slots 0 and 1
-    out, kept = T.select_bodies(j, 2)
+    out, kept = bodies.select_bodies(j, 2)
     assert kept.tolist() == [True, False, True, True, True]
     assert out.shape == (4, 2, 2, 3)
     assert np.all(out[0, 0] == 1) and np.all(out[0, 1] == 0)
@@ -84,7 +85,7 @@ def test_select_bodies_drops_crowded_frames_and_packs_slots():
 
 def test_select_bodies_pads_missing_slots():
     j = np.ones((2, 1, 4, 3))
-    out, kept = T.select_bodies(j, 2)
+    out, kept = bodies.select_bodies(j, 2)
     assert out.shape == (2, 2, 4, 3) and kept.all()
     assert np.all(out[:, 0] == 1) and np.all(out[:, 1] == 0)
 
@@ -281,59 +282,6 @@ def test_gcn_is_one_rigid_transform_for_all_bodies():
     np.testing.assert_allclose(a[0, 1, 0] - a[0, 0, 0], seq[0, 1, 0] - seq[0, 0, 0], atol=1e-9)
 
 
-# --- load-time image ------------------------------------------------------------------------------
-
-
-def test_resize_frames_pads_centred():
-    x = np.arange(3 * 31 * 2, dtype=np.float32).reshape(3, 31, 2) + 1
-    out = T.resize_frames(x, 50)
-    assert out.shape == (3, 50, 2)
-    assert np.all(out[:, :9] == 0) and np.all(out[:, 40:] == 0)  # (50-31)//2 = 9 before, 10 after
-    np.testing.assert_array_equal(out[:, 9:40], x)
-    np.testing.assert_array_equal(T.resize_frames(x[:, :30], 50)[:, 10:40], x[:, :30])
-
-
-@pytest.mark.parametrize("t,s,rows", [(7, 3, [0, 3, 6]), (11, 4, [0, 3, 6, 10]),
-                                      (10, 4, [0, 3, 6, 9]), (5, 5, [0, 1, 2, 3, 4])])
-def test_frame_indices_hand_computed(t, s, rows):
-    x = np.arange(t, dtype=np.float32)[None, :, None]
-    assert T.resize_frames(x, s)[0, :, 0].tolist() == rows
-
-
-@pytest.mark.parametrize("t", [51, 100, 120, 300])
-def test_frame_indices_match_authors_call(t):
-    assert T.frame_indices(t, 50).tolist() == np.linspace(0, t - 1, 50, dtype=int).tolist()
-
-
-def test_pad_joints_and_to_image():
-    x = np.random.default_rng(0).normal(size=(3, 60, 25)).astype(np.float32)
-    p = T.pad_joints(x, 50)
-    assert p.shape == (3, 60, 50)
-    assert np.all(p[:, :, :12] == 0) and np.all(p[:, :, 37:] == 0)  # (50-25)//2 = 12 before
-    np.testing.assert_array_equal(p[:, :, 12:37], x)
-    img = T.to_image(x, 50)
-    np.testing.assert_array_equal(img, T.pad_joints(T.resize_frames(x, 50), 50))
-    img = T.to_image(x[:, :20], 224)
-    np.testing.assert_array_equal(img, T.pad_joints(T.resize_frames(x[:, :20], 224), 224))
-    assert img.dtype == np.float32 and img.shape == (3, 224, 224)
-    with pytest.raises(ConfigError, match="at least 25"):
-        T.to_image(x, 24)
-    with pytest.raises(ConfigError):
-        T.pad_joints(x, 24)
-
-
-@pytest.mark.parametrize("t", [1, 19, 20, 49, 50, 51, 300])
-def test_to_image_equals_the_frame_rows_gather(t):
-    """The sliced fast path of ``to_image`` puts every frame where :func:`frame_rows` says (T < S
-    with an odd and even remainder, T = S, T > S): bit-identical to the gather."""
-    x = np.random.default_rng(t).normal(size=(3, t, 25)).astype(np.float32)
-    rows = T.frame_rows(t, 50)
-    keep = rows >= 0
-    ref = np.zeros((3, 50, 50), np.float32)
-    ref[:, keep, 12:37] = x[:, rows[keep]]
-    assert np.array_equal(T.to_image(x, 50), ref)
-
-
 # --- the authors' code, loop by loop, on a real NTU file ------------------------------------------
 
 
@@ -403,7 +351,7 @@ def test_matches_authors_reference_on_real_ntu(ntu_samples, name):
             joints[t, b] = body
     ref = _authors_reference([[b.astype(np.float32).astype(np.float64) for b in f]
                               for f in frames])
-    out = T.to_image(T.prepare_sequence(make_seq(joints), T.PrepConfig("authors", 2)), 50)
+    out = joint_image(T.prepare_sequence(make_seq(joints), T.PrepConfig("authors", 2)), 50)
     assert out.shape == ref.shape == (3, 50, 50)
     np.testing.assert_allclose(out, ref, atol=1e-5)
     assert np.abs(ref).max() > 0.1  # the comparison is not between two blank images

@@ -1,0 +1,195 @@
+"""The input pipeline: the one way from a raw file (or a :class:`~mans.skeleton.Sequence`, or an
+array) to the tensor a model takes, for training, evaluation and every inference path.
+
+::
+
+    raw file ─read─▶ Sequence ─bodies─▶ ─view─▶ (C, T', J)        prepare time: what a store holds
+    (formats)        (T, M, V, C)      (bodies, views, views2d)
+       ─[augment: training only]─▶ ─frames─▶ ─stream─▶ ─layout─▶ model input      load time
+         (augment)                  (frames)   (streams)  (frames)  (C, S, S) image | (C, S, J)
+
+Each arrow is one function of the module named under it; :class:`InputPipeline` calls them in
+this order, with the settings a model was trained with (its :class:`~mans.data.spec.DataSpec`,
+saved in every checkpoint and ONNX export), so that a training sample, an evaluated one and a
+predicted file cannot be prepared differently:
+
+1. :meth:`InputPipeline.read`: a file (its reader, :func:`mans.formats.read_sequence`), a
+   Sequence, or an array ``(T, V, C)`` / ``(T, M, V, C)`` -> a Sequence, checked once to have the
+   model's joint layout;
+2. :meth:`InputPipeline.prepare`: bodies and view normalisation,
+   :func:`mans.data.views.prepare_sequence` -> the stored ``(C, T', J)`` (``mans prepare`` runs the
+   same function once per sample, so a store holds exactly this);
+3. :meth:`InputPipeline.sample`: a stored ``(C, T', J)`` -> the model input: augmentation (a
+   training sample only), the ``S`` frames the model's rows hold (:func:`mans.data.frames.frame_rows`),
+   the input stream of those frames (:func:`mans.data.streams.apply_stream`: a motion difference
+   spans one model row), and the tensor layout the model declares (``DataSpec.input``):
+   ``"image"`` ``(C, S, S)``, the ``J`` joint columns centred in ``S`` (the ResNet / DenseNet
+   STCMs), or ``"sequence"`` ``(C, S, J)`` (an STCM over frames x joints).
+
+``pipeline(x)`` runs all three and returns a :class:`ModelInput` (the tensor, which prepared frame
+each row holds, the sequence read); :class:`~mans.data.dataset.SkeletonDataset` runs step 3 on the
+samples of a store. NumPy only: ``mans predict --onnx`` runs it without torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..coordinates import as_frames
+from ..errors import ConfigError
+from ..formats import read_sequence
+from ..skeleton import Layout, Sequence, as_layout
+from .augment import Augment
+from .frames import arrange, centre_offset, frame_rows, take_rows
+from .spec import DEFAULT_INPUT, DEFAULT_STREAM, DataSpec
+from .streams import apply_stream, check_stream, column_mirror
+from .views import prepare_sequence, prepared_frames
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One input on its way into the model.
+
+    Attributes:
+        x: the model input, ``(C, S, S)`` or ``(C, S, J)`` float32.
+        rows: ``(S,)`` int64, the prepared frame each row holds (-1: a padding row).
+        frames: ``T'``, the prepared frames (before the model's ``S`` rows were taken).
+        sequence: the input as read (its name, label and metadata).
+    """
+
+    x: np.ndarray
+    rows: np.ndarray
+    frames: int
+    sequence: Sequence
+
+
+class InputPipeline:
+    """A model's input pipeline (module docstring), built from its data settings.
+
+    Args:
+        spec: the settings (a checkpoint's ``data`` entry; :meth:`for_store` makes them for a
+            store).
+        augment: ``(x (C, T, J), rng) -> x``, applied to training samples only
+            (:func:`mans.data.augment.build_augment`); None: none.
+        source: the model file, named by the error of an input in another joint layout.
+
+    Attributes:
+        spec, augment; size (``S``), layout, prep (:class:`~mans.data.spec.PrepConfig`),
+        stream, input (``"image"`` | ``"sequence"``) read from ``spec``; width: the columns of
+        the model input (``S`` for an image, ``J`` for a sequence).
+    """
+
+    def __init__(self, spec: DataSpec, *, augment: Augment | None = None,
+                 source: str | Path = "the model"):
+        self.spec, self.augment, self.source = spec, augment, source
+        self.size, self.layout, self.prep = spec.size, spec.layout, spec.prep_config
+        self.stream, self.input = check_stream(spec.stream), spec.input
+        self.width = self.size if self.input == "image" else spec.joints
+
+    @classmethod
+    def for_store(cls, store, size: int, *, stream: str = DEFAULT_STREAM,
+                  input: str = DEFAULT_INPUT, augment: Augment | None = None,
+                  protocol: str | None = None) -> "InputPipeline":
+        """The pipeline of a model of image side ``size`` trained on an open
+        :class:`~mans.data.store.PreparedStore` (:meth:`DataSpec.from_store`; protocol: the
+        store's default)."""
+        spec = DataSpec.from_store(store, protocol=protocol or store.default_protocol,
+                                   size=size, stream=stream, input=input)
+        return cls(spec, augment=augment, source=store.path)
+
+    # --- 1. the raw input -> a Sequence in the model's layout ---------------------------------
+
+    def read(self, x, *, layout: Layout | str | None = None, scores=None,
+             fmt: str | None = None) -> Sequence:
+        """A path (read by the reader for ``fmt`` or the file name), a :class:`Sequence`, or an
+        array ``(T, V, C)`` / ``(T, M, V, C)`` in ``layout`` (default: the model's) with optional
+        ``scores`` ``(T, V)`` / ``(T, M, V)``, as a Sequence.
+
+        Raises:
+            ConfigError: the input has another joint layout than the model (or a bad array).
+            FormatError: an unreadable file.
+        """
+        if isinstance(x, Sequence):
+            seq = x
+        elif isinstance(x, (str, Path)):
+            seq = read_sequence(x, fmt, self.layout)
+        else:
+            lay = self.layout if layout in (None, self.layout.name) else as_layout(layout)
+            a, sc = as_frames(x, lay.num_joints, scores, what=f"array ({lay.name})")
+            seq = Sequence(joints=a, layout=lay, name="array", scores=sc)
+        if (seq.layout.name, seq.layout.joints) != (self.layout.name, self.layout.joints):
+            raise ConfigError(
+                f"{seq.source or seq.name}: the data has joint layout {seq.layout.name!r}"
+                f"{' (other joints)' if seq.layout.name == self.layout.name else ''} but the "
+                f"model {self.source} was trained on {self.layout.name!r}")
+        return seq
+
+    # --- 2. bodies -> view: what a store holds --------------------------------------------------
+
+    def prepare(self, seq: Sequence) -> np.ndarray:
+        """``(C, T', J)`` float32: bodies and view normalisation of a read sequence, as
+        ``mans prepare`` stored the training samples (:func:`mans.data.views.prepare_sequence`)."""
+        return prepare_sequence(seq, self.prep)
+
+    def prepared_frames(self, seq: Sequence) -> np.ndarray:
+        """``(T',)`` int64: the frame of ``seq`` each prepared frame is
+        (:func:`mans.data.views.prepared_frames`), e.g. to place a model row on the recording."""
+        return prepared_frames(seq.joints, self.prep)
+
+    # --- 3. a stored sample -> the model input ------------------------------------------------
+
+    def rows(self, t: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """``(S,)`` int64: the frame of ``t`` prepared frames each model row holds (-1: a padding
+        row; :func:`mans.data.frames.frame_rows`). ``rng``: a training sample's generator."""
+        return frame_rows(t, self.size)
+
+    def sample(self, x: np.ndarray, rng: np.random.Generator | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """A stored ``(C, T', J)`` sample -> ``(model input, rows)`` (see :class:`ModelInput`).
+
+        Args:
+            x: the sample (a store's memory map is not written to).
+            rng: a training sample's generator (augmentation draws from it; None: a test sample,
+                never augmented).
+        """
+        x = np.asarray(x, dtype=np.float32)
+        if rng is not None and self.augment is not None:
+            x = self.augment(np.array(x, dtype=np.float32), rng)  # on a private copy
+        rows = self.rows(x.shape[1], rng)  # (S,)
+        values = apply_stream(take_rows(x, rows), self.stream, self.layout)  # (C, n, J)
+        return arrange(values, rows, self.width), rows
+
+    # --- the whole way --------------------------------------------------------------------------
+
+    def __call__(self, x, *, layout: Layout | str | None = None, scores=None,
+                 fmt: str | None = None) -> ModelInput:
+        """Any input (:meth:`read`) -> its :class:`ModelInput` (test time: no augmentation)."""
+        return self.model_input(self.read(x, layout=layout, scores=scores, fmt=fmt))
+
+    def model_input(self, seq: Sequence) -> ModelInput:
+        """A sequence :meth:`read` returned (or a part of one) -> its :class:`ModelInput`."""
+        stored = self.prepare(seq)  # (C, T', J)
+        x, rows = self.sample(stored)
+        return ModelInput(x=x, rows=rows, frames=int(stored.shape[1]), sequence=seq)
+
+    # --- what the model side needs to know of the input -----------------------------------------
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """One model input's shape: ``(C, S, S)`` or ``(C, S, J)``."""
+        return self.spec.channels, self.size, self.width
+
+    def mirror_columns(self) -> np.ndarray:
+        """``(width,)`` int64 permutation of the model input's columns that swaps left and right
+        joints (:func:`mans.data.streams.column_mirror`, centred as :meth:`sample` centres the
+        joints): test-time mirroring (:class:`mans.models.tta.MirrorAverage`). Mirroring is
+        linear and maps a joint's parent to its partner's parent, so the one permutation (and
+        negating channel 0) mirrors every input stream."""
+        j = self.spec.joints
+        perm = np.arange(self.width, dtype=np.int64)
+        j0 = centre_offset(j, self.width)
+        perm[j0:j0 + j] = j0 + column_mirror(self.layout, j)
+        return perm
