@@ -235,14 +235,13 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
     model = state.build_model("cpu")
     st = PreparedStore.open(store)
     idx = st.split(m["protocol"], "test")
-    ds = SkeletonDataset(st, idx, state.data.size, stream=state.data.stream)
+    ds = SkeletonDataset.for_spec(st, idx, state.data)
     with torch.no_grad():
-        x = torch.stack([ds[k][0] for k in range(len(ds))])  # (N, C, S, S)
+        x = torch.stack([ds[k][0] for k in range(len(ds))])  # (N, C, S, S) or (N, C, S, J)
         prob = torch.softmax(model(x).float(), dim=1).numpy()  # (N, K)
     pred = prob.argmax(axis=1)
     np.save(run / "test_scores.npy", prob.astype(np.float32))  # for ensembles (--fuse)
-    size, channels = state.data.size, model.config.in_channels
-    gflops = count_flops(model, (channels, size, size))["total"] / 1e9  # mirror: counted twice
+    gflops = count_flops(model, model.config.input_shape)["total"] / 1e9  # mirror: counted twice
     cm = confusion_matrix(st.labels[idx], pred, st.num_classes)
     top1 = accuracy(cm)
     if abs(top1 - m["top1"]) > 1e-9:

@@ -16,8 +16,9 @@ Importing this module does not import torch (the prepare workers import it);
 
 The frames are memory-mapped, so opening a store costs only its small index files, each sample is
 read from disk (page cache) when it is used, and DataLoader worker processes share the pages.
-:class:`SkeletonDataset` turns a stored ``(C, T, J)`` sequence into the model's ``(C, S, S)`` image
-with :func:`mans.data.streams.model_input` -- the same function ``predict`` uses.
+:class:`SkeletonDataset` turns a stored ``(C, T, J)`` sequence into the model's input (the ``(C, S, S)``
+image, or a ``(C, S, J)`` sequence) with :class:`mans.data.pipeline.InputPipeline` -- the pipeline
+``predict`` uses (:meth:`mans.data.spec.DataSpec.pipeline`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     import torch
 from ..errors import ConfigError, FormatError
 from ..skeleton import Layout
+from .pipeline import InputPipeline
 from .spec import DEFAULT_STREAM
 from .streams import check_stream, model_input
 
@@ -287,17 +289,24 @@ def _load_array(path: Path, mmap_mode: str | None = None) -> np.ndarray:
 
 
 class SkeletonDataset:
-    """Samples of a store as ``(image (C, size, size) float32 tensor, label int)``: a map-style
-    dataset (``len`` and indexing) for :class:`torch.utils.data.DataLoader`.
+    """Samples of a store as ``(input (C, size, size) float32 tensor, label int)`` (``(C, size,
+    J)`` for a sequence pipeline): a map-style dataset (``len`` and indexing) for
+    :class:`torch.utils.data.DataLoader`.
 
     Args:
         store: an open :class:`PreparedStore`.
         indices: store indices of the samples (e.g. ``store.split("xsub", "train")``).
         size: image side ``S`` (50 for the ResNet variant, 224 for DenseNet-161).
-        augment: optional ``(x (C, T, J) ndarray, rng) -> x``, applied before
-            :func:`~mans.data.streams.model_input`; receives a private copy of the sample.
+        augment: optional ``(x (C, T, J) ndarray, rng) -> x``, applied between the pipeline's
+            centring and the rest of it (:class:`~mans.data.pipeline.InputPipeline`); receives a
+            private copy of the sample.
         seed: base seed of the augmentation RNG.
         stream: input stream (:data:`mans.data.streams.STREAMS`), computed after augmentation.
+        pipeline: the whole input pipeline (centring, normalisation, frames, input layout);
+            when given, ``size`` and ``stream`` must agree with it. None: the paper's (``size``,
+            ``stream``, image input).
+        train: a training set: ``data.frames: resample`` draws its frames from the sample's RNG
+            (evaluation sets take the deterministic test frames).
 
     The augmentation RNG of a sample is ``np.random.default_rng((seed, epoch, store_index))``:
     the same sample gets the same augmentation in the same epoch whatever the worker, batch
@@ -307,10 +316,16 @@ class SkeletonDataset:
     """
 
     def __init__(self, store: PreparedStore, indices, size: int, augment: Augment | None = None,
-                 seed: int = 0, stream: str = DEFAULT_STREAM):
+                 seed: int = 0, stream: str = DEFAULT_STREAM, *,
+                 pipeline: InputPipeline | None = None, train: bool = False):
         self.store = store
         self.stream = check_stream(stream)
+        if pipeline is not None and (pipeline.size, pipeline.stream) != (int(size), stream):
+            raise ConfigError(f"SkeletonDataset: size {size} / stream {stream!r} differ from the "
+                              f"pipeline's {pipeline.size} / {pipeline.stream!r}")
+        self.pipeline = pipeline if pipeline is not None and not pipeline.is_default else None
         self.layout = store.layout if stream != "joint" else None
+        self.train = bool(train)
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= len(store)):
             raise ConfigError(f"sample indices outside 0..{len(store) - 1}")
@@ -318,6 +333,13 @@ class SkeletonDataset:
         self.augment = augment
         self.seed = int(seed)
         self.epoch = 0
+
+    @classmethod
+    def for_spec(cls, store: PreparedStore, indices, spec, **kwargs) -> "SkeletonDataset":
+        """The samples ``indices`` fed as a checkpoint's :class:`~mans.data.spec.DataSpec`
+        says (its size, stream and input pipeline); ``kwargs``: augment, seed, train."""
+        return cls(store, indices, spec.size, stream=spec.stream, pipeline=spec.pipeline(),
+                   **kwargs)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -335,8 +357,16 @@ class SkeletonDataset:
 
         i = int(self.indices[k])
         x = self.store.sequence(i)  # (C, T, J) memmap view
+        p = self.pipeline
+        random_frames = self.train and p is not None and p.frames == "resample"
+        rng = (np.random.default_rng((self.seed, self.epoch, i))
+               if self.augment is not None or random_frames else None)
+        if p is not None:
+            x = p.centred(x)  # (C, T, J)
         if self.augment is not None:
-            rng = np.random.default_rng((self.seed, self.epoch, i))
             x = self.augment(np.array(x, dtype=np.float32), rng)
-        img = model_input(x, self.size, self.stream, self.layout)  # (C, S, S)
+        if p is None:  # the paper's pipeline
+            img = model_input(x, self.size, self.stream, self.layout)  # (C, S, S)
+        else:
+            img = p.finish(x, rng if random_frames else None)  # (C, S, S) or (C, S, J)
         return torch.from_numpy(img), int(self.store.labels[i])

@@ -205,7 +205,7 @@ def score_split(opened: dict, split: str, device: str = DEFAULT_DEVICE, progress
         model = build_model_from_checkpoint(state, dev)
     if idx is None:
         idx = checkpoint_split(state, store, split, ckpt)
-    ds = SkeletonDataset(store, idx, state.data.size, stream=state.data.stream)
+    ds = SkeletonDataset.for_spec(store, idx, state.data)
     loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False)
     result = evaluate_model(model, loader, dev, num_classes=state.num_classes,
                             amp_dtype=torch.bfloat16 if dev.type == "cuda" else None,

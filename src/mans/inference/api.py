@@ -76,13 +76,13 @@ class Classifier:
     # --- one sequence ------------------------------------------------------------------------
 
     def image(self, seq: Sequence) -> tuple[np.ndarray, int]:
-        """``(model input (C, S, S), frames used T')`` of one sequence."""
+        """``(model input (C, S, S) or (C, S, J), frames used T')`` of one sequence."""
         img, meta = self.predictor.image(seq)
         return img, meta["frames_used"]
 
     @torch.no_grad()
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """``(B, K)`` class probabilities of ``(B, C, S, S)`` model inputs."""
+        """``(B, K)`` class probabilities of ``(B, C, S, S)`` (or ``(B, C, S, J)``) inputs."""
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.predictor.device)
         return softmax(self.predictor.model(x).float().cpu().numpy())
 
@@ -159,26 +159,33 @@ def load(checkpoint: str | Path, device: str = DEFAULT_DEVICE) -> Classifier:
 
 def save_untrained(path: str | Path, *, layout: Layout | str, prep: dict, class_names: list[str],
                    model: str = "mans_resnet", seed: int = 0, stream: str = DEFAULT_STREAM,
-                   test_mirror: bool = False, **model_overrides) -> Path:
+                   test_mirror: bool = False, centre: str = "none", normalise: str = "none",
+                   frames: str = "pad", **model_overrides) -> Path:
     """Write a checkpoint of an *untrained* network (random weights, seeded): for latency
     measurements (bench/stream.py) and tests, where what is measured does not depend on the
     weights. ``layout``: a :class:`~mans.skeleton.Layout` or a built-in one's name. ``prep``:
     :class:`~mans.data.transforms.PrepConfig` fields; channels are inferred. ``stream``,
-    ``test_mirror``: the input stream and mirroring the checkpoint asks for, as a trained one's."""
+    ``test_mirror``, ``centre``, ``normalise``, ``frames``: the input the checkpoint asks for, as
+    a trained one's (a sequence model's ``joints`` and ``bodies`` come from ``layout`` and
+    ``prep``)."""
     from ..engine.checkpoint import Checkpoint
-    from ..models import build_model
+    from ..models import build_model, model_config
     from ..data.transforms import PrepConfig
 
     cfg = PrepConfig.from_dict(prep)
     lay = as_layout(layout)
     channels = (3 if cfg.confidence else 2) if cfg.view == "2d" else 3
     model_overrides.setdefault("in_channels", channels)
+    if model_config(model, num_classes=len(class_names), **model_overrides).input == "sequence":
+        model_overrides.setdefault("joints", cfg.max_bodies * lay.num_joints)
+        model_overrides.setdefault("bodies", cfg.max_bodies)
     torch.manual_seed(seed)
     net = build_model(model, num_classes=len(class_names), **model_overrides)
     prep = {**cfg.to_dict(), "layout": lay.name, "layout_def": lay.to_dict(),
             "channels": channels, "joints": cfg.max_bodies * lay.num_joints}
     spec = DataSpec(prep=prep, class_names=tuple(class_names),
-                    size=int(net.config.size), stream=stream, test_mirror=test_mirror)
+                    size=int(net.config.size), stream=stream, test_mirror=test_mirror,
+                    input=net.config.input, centre=centre, normalise=normalise, frames=frames)
     return Checkpoint(model_name=model, model_config=net.config.to_dict(),
                       state_dict={k: v.detach().cpu() for k, v in net.state_dict().items()},
                       data=spec).save(path)

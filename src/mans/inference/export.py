@@ -3,6 +3,7 @@
 The ONNX graph has one input and two outputs::
 
     image      float32 (batch, C, S, S)   the model input of :func:`mans.inference.runtime.file_image`
+                                          ((batch, C, S, J) for a sequence model)
     logits     float32 (batch, K)
     attention  float32 (batch, C, S)      per-frame TARM weights; all ones for a model without
                                           a TARM or with attention disabled
@@ -116,8 +117,7 @@ def export_model(model: nn.Module, out: str | Path, *, opset: int = OPSET) -> nn
     if tarm is not None:
         tarm.recurrence = "scan"  # the plain loop exports to plain ONNX ops
     wrapper = _WithAttention(model).eval()
-    C, S = model.config.in_channels, model.config.size
-    example = torch.zeros(2, C, S, S)  # (2, C, S, S): batch 2, exported as dynamic
+    example = torch.zeros(2, *model.config.input_shape)  # (2, C, S, S or J): batch 2, dynamic
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
         # the trace turns Python shape arithmetic ('same' padding, S) into constants: intended,
@@ -160,8 +160,8 @@ def parity(wrapper: nn.Module, path: str | Path, *, batch: int = 3, seed: int = 
     except ImportError:
         return {"check": "skipped: onnxruntime not installed"}
     model = wrapper.model
-    C, S = model.config.in_channels, model.config.size
-    x = torch.randn(batch, C, S, S, generator=torch.Generator().manual_seed(seed))
+    x = torch.randn(batch, *model.config.input_shape,
+                    generator=torch.Generator().manual_seed(seed))  # (B, C, S, S or J)
     with torch.no_grad():
         ref_logits, ref_att = wrapper(x)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -2,8 +2,9 @@
 
 Shared by ``mans predict`` on PyTorch (:mod:`mans.inference.predict`) and on onnxruntime
 (:mod:`mans.inference.onnx_predict`), so that both preprocess a file identically: reader ->
-:func:`~mans.data.transforms.prepare_sequence` (bodies, view) -> :func:`~mans.data.streams.model_input`
-(the model's input stream; S frames, S joint columns). Only NumPy is imported here; this module must never import torch
+:func:`~mans.data.transforms.prepare_sequence` (bodies, view) -> the checkpoint's input pipeline
+(:meth:`mans.data.spec.DataSpec.pipeline`: centring, normalisation, S frames, the input stream,
+the (C, S, S) image or the (C, S, J) sequence). Only NumPy is imported here; this module must never import torch
 (``mans predict --onnx`` runs without it, checked by tests/test_export.py).
 """
 
@@ -19,7 +20,6 @@ from ..errors import ConfigError, MansError
 from ..formats import read_sequence
 from ..skeleton import Layout, Sequence
 from ..data.spec import DataSpec
-from ..data.streams import model_input
 from ..data.transforms import PrepConfig, frame_rows, prepare_sequence
 
 # 8 levels: the lowest frame of a sequence gets a visible bar, the highest a full block
@@ -63,12 +63,14 @@ class ModelInputs:
 
 def file_image(x: str | Path | Sequence, spec: DataSpec, *, model_path: str | Path,
                fmt: str | None = None) -> tuple[np.ndarray, dict]:
-    """The model input ``(C, S, S)`` float32 (``spec``'s stream, size and prep settings) for one
-    raw file (or a sequence already read) and the sequence's metadata (with ``frames_used`` =
-    T', the prepared frames before resizing to S)."""
+    """The model input ``(C, S, S)`` float32 (``(C, S, J)`` for a sequence model; ``spec``'s
+    pipeline, stream, size and prep settings) for one raw file (or a sequence already read) and
+    the sequence's metadata (with ``frames_used`` = T', the prepared frames before resizing to S,
+    and ``frame_index``, the frame each of the S rows holds, -1 for padding)."""
     seq = x if isinstance(x, Sequence) else read_sequence(x, fmt, spec.layout)
     img, used = sequence_image(seq, spec, model_path=model_path)
-    return img, {**seq.metadata(), "frames_used": used}
+    rows = spec.pipeline().rows(used)
+    return img, {**seq.metadata(), "frames_used": used, "frame_index": rows.tolist()}
 
 
 def as_frames(joints, v: int, scores=None, *, what: str = "array", one_frame: bool = False
@@ -128,12 +130,12 @@ def check_layout(seq: Sequence, layout: Layout, model_path: str | Path) -> None:
 
 def sequence_image(seq: Sequence, spec: DataSpec, *, model_path: str | Path
                    ) -> tuple[np.ndarray, int]:
-    """``(model input (C, S, S) float32 of spec's input stream, T' prepared frames)`` of one
-    sequence: the one path from a read sequence to what a model sees (files, arrays, windows,
-    streams)."""
+    """``(model input (C, S, S) or (C, S, J) float32 of spec's input pipeline, T' prepared
+    frames)`` of one sequence: the one path from a read sequence to what a model sees (files,
+    arrays, windows, streams)."""
     check_layout(seq, spec.layout, model_path)
     x = prepare_sequence(seq, spec.prep_config)  # (C, T', J)
-    return model_input(x, spec.size, spec.stream, spec.layout), int(x.shape[1])
+    return spec.pipeline()(x), int(x.shape[1])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -196,7 +198,7 @@ def prediction_record(path: str | Path | None, meta: dict, logits: np.ndarray | 
         "top": top_classes(prob, class_names, topk),
         "attention": None if attention is None else
         np.asarray(attention, dtype=np.float32).round(4).tolist(),  # (C, S)
-        "frame_index": frame_rows(meta["frames_used"], size).tolist(),
+        "frame_index": meta.get("frame_index") or frame_rows(meta["frames_used"], size).tolist(),
         "true_label": meta.get("label"),
     }
 

@@ -3,7 +3,9 @@
 ``x (B, 3, S, S)`` -- three coordinate planes of ``S`` frames by ``S`` joint columns -- is
 recalibrated by :class:`~mans.models.tarm.TARM` into an image of the same shape, which a CNN
 (:class:`~mans.models.resnet.ResNetSTCM` or :class:`~mans.models.densenet.DenseNet`) classifies
-into logits ``(B, K)``. Everything about the network is in :class:`MANsConfig`, which a checkpoint
+into logits ``(B, K)``. The co-occurrence variant takes a *sequence* ``x (B, 3, S, J)`` instead
+(``S`` frames by the ``J`` joint columns, no column padding; :attr:`MANsConfig.input`), which the
+TARM recalibrates likewise and :class:`~mans.models.cooccurrence.CooccurrenceSTCM` classifies. Everything about the network is in :class:`MANsConfig`, which a checkpoint
 stores as a plain dict (:meth:`MANsConfig.to_dict`) and rebuilds from
 (:meth:`MANsConfig.from_dict`).
 """
@@ -17,11 +19,14 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .cooccurrence import CooccurrenceSTCM
 from .densenet import DenseNet
 from .resnet import ResNetSTCM
 from .tarm import TARM
 
-VARIANTS = ("resnet", "densenet161")
+VARIANTS = ("resnet", "densenet161", "cooccurrence")
+# The model input each variant takes (mans.data.spec.INPUTS): an (S, S) image or a (S, J) sequence.
+INPUT_OF = {"resnet": "image", "densenet161": "image", "cooccurrence": "sequence"}
 
 
 @dataclass
@@ -29,9 +34,11 @@ class MANsConfig:
     """Hyper-parameters of one MANs network.
 
     Attributes:
-        variant: STCM backbone, ``"resnet"`` (authors' ``MANs_9.py``) or ``"densenet161"``.
+        variant: STCM backbone, ``"resnet"`` (authors' ``MANs_9.py``), ``"densenet161"`` or
+            ``"cooccurrence"`` (:mod:`mans.models.cooccurrence`).
         num_classes: ``K``, number of action classes.
-        size: ``S``; the input is ``(B, in_channels, S, S)``: ``S`` frames by ``S`` columns.
+        size: ``S``; the input is ``(B, in_channels, S, S)``: ``S`` frames by ``S`` columns
+            (``(B, in_channels, S, joints)`` for the co-occurrence variant).
         hidden: ``H``, TARM embedding / GRU width.
         reduction: attention MLP squeeze factor (hidden width ``int(S / reduction)``).
         gru_dropout: dropout on the GRU input (training only).
@@ -45,6 +52,12 @@ class MANsConfig:
         pretrained: optional path of a local torchvision DenseNet-161 ImageNet checkpoint
             (``.pth`` or ``.safetensors``), loaded into the DenseNet STCM when the model is built.
         in_channels: coordinate channels of the input (3).
+        joints: ``J``, joint columns of a sample (bodies x layout joints); the co-occurrence
+            variant needs it (the trainer fills it from the store), the image variants ignore it.
+        bodies: ``M``, body slots among the ``J`` columns (co-occurrence variant: shared weights,
+            max over slots).
+        cooc_width: base width ``w`` of the co-occurrence STCM (a multiple of 16).
+        cooc_dropout: dropout before its classifier.
     """
 
     variant: str = "resnet"
@@ -62,6 +75,25 @@ class MANsConfig:
     densenet_drop_rate: float = 0.0
     pretrained: str | None = None
     in_channels: int = 3
+    joints: int | None = None
+    bodies: int = 1
+    cooc_width: int = 32
+    cooc_dropout: float = 0.2
+
+    @property
+    def input(self) -> str:
+        """The tensor layout the network takes: ``"image"`` or ``"sequence"``."""
+        return INPUT_OF[self.variant]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """One sample's input shape: ``(C, S, S)`` for an image, ``(C, S, J)`` for a sequence."""
+        if self.input == "sequence":
+            if self.joints is None:
+                raise ConfigError(f"model.joints: the {self.variant!r} STCM needs the number of "
+                                  f"joint columns (filled from the store when training)")
+            return (self.in_channels, self.size, self.joints)
+        return (self.in_channels, self.size, self.size)
 
     def __post_init__(self) -> None:
         self.resnet_stages = tuple(self.resnet_stages) if isinstance(
@@ -75,11 +107,18 @@ class MANsConfig:
         if self.variant not in VARIANTS:
             raise ConfigError(f"model.variant: expected one of {list(VARIANTS)}, "
                               f"got {self.variant!r}")
-        for key in ("num_classes", "size", "hidden", "reduction", "resnet_width", "in_channels"):
+        for key in ("num_classes", "size", "hidden", "reduction", "resnet_width", "in_channels",
+                    "bodies", "cooc_width"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"model.{key}: expected a positive integer, got {v!r}")
-        for key in ("gru_dropout", "gru_recurrent_dropout", "densenet_drop_rate"):
+        if self.joints is not None and (isinstance(self.joints, bool) or not isinstance(
+                self.joints, int) or self.joints < 1 or self.joints % self.bodies):
+            raise ConfigError(f"model.joints: expected a positive multiple of model.bodies "
+                              f"({self.bodies}), got {self.joints!r}")
+        if self.cooc_width % 16:
+            raise ConfigError(f"model.cooc_width: expected a multiple of 16, got {self.cooc_width}")
+        for key in ("gru_dropout", "gru_recurrent_dropout", "densenet_drop_rate", "cooc_dropout"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
                 raise ConfigError(f"model.{key}: expected a number in [0, 1), got {v!r}")
@@ -127,13 +166,18 @@ class MANs(nn.Module):
             raise TypeError(f"MANs needs a MANsConfig, got {type(config).__name__}")
         self.config = config
         c = config
-        self.tarm = TARM(frames=c.size, dims=c.size, hidden=c.hidden, channels=c.in_channels,
+        dims = c.input_shape[2]  # S columns of an image, J of a sequence
+        self.tarm = TARM(frames=c.size, dims=dims, hidden=c.hidden, channels=c.in_channels,
                          reduction=c.reduction, dropout=c.gru_dropout,
                          recurrent_dropout=c.gru_recurrent_dropout, attention=c.attention,
                          residual=c.residual) if c.use_tarm else None
         if c.variant == "resnet":
             self.stcm = ResNetSTCM(c.num_classes, in_channels=c.in_channels,
                                    stages=c.resnet_stages, width=c.resnet_width)
+        elif c.variant == "cooccurrence":
+            self.stcm = CooccurrenceSTCM(c.num_classes, in_channels=c.in_channels,
+                                         joints=c.joints, bodies=c.bodies, width=c.cooc_width,
+                                         dropout=c.cooc_dropout)
         else:
             self.stcm = DenseNet(c.num_classes, in_channels=c.in_channels,
                                  drop_rate=c.densenet_drop_rate)
@@ -145,7 +189,7 @@ class MANs(nn.Module):
         self.stcm.to(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor, return_attention: bool = False):
-        """Classify ``x (B, C, S, S)``.
+        """Classify ``x (B, C, S, S)`` (a sequence ``(B, C, S, J)`` for the co-occurrence STCM).
 
         Returns:
             logits ``(B, K)``; with ``return_attention=True`` the pair ``(logits, attention)``
@@ -153,12 +197,13 @@ class MANs(nn.Module):
             ones when ``attention=False``; None when the model has no TARM).
         """
         c = self.config
-        if x.dim() != 4 or tuple(x.shape[1:]) != (c.in_channels, c.size, c.size):
-            raise ConfigError(f"model {c.variant!r} expects input (B, {c.in_channels}, {c.size}, "
-                              f"{c.size}), got {tuple(x.shape)}: does the data's image size match "
+        shape = c.input_shape
+        if x.dim() != 4 or tuple(x.shape[1:]) != shape:
+            raise ConfigError(f"model {c.variant!r} expects input (B, {', '.join(map(str, shape))})"
+                              f", got {tuple(x.shape)}: does the data's {c.input} size match "
                               f"model.size?")
         attention = None
         if self.tarm is not None:
-            x, attention = self.tarm(x)  # (B, C, S, S), (B, C, S)
+            x, attention = self.tarm(x)  # (B, C, S, S or J), (B, C, S)
         logits = self.stcm(x)  # (B, K)
         return (logits, attention) if return_attention else logits
