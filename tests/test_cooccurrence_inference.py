@@ -39,7 +39,7 @@ def ntu(tmp_path_factory):
     ckpt = save_untrained(root / "ntu.pt", layout="ntu25",
                           prep={"view": "authors", "max_bodies": 2}, class_names=CLASSES,
                           model="mans_cooccurrence", size=20, hidden=8, cooc_width=16,
-                          stream="bone", test_mirror=True, **PIPE)
+                          stream="bone", test_mirror=True, joint_mixing=True, **PIPE)
     info = export_onnx(ckpt, root / "ntu.onnx")
     return ckpt, root / "ntu.onnx", info
 
@@ -91,6 +91,7 @@ def test_test_mirror_permutes_the_joint_columns(ntu):
 def test_onnx_matches_torch_on_real_ntu_files(ntu, ntu_samples, capsys):
     ckpt, path, info = ntu
     assert info["max_abs_diff_logits"] < 1e-4 and info["variant"] == "cooccurrence"
+    assert Checkpoint.load(ckpt).model_config["joint_mixing"]  # the mixing exports too
     files = [str(f) for f in sorted(ntu_samples.glob("*.skeleton"))][:3]
     assert cli.main(["predict", str(ckpt), *files, "--json", "--device", "cpu"]) == 0
     ref = json.loads(capsys.readouterr().out)

@@ -32,7 +32,7 @@ LAYERS = [
     ("data: store", ["mans.data.store"]),
     ("data: prepare", ["mans.data.prepare"]),
     ("models", ["mans.models", "mans.models.cooccurrence", "mans.models.densenet", "mans.models.flops", "mans.models.gru",
-                "mans.models.mans", "mans.models.resnet", "mans.models.tarm", "mans.models.tta"]),
+                "mans.models.joint_mixing", "mans.models.mans", "mans.models.resnet", "mans.models.tarm", "mans.models.tta"]),
     ("engine", ["mans.engine", "mans.engine.attention", "mans.engine.checkpoint",
                 "mans.engine.config", "mans.engine.data", "mans.engine.distributed",
                 "mans.engine.ensemble", "mans.engine.evaluate", "mans.engine.metrics",

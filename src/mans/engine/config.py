@@ -62,6 +62,9 @@ class ModelConfig:
     bodies: Optional[int] = None  # M body slots among them: the store's max_bodies when None
     cooc_width: Optional[int] = None  # co-occurrence STCM base width (multiple of 16)
     cooc_dropout: Optional[float] = None  # dropout before its classifier
+    joint_mixing: Optional[bool] = None  # co-occurrence: skeleton-aware V x V joint mixing
+    mixing_groups: Optional[int] = None  # its channel groups (each refines the mixing)
+    parents: Optional[tuple[int, ...]] = None  # one body's parents: the store layout's when None
 
     def overrides(self) -> dict:
         """The fields that are set, other than ``name``: keyword arguments of ``build_model``."""

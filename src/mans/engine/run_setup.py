@@ -200,6 +200,8 @@ class RunSetup:
             overrides.setdefault("joints", int(self.store.prep.get("joints")
                                                or bodies * self.store.layout.num_joints))
             overrides.setdefault("bodies", bodies)
+            if overrides.get("joint_mixing"):
+                overrides.setdefault("parents", tuple(self.store.layout.parents))
         self.model = build_model(self.model_name, **overrides).to(self.device)
         self.model_config: MANsConfig = self.model.config
         self.size = self.model_config.size

@@ -179,6 +179,8 @@ def save_untrained(path: str | Path, *, layout: Layout | str, prep: dict, class_
     if model_config(model, num_classes=len(class_names), **model_overrides).input == "sequence":
         model_overrides.setdefault("joints", cfg.max_bodies * lay.num_joints)
         model_overrides.setdefault("bodies", cfg.max_bodies)
+        if model_overrides.get("joint_mixing"):
+            model_overrides.setdefault("parents", tuple(lay.parents))
     torch.manual_seed(seed)
     net = build_model(model, num_classes=len(class_names), **model_overrides)
     prep = {**cfg.to_dict(), "layout": lay.name, "layout_def": lay.to_dict(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from .cooccurrence import CooccurrenceSTCM
 from .densenet import DenseNet
+from .joint_mixing import JointMixing
 from .resnet import ResNetSTCM
 from .tarm import TARM
 
@@ -58,6 +60,11 @@ class MANsConfig:
             max over slots).
         cooc_width: base width ``w`` of the co-occurrence STCM (a multiple of 16).
         cooc_dropout: dropout before its classifier.
+        joint_mixing: co-occurrence variant: a skeleton-aware V x V joint mixing in each branch
+            (:mod:`mans.models.joint_mixing`), initialised from ``parents``.
+        mixing_groups: channel groups with their own learned refinement of the mixing.
+        parents: ``(V,)`` parent joint of each joint of one body (the layout's; training fills
+            it in when ``joint_mixing`` is on).
     """
 
     variant: str = "resnet"
@@ -79,6 +86,9 @@ class MANsConfig:
     bodies: int = 1
     cooc_width: int = 32
     cooc_dropout: float = 0.2
+    joint_mixing: bool = False
+    mixing_groups: int = 4
+    parents: tuple[int, ...] | None = None
 
     @property
     def input(self) -> str:
@@ -100,6 +110,8 @@ class MANsConfig:
             self.resnet_stages, (list, tuple)) else self.resnet_stages
         if self.pretrained is not None:
             self.pretrained = str(self.pretrained)
+        if isinstance(self.parents, list):
+            self.parents = tuple(self.parents)
         self.validate()
 
     def validate(self) -> None:
@@ -108,7 +120,7 @@ class MANsConfig:
             raise ConfigError(f"model.variant: expected one of {list(VARIANTS)}, "
                               f"got {self.variant!r}")
         for key in ("num_classes", "size", "hidden", "reduction", "resnet_width", "in_channels",
-                    "bodies", "cooc_width"):
+                    "bodies", "cooc_width", "mixing_groups"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"model.{key}: expected a positive integer, got {v!r}")
@@ -122,7 +134,7 @@ class MANsConfig:
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
                 raise ConfigError(f"model.{key}: expected a number in [0, 1), got {v!r}")
-        for key in ("use_tarm", "attention", "residual"):
+        for key in ("use_tarm", "attention", "residual", "joint_mixing"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"model.{key}: expected true or false, "
                                   f"got {getattr(self, key)!r}")
@@ -131,6 +143,14 @@ class MANsConfig:
                 isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in st):
             raise ConfigError(f"model.resnet_stages: expected a non-empty list of positive "
                               f"integers, got {st!r}")
+        if self.parents is not None and (not isinstance(self.parents, tuple) or any(
+                isinstance(p, bool) or not isinstance(p, int) or not -1 <= p < len(self.parents)
+                for p in self.parents)):
+            raise ConfigError(f"model.parents: expected a list of parent joint indices (-1: "
+                              f"root), got {self.parents!r}")
+        if self.joint_mixing and self.variant != "cooccurrence":
+            raise ConfigError(f"model.joint_mixing: only the 'cooccurrence' STCM mixes joints, "
+                              f"not {self.variant!r}")
         if self.pretrained is not None and self.variant != "densenet161":
             raise ConfigError("model.pretrained: ImageNet weights exist only for variant "
                               f"'densenet161', not {self.variant!r}")
@@ -139,6 +159,7 @@ class MANsConfig:
         """Plain JSON/YAML-safe dict (tuples become lists)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["resnet_stages"] = list(self.resnet_stages)
+        d["parents"] = None if self.parents is None else list(self.parents)
         return d
 
     @classmethod
@@ -175,9 +196,16 @@ class MANs(nn.Module):
             self.stcm = ResNetSTCM(c.num_classes, in_channels=c.in_channels,
                                    stages=c.resnet_stages, width=c.resnet_width)
         elif c.variant == "cooccurrence":
+            mixing = None
+            if c.joint_mixing:
+                if c.parents is None or len(c.parents) * c.bodies != c.joints:
+                    raise ConfigError(f"model.parents: joint mixing needs the {c.joints // c.bodies}"
+                                      f" parents of one body (filled from the store's layout), "
+                                      f"got {c.parents!r}")
+                mixing = partial(JointMixing, c.parents, c.cooc_width // 2, c.mixing_groups)
             self.stcm = CooccurrenceSTCM(c.num_classes, in_channels=c.in_channels,
                                          joints=c.joints, bodies=c.bodies, width=c.cooc_width,
-                                         dropout=c.cooc_dropout)
+                                         dropout=c.cooc_dropout, mixing=mixing)
         else:
             self.stcm = DenseNet(c.num_classes, in_channels=c.in_channels,
                                  drop_rate=c.densenet_drop_rate)
