@@ -243,8 +243,7 @@ def run_job(job: Job, store: str, run_dir: str, threads: int = 1) -> dict:
         prob = torch.softmax(model(x).float(), dim=1).numpy()  # (N, K)
     pred = prob.argmax(axis=1)
     np.save(run / "test_scores.npy", prob.astype(np.float32))  # for ensembles (--fuse)
-    size, channels = state.data.size, model.config.in_channels
-    gflops = count_flops(model, (channels, size, size))["total"] / 1e9  # mirror: counted twice
+    gflops = count_flops(model, model.config.input_shape)["total"] / 1e9  # mirror: counted twice
     cm = confusion_matrix(st.labels[idx], pred, st.num_classes)
     top1 = accuracy(cm)
     if abs(top1 - m["top1"]) > 1e-9:

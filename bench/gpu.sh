@@ -21,6 +21,13 @@
 #   bash bench/gpu.sh              # on the GPU machine
 #   bash bench/gpu.sh --dry-run    # CPU, tiny sizes, no compile: checks the script itself
 #
+# Training mode (bench/gpu_train.py): train and evaluate a config from a prepared store, bf16,
+# a checkpoint every epoch, resumable across calls (the run folder is $OUT/run):
+#   bash bench/gpu.sh --train STORE [--config ntu60-xsub-cooccurrence] [--resume-from RUN]
+#   bash bench/gpu.sh --train STORE --dry-run   # CPU, tiny network, 2 epochs
+# Results: $OUT/gpu-train.json; knobs MANS_GPU_TRAIN_S=480 (training time of this call),
+# MANS_GPU_MAX_EPOCHS, MANS_GPU_EVAL=1, MANS_GPU_WORKERS.
+#
 #   - the TARM alone on both recurrences, the Python loop over frames ("scan") and
 #     torch.nn.GRU ("nn", cuDNN): forward (eval) and forward + backward (train), float32.
 # Knobs (environment): MANS_GPU_COMPILE=0 (eager), MANS_GPU_VARIANTS=resnet,densenet161,
@@ -29,6 +36,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+if [[ "${1:-}" == "--train" ]]; then
+    shift
+    budget="${MANS_GPU_TRAIN_S:-480}"
+    # the budget plus the final evaluation and start-up; the run folder survives a cut
+    exec timeout -k 10 "$(( ${budget%.*} + 100 ))" python bench/gpu_train.py "$@"
+fi
 RESULT="${OUT:-.}/gpu-speed.json"
 mkdir -p "$(dirname "$RESULT")"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total \

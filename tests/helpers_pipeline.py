@@ -137,9 +137,10 @@ def joint_image(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def pipeline_for(layout, size: int, stream: str = "joint", *, bodies: int = 1,
-                 input: str = "image", view: str = "authors", augment=None):
+                 input: str = "image", view: str = "authors", augment=None, **settings):
     """The :class:`~mans.data.pipeline.InputPipeline` of a model of side ``size`` on data of
-    ``layout`` (a Layout or a built-in name) prepared with ``view`` and ``bodies`` slots."""
+    ``layout`` (a Layout or a built-in name) prepared with ``view`` and ``bodies`` slots
+    (``settings``: ``centre``, ``normalise``, ``frames``)."""
     from mans.data.pipeline import InputPipeline
     from mans.data.spec import DataSpec
     from mans.skeleton import as_layout
@@ -147,5 +148,6 @@ def pipeline_for(layout, size: int, stream: str = "joint", *, bodies: int = 1,
     lay = as_layout(layout)
     prep = {"view": view, "max_bodies": bodies, "layout": lay.name, "layout_def": lay.to_dict(),
             "channels": 2 if view == "2d" else 3, "joints": bodies * lay.num_joints}
-    spec = DataSpec(prep=prep, class_names=("a", "b"), size=size, stream=stream, input=input)
+    spec = DataSpec(prep=prep, class_names=("a", "b"), size=size, stream=stream, input=input,
+                    **settings)
     return InputPipeline(spec, augment=augment)

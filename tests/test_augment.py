@@ -156,3 +156,67 @@ def test_build_augment_off_by_default_and_composed():
     assert np.all(y1[:, :, 25:] == 0)  # the absent body stays absent through the whole chain
     only_noise = build_augment(AugmentConfig(noise_std=0.02))
     assert len(only_noise.steps) == 1
+
+
+# --- the field's augmentations (issue 17): shear, per-axis scale, crop-resize, joint dropout ----
+
+
+def test_shear_applies_the_drawn_matrix():
+    from mans.data.augment import shear
+
+    x = np.zeros((3, 1, 3), dtype=np.float32)
+    x[:, 0, 0] = [1.0, 0.0, 0.0]
+    x[:, 0, 1] = [0.0, 0.0, 2.0]  # joint 2 absent
+    d = np.random.default_rng(3).uniform(-0.4, 0.4, size=6)  # the 6 off-diagonals, row by row
+    m = np.array([[1, d[0], d[1]], [d[2], 1, d[3]], [d[4], d[5], 1]])
+    y = shear(x, np.random.default_rng(3), 0.4)
+    np.testing.assert_allclose(y[:, 0, 0], m[:, 0], atol=1e-6)  # the first column of I + S
+    np.testing.assert_allclose(y[:, 0, 1], 2 * m[:, 2], atol=1e-6)
+    assert np.all(y[:, 0, 2] == 0) and np.all(np.abs(d) <= 0.4)
+    y2 = shear(x[:2], np.random.default_rng(3), 0.4)  # 2-D: 2 off-diagonals
+    np.testing.assert_allclose(y2[:, 0, 0], [1.0, d[1]], atol=1e-6)
+
+
+def test_scale_per_axis_draws_one_factor_per_axis():
+    from mans.data.augment import scale_axes
+
+    x = np.ones((3, 2, 2), dtype=np.float32)
+    x[:, :, 1] = 0.0
+    f = np.random.default_rng(4).uniform(0.5, 1.5, size=3)
+    y = scale_axes(x, np.random.default_rng(4), 0.5, 1.5)
+    np.testing.assert_allclose(y[:, 0, 0], f, rtol=1e-6)
+    assert len(set(np.round(f, 6))) == 3 and np.all(y[:, :, 1] == 0)
+    aug = build_augment(AugmentConfig(scale=(0.5, 1.5), scale_per_axis=True))
+    np.testing.assert_array_equal(aug(x, np.random.default_rng(4)), y)
+
+
+def test_crop_resize_crops_then_stretches_back():
+    from mans.data.augment import crop_resize
+
+    t = 11
+    ramp = np.broadcast_to(np.arange(1, t + 1, dtype=np.float32)[None, :, None], (3, t, 2)).copy()
+    rng = np.random.default_rng(9)
+    keep = int(np.clip(round(rng.uniform(0.5, 0.5) * t), 1, t))  # ratio 0.5 -> 6 frames
+    start = int(rng.integers(0, t - keep + 1))
+    y = crop_resize(ramp, np.random.default_rng(9), 0.5, 0.5)
+    assert y.shape == ramp.shape and keep == 6
+    # frames start+1 .. start+6 stretched linearly over 11 frames
+    np.testing.assert_allclose(y[0, :, 0], start + 1 + np.linspace(0, 5, t), atol=1e-5)
+
+
+def test_joint_dropout_zeroes_whole_columns():
+    from mans.data.augment import joint_dropout
+
+    x = sample(t=10, j=50)
+    drop = np.random.default_rng(2).uniform(size=50) < 0.3
+    y = joint_dropout(x, np.random.default_rng(2), 0.3)
+    assert np.all(y[:, :, drop] == 0)
+    np.testing.assert_array_equal(y[:, :, ~drop], x[:, :, ~drop])
+    assert 0 < drop[:25].sum() < 25
+
+
+def test_build_augment_orders_the_new_steps():
+    cfg = AugmentConfig(rotation_deg=(5.0, 5.0, 5.0), shear=0.2, scale=(0.9, 1.1),
+                        scale_per_axis=True, crop_resize=(0.8, 1.0), joint_dropout=0.1)
+    names = [s.func.__name__ for s in build_augment(cfg).steps]
+    assert names == ["crop_resize", "rotate", "shear", "scale_axes", "joint_dropout"]

@@ -28,12 +28,12 @@ LAYERS = [
                   "mans.datasets.ntu", "mans.datasets.pyskl", "mans.datasets.utkinect"]),
     ("data: steps", ["mans.data", "mans.data.bodies", "mans.data.views", "mans.data.views2d",
                      "mans.data.frames", "mans.data.streams", "mans.data.augment",
-                     "mans.data.spec"]),
+                     "mans.data.normalise", "mans.data.spec"]),
     ("data: pipeline", ["mans.data.pipeline"]),
     ("data: store", ["mans.data.store", "mans.data.dataset"]),
     ("data: prepare", ["mans.data.prepare"]),
-    ("models", ["mans.models", "mans.models.densenet", "mans.models.flops", "mans.models.gru",
-                "mans.models.mans", "mans.models.resnet", "mans.models.tarm", "mans.models.tta"]),
+    ("models", ["mans.models", "mans.models.cooccurrence", "mans.models.densenet", "mans.models.flops", "mans.models.gru",
+                "mans.models.joint_mixing", "mans.models.mans", "mans.models.resnet", "mans.models.tarm", "mans.models.tta"]),
     ("engine", ["mans.engine", "mans.engine.attention", "mans.engine.checkpoint",
                 "mans.engine.config", "mans.engine.data", "mans.engine.distributed",
                 "mans.engine.ensemble", "mans.engine.evaluate", "mans.engine.metrics",
@@ -151,8 +151,10 @@ def test_store_and_prepare_do_not_import_torch():
 
 
 # The steps of the input pipeline that were data/transforms.py (bodies -> view at prepare time,
-# frames -> layout at load time) and the input streams; mans.data.pipeline alone puts them together.
-_TRANSFORM_STEPS = {"mans.data.bodies", "mans.data.views", "mans.data.views2d", "mans.data.frames"}
+# frames -> layout at load time), the normalisations and the input streams: mans.data.pipeline
+# alone puts them together.
+_TRANSFORM_STEPS = {"mans.data.bodies", "mans.data.views", "mans.data.views2d", "mans.data.frames",
+                    "mans.data.normalise"}
 _STREAMS = "mans.data.streams"
 
 
@@ -181,5 +183,4 @@ def test_every_model_input_path_uses_the_pipeline():
     users = {module_name(f) for f in SRC.rglob("*.py")
              if "mans.data.pipeline" in _imported(f)}
     assert {"mans.data.dataset", "mans.engine.run_setup", "mans.engine.evaluate",
-            "mans.engine.checkpoint", "mans.inference.records",
-            "mans.inference.export"} <= users
+            "mans.engine.checkpoint", "mans.inference.records"} <= users

@@ -23,10 +23,13 @@ from mans.models import (
 
 
 def test_registry_names_and_defaults():
-    assert list_models() == ["mans_densenet161", "mans_resnet"]
+    assert list_models() == ["mans_cooccurrence", "mans_densenet161", "mans_resnet"]
     r, d = model_config("mans_resnet"), model_config("mans_densenet161")
+    c = model_config("mans_cooccurrence")
     assert (r.variant, r.size, r.hidden, r.gru_dropout) == ("resnet", 50, 64, 0.5)
     assert (d.variant, d.size, d.hidden, d.gru_dropout) == ("densenet161", 224, 128, 0.0)
+    assert (c.variant, c.size, c.hidden, c.input) == ("cooccurrence", 50, 64, "sequence")
+    assert (r.input, d.input) == ("image", "image")
     with pytest.raises(ConfigError, match="unknown model 'mans_vgg'"):
         build_model("mans_vgg")
 

@@ -77,16 +77,15 @@ def temporal_crop(x: np.ndarray, rng: np.random.Generator, low: float, high: flo
     return x[:, start:start + keep].copy()
 
 
-def resample(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
-    """Change the playback speed by a factor ``s`` uniform in ``[low, high]``: the output has
-    ``max(1, round(T / s))`` frames sampled at evenly spaced positions of the input.
+def interpolate_frames(x: np.ndarray, new_t: int) -> np.ndarray:
+    """``(C, T, J)`` -> ``(C, new_t, J)`` sampled at ``new_t`` evenly spaced positions
+    ``linspace(0, T - 1, new_t)`` of the input.
 
     Between two frames where a joint is present in both, positions are linearly interpolated;
     where it is absent in either neighbour the nearest frame is copied, so absent joints stay
     exactly zero and are never blended with present ones.
     """
     t = x.shape[1]
-    new_t = max(1, int(round(t / rng.uniform(low, high))))
     pos = np.linspace(0.0, t - 1, new_t)  # (T',) fractional source frame of each output frame
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, t - 1)
@@ -96,6 +95,51 @@ def resample(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -
     present = present_mask(x)  # (T, J)
     both = (present[lo] & present[hi])[None]  # (1, T', J)
     return np.where(both, linear, nearest).astype(np.float32)
+
+
+def resample(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    """Change the playback speed by a factor ``s`` uniform in ``[low, high]``: the output has
+    ``max(1, round(T / s))`` frames sampled at evenly spaced positions of the input
+    (:func:`interpolate_frames`)."""
+    t = x.shape[1]
+    new_t = max(1, int(round(t / rng.uniform(low, high))))
+    return interpolate_frames(x, new_t)
+
+
+def crop_resize(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    """Random temporal crop, resized back: a contiguous window of ``round(p * T)`` frames (at
+    least 1), ``p`` uniform in ``[low, high]``, its start uniform over the valid positions, then
+    :func:`interpolate_frames` back to ``T`` frames (the crop-resize of CTR-GCN's feeder, with a
+    random ratio)."""
+    t = x.shape[1]
+    keep = int(np.clip(round(rng.uniform(low, high) * t), 1, t))
+    start = int(rng.integers(0, t - keep + 1))
+    return interpolate_frames(x[:, start:start + keep], t)
+
+
+def scale_axes(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    """Multiply each coordinate axis by its own factor, drawn uniformly in ``[low, high]``
+    (``data.augment.scale`` with ``scale_per_axis: true``); zero joints stay zero."""
+    f = rng.uniform(low, high, size=x.shape[0]).astype(np.float32)  # (C,)
+    return (x * f[:, None, None]).astype(np.float32)
+
+
+def shear(x: np.ndarray, rng: np.random.Generator, max_shear: float) -> np.ndarray:
+    """Apply ``I + S`` to every joint, ``S`` with zero diagonal and off-diagonal entries uniform
+    in ``[-max_shear, max_shear]`` (one matrix per sequence; drawn row by row, ``C (C - 1)``
+    numbers). A linear map keeps the origin, so zero joints stay zero."""
+    c = x.shape[0]
+    m = np.eye(c)
+    off = ~np.eye(c, dtype=bool)
+    m[off] = rng.uniform(-max_shear, max_shear, size=c * (c - 1))
+    return np.einsum("ij,jtv->itv", m, x).astype(np.float32)  # (C, T, J)
+
+
+def joint_dropout(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Zero each joint column for the whole sequence with probability ``p`` (one draw per
+    column: a body slot's joint is dropped independently of the other slots')."""
+    keep = rng.uniform(size=x.shape[2]) >= p  # (J,)
+    return np.where(keep[None, None, :], x, 0.0).astype(np.float32)
 
 
 def mirror_sequence(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -145,8 +189,9 @@ class Compose:
 
 def build_augment(cfg, layout: Layout | None = None) -> Compose | None:
     """Compose the enabled steps of an ``AugmentConfig`` (mirror, temporal crop, resampling,
-    rotation, scaling, noise, in that order), or None when every step is the identity.
-    ``layout`` is needed when mirroring is on (``cfg.mirror > 0``)."""
+    crop-resize, rotation, shear, scaling (one factor, or one per axis), noise, joint dropout,
+    in that order), or None when every step is the identity. ``layout`` is needed when
+    mirroring is on (``cfg.mirror > 0``)."""
     steps: list[Augment] = []
     if getattr(cfg, "mirror", 0.0) > 0:
         if layout is None:
@@ -156,10 +201,18 @@ def build_augment(cfg, layout: Layout | None = None) -> Compose | None:
         steps.append(partial(temporal_crop, low=cfg.crop[0], high=cfg.crop[1]))
     if tuple(cfg.resample) != (1.0, 1.0):
         steps.append(partial(resample, low=cfg.resample[0], high=cfg.resample[1]))
+    crop_ratio = tuple(getattr(cfg, "crop_resize", (1.0, 1.0)))
+    if crop_ratio != (1.0, 1.0):
+        steps.append(partial(crop_resize, low=crop_ratio[0], high=crop_ratio[1]))
     if any(a > 0 for a in cfg.rotation_deg):
         steps.append(partial(rotate, max_deg=tuple(cfg.rotation_deg)))
+    if getattr(cfg, "shear", 0.0) > 0:
+        steps.append(partial(shear, max_shear=float(cfg.shear)))
     if tuple(cfg.scale) != (1.0, 1.0):
-        steps.append(partial(scale, low=cfg.scale[0], high=cfg.scale[1]))
+        fn = scale_axes if getattr(cfg, "scale_per_axis", False) else scale
+        steps.append(partial(fn, low=cfg.scale[0], high=cfg.scale[1]))
     if cfg.noise_std > 0:
         steps.append(partial(add_noise, std=cfg.noise_std))
+    if getattr(cfg, "joint_dropout", 0.0) > 0:
+        steps.append(partial(joint_dropout, p=float(cfg.joint_dropout)))
     return Compose(tuple(steps)) if steps else None

@@ -2,10 +2,15 @@
 which prepared frame each of the model's ``S`` rows holds, and where a sample's values go in the
 tensor the model takes.
 
-Frames (:func:`frame_rows`, the authors' rule): ``T > S`` frames are sub-sampled to the rows
-``floor(linspace(0, T-1, S))`` (the authors' ``np.linspace(..., dtype=int)``); ``T <= S`` frames are
-centred between zero rows (:func:`centre_offset`: ``(S - T) // 2`` before, the rest after, the
-authors' ``pad3``). A row list holds ``-1`` for a padding row.
+Frames (``data.frames``; a row list holds ``-1`` for a padding row):
+
+- ``pad`` (:func:`frame_rows`, the authors' rule): ``T > S`` frames are sub-sampled to the rows
+  ``floor(linspace(0, T-1, S))`` (the authors' ``np.linspace(..., dtype=int)``); ``T <= S``
+  frames are centred between zero rows (:func:`centre_offset`: ``(S - T) // 2`` before, the rest
+  after, the authors' ``pad3``);
+- ``resample`` (:func:`resample_indices`, CTR-GCN's small-data feeder): exactly ``S`` frames, at
+  training drawn uniformly *with replacement* from the ``T`` frames and sorted (from the
+  sample's RNG), at test the centres of ``S`` equal bins, ``floor((i + 1/2) T / S)``.
 
 Layout (:func:`arrange`): the values of the rows' frames placed at their rows, and the ``J`` joint
 columns centred in ``W`` columns the same way (``W = S`` for the square ``(C, S, S)`` image of the
@@ -40,6 +45,15 @@ def frame_rows(t: int, size: int) -> np.ndarray:
     before = centre_offset(t, size)
     rows[before:before + t] = np.arange(t)
     return rows
+
+
+def resample_indices(t: int, size: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """``(size,)`` int64 frame indices of ``data.frames: resample``: sorted uniform draws with
+    replacement from ``0..t-1`` when ``rng`` is given (training), else ``floor((i + 0.5) t /
+    size)`` for ``i = 0..size-1`` (test: evenly spaced, every frame about ``size / t`` times)."""
+    if rng is not None:
+        return np.sort(rng.integers(0, t, size=size)).astype(np.int64)
+    return np.floor((np.arange(size) + 0.5) * t / size).astype(np.int64)
 
 
 def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -5,8 +5,9 @@ array) to the tensor a model takes, for training, evaluation and every inference
 
     raw file ─read─▶ Sequence ─bodies─▶ ─view─▶ (C, T', J)        prepare time: what a store holds
     (formats)        (T, M, V, C)      (bodies, views, views2d)
-       ─[augment: training only]─▶ ─frames─▶ ─stream─▶ ─layout─▶ model input      load time
-         (augment)                  (frames)   (streams)  (frames)  (C, S, S) image | (C, S, J)
+       ─centre─▶ ─[augment: training only]─▶ ─normalise─▶ ─frames─▶ ─stream─▶ ─layout─▶ input
+        (normalise)  (augment)                (normalise)  (frames)   (streams)  (frames)
+                                                           model input: (C, S, S) | (C, S, J)
 
 Each arrow is one function of the module named under it; :class:`InputPipeline` calls them in
 this order, with the settings a model was trained with (its :class:`~mans.data.spec.DataSpec`,
@@ -19,12 +20,14 @@ predicted file cannot be prepared differently:
 2. :meth:`InputPipeline.prepare`: bodies and view normalisation,
    :func:`mans.data.views.prepare_sequence` -> the stored ``(C, T', J)`` (``mans prepare`` runs the
    same function once per sample, so a store holds exactly this);
-3. :meth:`InputPipeline.sample`: a stored ``(C, T', J)`` -> the model input: augmentation (a
-   training sample only), the ``S`` frames the model's rows hold (:func:`mans.data.frames.frame_rows`),
-   the input stream of those frames (:func:`mans.data.streams.apply_stream`: a motion difference
-   spans one model row), and the tensor layout the model declares (``DataSpec.input``):
-   ``"image"`` ``(C, S, S)``, the ``J`` joint columns centred in ``S`` (the ResNet / DenseNet
-   STCMs), or ``"sequence"`` ``(C, S, J)`` (an STCM over frames x joints).
+3. :meth:`InputPipeline.sample`: a stored ``(C, T', J)`` -> the model input: centring
+   (``data.centre``, :mod:`mans.data.normalise`), augmentation (a training sample only,
+   :mod:`mans.data.augment`), normalisation (``data.normalise``), the ``S`` frames the model's
+   rows hold (``data.frames``, :mod:`mans.data.frames`), the input stream of those frames
+   (:func:`mans.data.streams.apply_stream`: a motion difference spans one model row), and the
+   tensor layout the model declares (``DataSpec.input``): ``"image"`` ``(C, S, S)``, the ``J``
+   joint columns centred in ``S`` (the ResNet / DenseNet STCMs), or ``"sequence"`` ``(C, S, J)``
+   (the co-occurrence STCM).
 
 ``pipeline(x)`` runs all three and returns a :class:`ModelInput` (the tensor, which prepared frame
 each row holds, the sequence read); :class:`~mans.data.dataset.SkeletonDataset` runs step 3 on the
@@ -43,7 +46,8 @@ from ..errors import ConfigError
 from ..formats import read_sequence
 from ..skeleton import Layout, Sequence, as_layout
 from .augment import Augment
-from .frames import arrange, centre_offset, frame_rows, take_rows
+from .frames import arrange, centre_offset, frame_rows, resample_indices, take_rows
+from .normalise import centre_spine, check_normalisation, minmax, torso_scale
 from .spec import DEFAULT_INPUT, DEFAULT_STREAM, DataSpec
 from .streams import apply_stream, check_stream, column_mirror
 from .views import prepare_sequence, prepared_frames
@@ -78,8 +82,12 @@ class InputPipeline:
 
     Attributes:
         spec, augment; size (``S``), layout, prep (:class:`~mans.data.spec.PrepConfig`),
-        stream, input (``"image"`` | ``"sequence"``) read from ``spec``; width: the columns of
-        the model input (``S`` for an image, ``J`` for a sequence).
+        stream, input (``"image"`` | ``"sequence"``), centre, normalise, frames read from
+        ``spec``; width: the columns of the model input (``S`` for an image, ``J`` for a
+        sequence).
+
+    Raises:
+        ConfigError: ``centre`` / ``normalise`` need joint roles the layout lacks.
     """
 
     def __init__(self, spec: DataSpec, *, augment: Augment | None = None,
@@ -87,17 +95,19 @@ class InputPipeline:
         self.spec, self.augment, self.source = spec, augment, source
         self.size, self.layout, self.prep = spec.size, spec.layout, spec.prep_config
         self.stream, self.input = check_stream(spec.stream), spec.input
+        self.centre, self.normalise, self.frames = spec.centre, spec.normalise, spec.frames
+        check_normalisation(self.layout, self.centre, self.normalise)
         self.width = self.size if self.input == "image" else spec.joints
 
     @classmethod
     def for_store(cls, store, size: int, *, stream: str = DEFAULT_STREAM,
                   input: str = DEFAULT_INPUT, augment: Augment | None = None,
-                  protocol: str | None = None) -> "InputPipeline":
-        """The pipeline of a model of image side ``size`` trained on an open
+                  protocol: str | None = None, **settings) -> "InputPipeline":
+        """The pipeline of a model of side ``size`` trained on an open
         :class:`~mans.data.store.PreparedStore` (:meth:`DataSpec.from_store`; protocol: the
-        store's default)."""
+        store's default; ``settings``: ``centre``, ``normalise``, ``frames``)."""
         spec = DataSpec.from_store(store, protocol=protocol or store.default_protocol,
-                                   size=size, stream=stream, input=input)
+                                   size=size, stream=stream, input=input, **settings)
         return cls(spec, augment=augment, source=store.path)
 
     # --- 1. the raw input -> a Sequence in the model's layout ---------------------------------
@@ -143,7 +153,11 @@ class InputPipeline:
 
     def rows(self, t: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """``(S,)`` int64: the frame of ``t`` prepared frames each model row holds (-1: a padding
-        row; :func:`mans.data.frames.frame_rows`). ``rng``: a training sample's generator."""
+        row): ``data.frames`` ``pad`` (:func:`mans.data.frames.frame_rows`) or ``resample``
+        (:func:`mans.data.frames.resample_indices`, drawn from ``rng``, a training sample's
+        generator; evenly spaced without it)."""
+        if self.frames == "resample":
+            return resample_indices(t, self.size, rng)
         return frame_rows(t, self.size)
 
     def sample(self, x: np.ndarray, rng: np.random.Generator | None = None
@@ -152,12 +166,18 @@ class InputPipeline:
 
         Args:
             x: the sample (a store's memory map is not written to).
-            rng: a training sample's generator (augmentation draws from it; None: a test sample,
-                never augmented).
+            rng: a training sample's generator: augmentation, then the resampled frames draw from
+                it (None: a test sample, never augmented).
         """
         x = np.asarray(x, dtype=np.float32)
+        if self.centre == "spine":  # before augmentation: a rotation turns about the body
+            x = centre_spine(x, self.layout)
         if rng is not None and self.augment is not None:
             x = self.augment(np.array(x, dtype=np.float32), rng)  # on a private copy
+        if self.normalise == "minmax":
+            x = minmax(x)
+        elif self.normalise == "torso":
+            x = torso_scale(x, self.layout)
         rows = self.rows(x.shape[1], rng)  # (S,)
         values = apply_stream(take_rows(x, rows), self.stream, self.layout)  # (C, n, J)
         return arrange(values, rows, self.width), rows

@@ -18,13 +18,17 @@ The entry, as saved (``to_dict``)::
                                            # them: view, max_bodies, confidence, layout (name),
                                            # layout_def (Layout.to_dict), channels, joints
     class_names  [str, ...]                # index = label
-    stream       str                       # input stream (mans.data.streams.STREAMS)
+    stream       str                       # input stream (STREAMS; mans.data.streams)
     test_mirror  bool                      # average the logits with the mirrored input's
+    centre       "none" | "spine"          # data.centre (mans.data.normalise)
+    normalise    "none" | "minmax" | "torso"   # data.normalise
+    frames       "pad" | "resample"        # data.frames (mans.data.frames)
 
 The image side ``S`` is the model's (``MANsConfig.size``) and is saved once, in the model's
 config; :meth:`DataSpec.from_dict` takes it from there. Entries written before this module (a
 checkpoint's ``version`` 1, an export's metadata ``version`` 1) also held ``size``, ``layout``
-and ``num_classes``, and may lack ``stream``, ``test_mirror`` and ``input``: they read as the
+and ``num_classes``; they, and entries written before the pipeline's own settings, may lack
+``stream``, ``test_mirror``, ``input``, ``centre``, ``normalise`` and ``frames``: they read as the
 defaults below.
 """
 
@@ -35,22 +39,32 @@ from pathlib import Path
 
 from ..errors import ConfigError, FormatError, MansError
 from ..skeleton import Layout, builtin_layout
-from .streams import STREAMS
+# --- the settings of the input pipeline and their values (each step's module implements them) ---
 
-# The one home of the default input stream: a config that names none, and every checkpoint
-# written before streams existed, use it.
+# View normalisations (mans.data.views; "2d": mans.data.views2d).
+VIEWS = ("authors", "gcn", "none", "2d")
+# Input streams (mans.data.streams). The default is the one home of the default stream: a config
+# that names none, and every checkpoint written before streams existed, use it.
+STREAMS = ("joint", "bone", "motion", "bone_motion")
 DEFAULT_STREAM = "joint"
+# data.centre (before augmentation) and data.normalise (after it): mans.data.normalise.
+CENTRES = ("none", "spine")
+NORMALISES = ("none", "minmax", "torso")
+# data.frames, the frames the model's S rows hold (mans.data.frames): "pad" (the paper's:
+# sub-sampled when T > S, centred between zero rows when T <= S) or "resample" (S frames drawn
+# with replacement at training, evenly spaced at test).
+FRAMES = ("pad", "resample")
 # Tensor layouts a model can ask for: "image" = (C, S, S), S frames x S joint columns (the
 # ResNet / DenseNet STCMs); "sequence" = (C, S, J), S frames x the J joint columns as they are
-# (an STCM over frames x joints). The model declares which; mans.data.pipeline makes it.
+# (the co-occurrence STCM). The model declares which; mans.data.pipeline makes it.
 INPUTS = ("image", "sequence")
 DEFAULT_INPUT = "image"  # every checkpoint written before the entry had the key
+
 # Keys of the entry in older files, now derived: size (the model's config), layout
 # (prep.layout), num_classes (len(class_names)).
 _LEGACY_KEYS = ("size", "layout", "num_classes")
-_KEYS = ("input", "dataset", "protocol", "prep", "class_names", "stream", "test_mirror")
-# View normalisations (mans.data.views; "2d": mans.data.views2d).
-VIEWS = ("authors", "gcn", "none", "2d")
+_KEYS = ("input", "dataset", "protocol", "prep", "class_names", "stream", "test_mirror",
+         "centre", "normalise", "frames")
 
 
 @dataclass(frozen=True)
@@ -110,9 +124,11 @@ class DataSpec:
             checked against them (``mans eval``).
         class_names: index = label.
         size: ``S``, frames (rows) and joint columns of the model's input image.
-        stream: input stream, one of :data:`~mans.data.streams.STREAMS`.
+        stream: input stream, one of :data:`STREAMS`.
         test_mirror: average the logits of the input and of its left/right mirror.
         input: the tensor layout the model takes, one of :data:`INPUTS`.
+        centre, normalise, frames: ``data.centre``, ``data.normalise``, ``data.frames``
+            (:mod:`mans.data.pipeline`).
         dataset: the store's dataset name (None for a checkpoint not trained on a store).
         protocol: the protocol trained on (``"none"`` likewise).
         layout: the joint layout, from ``prep`` (derived, not passed).
@@ -127,6 +143,9 @@ class DataSpec:
     input: str = DEFAULT_INPUT
     dataset: str | None = None
     protocol: str = "none"
+    centre: str = "none"
+    normalise: str = "none"
+    frames: str = "pad"
     layout: Layout = field(init=False, repr=False, compare=False)
     prep_config: PrepConfig = field(init=False, repr=False, compare=False)
 
@@ -141,6 +160,11 @@ class DataSpec:
             raise ValueError(f"unknown input stream {self.stream!r}; one of {STREAMS}")
         if self.input not in INPUTS:
             raise ValueError(f"unknown model input {self.input!r}; one of {INPUTS}")
+        for key, value, allowed in (("centre", self.centre, CENTRES),
+                                    ("normalise", self.normalise, NORMALISES),
+                                    ("frames", self.frames, FRAMES)):
+            if value not in allowed:
+                raise ValueError(f"unknown {key} {value!r}; one of {allowed}")
         layout_def = self.prep.get("layout_def")
         layout = Layout.from_dict(layout_def) if layout_def else builtin_layout(self.prep["layout"])
         object.__setattr__(self, "layout", layout)
@@ -164,20 +188,23 @@ class DataSpec:
 
     @classmethod
     def from_store(cls, store, *, protocol: str, size: int, stream: str = DEFAULT_STREAM,
-                   test_mirror: bool = False, input: str = DEFAULT_INPUT) -> "DataSpec":
+                   test_mirror: bool = False, input: str = DEFAULT_INPUT, centre: str = "none",
+                   normalise: str = "none", frames: str = "pad") -> "DataSpec":
         """The spec of a run on an open :class:`~mans.data.store.PreparedStore` (its prep
-        settings, classes and dataset name) with the run's protocol, stream and mirroring, and
-        the model's image side ``size`` and the input it declares (``input``)."""
+        settings, classes and dataset name) with the run's protocol, stream, mirroring and input
+        pipeline and the model's ``size`` and ``input``."""
         return cls(prep=store.prep, class_names=tuple(store.class_names), size=int(size),
-                   stream=stream, test_mirror=bool(test_mirror), input=input,
-                   dataset=store.dataset, protocol=protocol)
+                   stream=stream, test_mirror=bool(test_mirror), dataset=store.dataset,
+                   protocol=protocol, input=input, centre=centre, normalise=normalise,
+                   frames=frames)
 
     def to_dict(self) -> dict:
         """The entry as saved (plain containers only; no ``size``: the model's config holds
         it)."""
         return {"input": self.input, "dataset": self.dataset, "protocol": self.protocol,
                 "prep": dict(self.prep), "class_names": list(self.class_names),
-                "stream": self.stream, "test_mirror": self.test_mirror}
+                "stream": self.stream, "test_mirror": self.test_mirror, "centre": self.centre,
+                "normalise": self.normalise, "frames": self.frames}
 
     @classmethod
     def from_dict(cls, d: dict, *, size: int | None = None,
@@ -219,7 +246,10 @@ class DataSpec:
                        stream=str(d.get("stream") or DEFAULT_STREAM),
                        test_mirror=bool(d.get("test_mirror", False)),
                        input=str(d.get("input") or DEFAULT_INPUT),
-                       dataset=d.get("dataset"), protocol=str(d.get("protocol", "none")))
+                       dataset=d.get("dataset"), protocol=str(d.get("protocol", "none")),
+                       centre=str(d.get("centre") or "none"),
+                       normalise=str(d.get("normalise") or "none"),
+                       frames=str(d.get("frames") or "pad"))
         except (KeyError, TypeError, ValueError) as e:
             raise FormatError(source, f"bad data entry ({type(e).__name__}: {e})") from None
         except MansError as e:  # an unknown layout, bad prep settings

@@ -25,8 +25,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..skeleton import Layout
-
-STREAMS = ("joint", "bone", "motion", "bone_motion")
+from .spec import STREAMS
 
 
 def check_stream(stream: str) -> str:

@@ -261,6 +261,12 @@ class Checkpoint:
                 isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
             raise FormatError(where, "the state_dict entry must map names to tensors")
         data = DataSpec.from_dict(d["data"], size=size, source=where)
+        from ..models.mans import INPUT_OF
+
+        want = INPUT_OF.get(config.get("variant", "resnet"))
+        if want is not None and data.input != want:
+            raise FormatError(where, f"the model ({config.get('variant')!r}) takes a {want} but "
+                                     f"the data entry feeds it a {data.input}")
         k = config.get("num_classes")
         if not isinstance(k, int) or k < data.num_classes:
             raise FormatError(where, f"the model has {k!r} outputs for "

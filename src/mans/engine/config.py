@@ -25,17 +25,18 @@ import yaml
 
 from ..errors import ConfigError
 from ..models import model_config
-from ..data.spec import DEFAULT_STREAM
-from ..data.streams import STREAMS
+from ..data.spec import CENTRES, DEFAULT_STREAM, FRAMES, NORMALISES, STREAMS
 from .typed_config import (BadValue, build, check_keys, choice, flatten, get, merge,
                            name_sources, parse_override, plain, schema_keys, set_dotted)
+
+SCHEDULES = ("plateau", "none", "cosine", "step")
 
 # --- the schema ----------------------------------------------------------------------------------
 
 
 @dataclass
 class ModelConfig:
-    """Which network (``mans_resnet`` | ``mans_densenet161``), plus overrides of its
+    """Which network (``mans_resnet`` | ``mans_densenet161`` | ``mans_cooccurrence``), plus overrides of its
     :class:`~mans.models.MANsConfig` fields (None: the model's default; ``num_classes`` None: the
     store's number of classes). The fields are MANsConfig's, made optional (a test keeps the two
     lists equal); their values are checked by MANsConfig itself (:meth:`RunConfig.validate`)."""
@@ -54,6 +55,13 @@ class ModelConfig:
     resnet_width: Optional[int] = None
     densenet_drop_rate: Optional[float] = None
     pretrained: Optional[str] = None  # local torchvision DenseNet-161 ImageNet weights file
+    joints: Optional[int] = None  # J joint columns (co-occurrence STCM): the store's when None
+    bodies: Optional[int] = None  # M body slots among them: the store's max_bodies when None
+    cooc_width: Optional[int] = None  # co-occurrence STCM base width (multiple of 16)
+    cooc_dropout: Optional[float] = None  # dropout before its classifier
+    joint_mixing: Optional[bool] = None  # co-occurrence: skeleton-aware V x V joint mixing
+    mixing_groups: Optional[int] = None  # its channel groups (each refines the mixing)
+    parents: Optional[tuple[int, ...]] = None  # one body's parents: the store layout's when None
 
     def overrides(self) -> dict:
         """The fields that are set, other than ``name``: keyword arguments of ``build_model``."""
@@ -72,6 +80,10 @@ class AugmentConfig:
     crop: tuple[float, float] = (1.0, 1.0)  # fraction of frames kept by a random temporal crop
     resample: tuple[float, float] = (1.0, 1.0)  # playback speed factor range (2 = twice as fast)
     mirror: float = 0.0  # probability of a left <-> right mirror (needs left/right joint names)
+    scale_per_axis: bool = False  # draw the scale factor per coordinate axis (anisotropic)
+    shear: float = 0.0  # max |off-diagonal| of a random shear I + S; 0: off
+    crop_resize: tuple[float, float] = (1.0, 1.0)  # random crop ratio, resized back to T frames
+    joint_dropout: float = 0.0  # probability that a joint column is zeroed for the sequence
 
 
 @dataclass
@@ -86,19 +98,30 @@ class DataConfig:
     # Test-time mirror averaging: logits of the sample and of its left <-> right mirror are
     # averaged at every evaluation and prediction. Saved in checkpoints.
     test_mirror: bool = False
+    # The input pipeline (mans.data.pipeline), saved in checkpoints: centre (before augmentation)
+    # none | spine; normalise (after it) none | minmax | torso; frames pad | resample.
+    centre: str = "none"
+    normalise: str = "none"
+    frames: str = "pad"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass
 class SchedulerConfig:
-    """Reduce-on-plateau of the monitored loss (validation loss; test loss with
-    ``selection: test``, as the authors), or ``none``."""
+    """The learning-rate schedule, stepped once per epoch (:func:`mans.engine.run_setup
+    .build_scheduler`): ``plateau`` (reduce-on-plateau of the monitored loss: validation loss;
+    test loss with ``selection: test``, as the authors), ``none`` (constant), ``cosine`` (to 0 at
+    the end of ``train.epochs``) or ``step`` (times ``gamma`` at each of ``milestones``), each
+    but ``plateau`` after an optional linear warm-up of ``warmup_epochs`` from lr / 10."""
 
     name: str = "plateau"
-    factor: float = 0.2
-    patience: int = 5
-    cooldown: int = 3
-    min_lr: float = 1e-4
+    factor: float = 0.2  # plateau
+    patience: int = 5  # plateau
+    cooldown: int = 3  # plateau
+    min_lr: float = 1e-4  # plateau
+    warmup_epochs: int = 0  # none, cosine, step
+    milestones: Optional[tuple[int, ...]] = None  # step: epochs after which lr is times gamma
+    gamma: float = 0.1  # step
 
 
 @dataclass
@@ -155,8 +178,11 @@ class RunConfig:
         m, d, t, a = self.model, self.data, self.train, self.data.augment
         choice("train.optimizer", t.optimizer, ("sgd", "adam", "adamw"))
         choice("train.selection", t.selection, ("val", "test", "last"))
-        choice("train.scheduler.name", t.scheduler.name, ("plateau", "none"))
+        choice("train.scheduler.name", t.scheduler.name, SCHEDULES)
         choice("data.stream", d.stream, STREAMS)
+        choice("data.centre", d.centre, CENTRES)
+        choice("data.normalise", d.normalise, NORMALISES)
+        choice("data.frames", d.frames, FRAMES)
         checks = [
             ("data.val_fraction", 0 <= d.val_fraction < 1, "in [0, 1)"),
             ("data.num_workers", d.num_workers >= 0, ">= 0"),
@@ -170,6 +196,10 @@ class RunConfig:
             ("data.augment.resample", 0 < a.resample[0] <= a.resample[1],
              "[low, high] with 0 < low <= high"),
             ("data.augment.mirror", 0 <= a.mirror <= 1, "a probability in [0, 1]"),
+            ("data.augment.shear", 0 <= a.shear < 1, "in [0, 1) (0: off)"),
+            ("data.augment.crop_resize", 0 < a.crop_resize[0] <= a.crop_resize[1] <= 1,
+             "[low, high] with 0 < low <= high <= 1"),
+            ("data.augment.joint_dropout", 0 <= a.joint_dropout < 1, "a probability in [0, 1)"),
             ("train.label_smoothing", 0 <= t.label_smoothing < 1, "in [0, 1)"),
             ("train.mixup", t.mixup >= 0, ">= 0 (0: off)"),
             ("train.ema", t.ema is None or 0 < t.ema < 1, "in (0, 1) or null"),
@@ -182,6 +212,12 @@ class RunConfig:
             ("train.scheduler.patience", t.scheduler.patience >= 0, ">= 0"),
             ("train.scheduler.cooldown", t.scheduler.cooldown >= 0, ">= 0"),
             ("train.scheduler.min_lr", t.scheduler.min_lr >= 0, ">= 0"),
+            ("train.scheduler.warmup_epochs", 0 <= t.scheduler.warmup_epochs < t.epochs,
+             ">= 0 and below train.epochs"),
+            ("train.scheduler.milestones", all(m >= 1 for m in t.scheduler.milestones or ())
+             and list(t.scheduler.milestones or ()) == sorted(set(t.scheduler.milestones or ())),
+             "increasing epochs >= 1, or null"),
+            ("train.scheduler.gamma", 0 < t.scheduler.gamma <= 1, "in (0, 1]"),
             ("train.grad_clip", t.grad_clip is None or t.grad_clip > 0, "> 0 or null"),
             ("train.stop_after_epoch", t.stop_after_epoch is None or t.stop_after_epoch >= 1,
              ">= 1 or null"),
@@ -197,6 +233,14 @@ class RunConfig:
         except ConfigError as e:  # "model.KEY: ..." (MANsConfig.validate), or an unknown name
             key = str(e).split(":", 1)[0]
             raise BadValue(key if key.startswith("model.") else "model.name", str(e)) from None
+        if t.scheduler.name == "plateau" and t.scheduler.warmup_epochs:
+            raise BadValue(("train.scheduler.warmup_epochs", "train.scheduler.name"),
+                           "train.scheduler.warmup_epochs needs train.scheduler.name none, cosine "
+                           "or step (reduce-on-plateau has no warm-up)")
+        if t.scheduler.name == "step" and not t.scheduler.milestones:
+            raise BadValue(("train.scheduler.milestones", "train.scheduler.name"),
+                           "train.scheduler.name=step needs train.scheduler.milestones, e.g. "
+                           "[35, 55]")
         if t.nesterov and t.optimizer == "sgd" and t.momentum == 0:
             raise BadValue(("train.nesterov", "train.momentum", "train.optimizer"),
                            "train.nesterov needs train.momentum > 0 (or set train.nesterov=false)")

@@ -7,6 +7,7 @@ kernels).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 from pathlib import Path
@@ -21,7 +22,7 @@ from ..data.pipeline import InputPipeline
 from ..data.spec import DataSpec
 from ..data.store import PreparedStore
 from ..errors import ConfigError
-from ..models import MANsConfig, build_model
+from ..models import MANsConfig, build_model, model_config
 from .checkpoint import with_test_mirror
 from .config import RunConfig, SchedulerConfig, TrainConfig
 from .data import check_protocol, eval_loader, labelled, protocol_train_val, train_loader
@@ -39,14 +40,53 @@ def build_optimizer(model: nn.Module, t: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, s: SchedulerConfig):
-    """The learning-rate schedule of ``train.scheduler``: reduce-on-plateau of the monitored
-    loss (stepped once per epoch by the trainer), or None for ``none``."""
-    if s.name == "none":
+def lr_factor(s: SchedulerConfig, epochs: int):
+    """``f(i)``: the factor of ``train.lr`` in epoch ``i + 1`` (``i`` = completed epochs) for the
+    schedules ``none``, ``cosine`` and ``step``, with ``W = warmup_epochs``, ``E = epochs``::
+
+        i < W        0.1 + 0.9 * i / W                    linear warm-up from lr / 10
+        none         1
+        cosine       (1 + cos(pi * (i - W) / (E - W))) / 2   1 in epoch W + 1, -> 0 at epoch E + 1
+        step         gamma ** #{m in milestones : m <= i}  epochs after milestone m: times gamma
+    """
+    w, name = int(s.warmup_epochs), s.name
+    milestones = tuple(int(m) for m in s.milestones or ())
+
+    def factor(i: int) -> float:
+        if i < w:
+            return 0.1 + 0.9 * i / w
+        if name == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * (i - w) / max(1, epochs - w)))
+        if name == "step":
+            return float(s.gamma) ** sum(m <= i for m in milestones)
+        return 1.0
+
+    return factor
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, s: SchedulerConfig, epochs: int = 1):
+    """The learning-rate schedule of ``train.scheduler`` (the one function that makes it),
+    stepped once per epoch by :func:`step_scheduler`: reduce-on-plateau of the monitored loss,
+    a :class:`~torch.optim.lr_scheduler.LambdaLR` of :func:`lr_factor` for ``cosine``, ``step``
+    and a warmed-up ``none``, or None for ``none`` without warm-up (``epochs``: the run's
+    ``train.epochs``, the length of the cosine)."""
+    if s.name == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=s.factor, patience=s.patience, cooldown=s.cooldown,
+            min_lr=s.min_lr)
+    if s.name == "none" and not s.warmup_epochs:
         return None
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=s.factor, patience=s.patience, cooldown=s.cooldown,
-        min_lr=s.min_lr)
+    # A plain function: LambdaLR's state holds only its epoch count; the factor is rebuilt from
+    # the config on --resume (a resumed run with another train.epochs follows the new length).
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(s, epochs))
+
+
+def step_scheduler(scheduler, monitored_loss: float) -> None:
+    """End-of-epoch step: reduce-on-plateau watches ``monitored_loss``; the others count."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(monitored_loss)
+    elif scheduler is not None:
+        scheduler.step()
 
 
 def seed_everything(seed: int) -> None:
@@ -90,12 +130,22 @@ def check_confidence_augment(prep: dict, augment) -> None:
         return
     bad = [k for k, off in (("rotation_deg", all(a == 0 for a in augment.rotation_deg)),
                             ("scale", tuple(augment.scale) == (1.0, 1.0)),
+                            ("shear", augment.shear == 0),
                             ("noise_std", augment.noise_std == 0)) if not off]
     if bad:
         raise ConfigError(f"the store has a confidence channel (prepared with --view 2d "
                           f"--confidence), which data.augment.{', '.join(bad)} would treat as a "
                           f"coordinate; set them off (rotation_deg=[0,0,0], scale=[1,1], "
                           f"noise_std=0) or prepare without --confidence")
+
+
+def check_confidence_pipeline(prep: dict, data) -> None:
+    """Likewise for ``data.centre`` and ``data.normalise``, which would shift / scale the
+    scores."""
+    if prep.get("confidence") and (data.centre, data.normalise) != ("none", "none"):
+        raise ConfigError("the store has a confidence channel (prepared with --view 2d "
+                          "--confidence), which data.centre / data.normalise would treat as a "
+                          "coordinate; set them to none or prepare without --confidence")
 
 
 class RunSetup:
@@ -146,6 +196,14 @@ class RunSetup:
         channels = self.store.prep.get("channels")
         if channels is not None:
             overrides.setdefault("in_channels", int(channels))
+        if model_config(self.model_name, **overrides).input == "sequence":
+            # a sequence STCM sees the joint columns as they are: their number and body slots
+            bodies = int(self.store.prep["max_bodies"])
+            overrides.setdefault("joints", int(self.store.prep.get("joints")
+                                               or bodies * self.store.layout.num_joints))
+            overrides.setdefault("bodies", bodies)
+            if overrides.get("joint_mixing"):
+                overrides.setdefault("parents", tuple(self.store.layout.parents))
         self.model = build_model(self.model_name, **overrides).to(self.device)
         self.model_config: MANsConfig = self.model.config
         self.size = self.model_config.size
@@ -154,7 +212,7 @@ class RunSetup:
             self.net = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.optimizer = build_optimizer(self.model, t)
-        self.scheduler = build_scheduler(self.optimizer, t.scheduler)
+        self.scheduler = build_scheduler(self.optimizer, t.scheduler, t.epochs)
 
         # Weight EMA: the average is what is evaluated, selected and saved for inference; the raw
         # weights keep training (and are saved for --resume).
@@ -164,16 +222,21 @@ class RunSetup:
 
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(t.ema),
                                      use_buffers=True)
-        # the checkpoint's data entry (what inference needs to feed the model) and the input
-        # pipeline built from it, with the run's augmentation for the training samples
+        # the checkpoint's data entry (what inference needs to feed the model: the input the
+        # model declares, the run's pipeline settings) and the input pipeline built from it,
+        # with the run's augmentation for the training samples
+        d = cfg.data
         self.spec = DataSpec.from_store(self.store, protocol=self.protocol, size=self.size,
-                                        stream=cfg.data.stream, test_mirror=cfg.data.test_mirror)
-        self.pipeline = InputPipeline(self.spec, augment=build_augment(cfg.data.augment,
+                                        stream=d.stream, test_mirror=d.test_mirror,
+                                        input=self.model_config.input, centre=d.centre,
+                                        normalise=d.normalise, frames=d.frames)
+        self.pipeline = InputPipeline(self.spec, augment=build_augment(d.augment,
                                                                        self.store.layout),
-                                      source=data)
+                                      source=data)  # checks the roles centre / normalise need
         self.eval_model = with_test_mirror(self.ema.module if self.ema else self.model,
                                            self.spec)
         check_confidence_augment(self.store.prep, cfg.data.augment)
+        check_confidence_pipeline(self.store.prep, cfg.data)
         self.epoch = 0  # completed epochs
         self.best_metric: float | None = None
         self.best_epoch: int | None = None

@@ -6,7 +6,8 @@ One epoch::
     reseed RNGs from (seed, epoch, rank)          -> dropout etc. independent of history
     shuffled batches (order from (seed, epoch))   -> SGD steps (bf16 autocast on CUDA)
     evaluate the monitored split                  -> val (default) | test (selection "test")
-    scheduler.step(monitored loss)                -> reduce-on-plateau x0.2
+    scheduler step (train.scheduler)              -> reduce-on-plateau x0.2 of the monitored
+                                                     loss, or cosine / step (+ warm-up)
     best.pt if the monitored accuracy improved, last.pt, metrics.csv, TensorBoard
 
 and at the end the selected checkpoint is evaluated once on the test split (``metrics.json``,
@@ -48,7 +49,7 @@ from .distributed import DistInfo, all_reduce_sum, barrier, broadcast_buffers, i
 from .resume import resume_config
 from .run_evaluation import RunEvaluation
 from .run_outputs import RunOutputs
-from .run_setup import RunSetup, deterministic_mode, seed_everything
+from .run_setup import RunSetup, deterministic_mode, seed_everything, step_scheduler
 from .run_state import RunState
 from .selection import best_name, selection_name
 
@@ -229,8 +230,7 @@ class _Trainer(RunSetup, RunEvaluation, RunState, RunOutputs):
             monitored = self._evaluate(self.monitor_idx, f"{self.monitor} {epoch}")
             row[f"{self.monitor}_loss"], row[f"{self.monitor}_acc"] = monitored["loss"], \
                 monitored["top1"]
-        if self.scheduler is not None:
-            self.scheduler.step(monitored["loss"] if monitored else row["train_loss"])
+        step_scheduler(self.scheduler, monitored["loss"] if monitored else row["train_loss"])
         row["time"] = time.perf_counter() - t0
 
         self.epoch = epoch

@@ -59,6 +59,12 @@ class Classifier:
         ``(T, V)`` / ``(T, M, V)`` (:meth:`~mans.data.pipeline.InputPipeline.read`)."""
         return self.pipeline.read(x, layout=layout, scores=scores, fmt=fmt)
 
+    def image(self, seq: Sequence) -> tuple[np.ndarray, int]:
+        """``(model input (C, S, S) or (C, S, J), prepared frames T')`` of one sequence
+        :meth:`sequence` returned (:meth:`~mans.data.pipeline.InputPipeline.model_input`)."""
+        inp = self.pipeline.model_input(seq)
+        return inp.x, inp.frames
+
     @torch.no_grad()
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """``(B, K)`` class probabilities of ``(B, C, S, W)`` model inputs."""
@@ -109,26 +115,35 @@ def load(checkpoint: str | Path, device: str = DEFAULT_DEVICE) -> Classifier:
 
 def save_untrained(path: str | Path, *, layout: Layout | str, prep: dict, class_names: list[str],
                    model: str = "mans_resnet", seed: int = 0, stream: str = DEFAULT_STREAM,
-                   test_mirror: bool = False, **model_overrides) -> Path:
+                   test_mirror: bool = False, centre: str = "none", normalise: str = "none",
+                   frames: str = "pad", **model_overrides) -> Path:
     """Write a checkpoint of an *untrained* network (random weights, seeded): for latency
     measurements (bench/stream.py) and tests, where what is measured does not depend on the
     weights. ``layout``: a :class:`~mans.skeleton.Layout` or a built-in one's name. ``prep``:
     :class:`~mans.data.spec.PrepConfig` fields; channels are inferred. ``stream``,
-    ``test_mirror``: the input stream and mirroring the checkpoint asks for, as a trained one's."""
+    ``test_mirror``, ``centre``, ``normalise``, ``frames``: the input the checkpoint asks for, as
+    a trained one's (a sequence model's ``joints`` and ``bodies`` come from ``layout`` and
+    ``prep``)."""
     from ..data.spec import PrepConfig
     from ..engine.checkpoint import Checkpoint
-    from ..models import build_model
+    from ..models import build_model, model_config
 
     cfg = PrepConfig.from_dict(prep)
     lay = as_layout(layout)
     channels = cfg.channels
     model_overrides.setdefault("in_channels", channels)
+    if model_config(model, num_classes=len(class_names), **model_overrides).input == "sequence":
+        model_overrides.setdefault("joints", cfg.max_bodies * lay.num_joints)
+        model_overrides.setdefault("bodies", cfg.max_bodies)
+        if model_overrides.get("joint_mixing"):
+            model_overrides.setdefault("parents", tuple(lay.parents))
     torch.manual_seed(seed)
     net = build_model(model, num_classes=len(class_names), **model_overrides)
     prep = {**cfg.to_dict(), "layout": lay.name, "layout_def": lay.to_dict(),
             "channels": channels, "joints": cfg.max_bodies * lay.num_joints}
     spec = DataSpec(prep=prep, class_names=tuple(class_names),
-                    size=int(net.config.size), stream=stream, test_mirror=test_mirror)
+                    size=int(net.config.size), stream=stream, test_mirror=test_mirror,
+                    input=net.config.input, centre=centre, normalise=normalise, frames=frames)
     return Checkpoint(model_name=model, model_config=net.config.to_dict(),
                       state_dict={k: v.detach().cpu() for k, v in net.state_dict().items()},
                       data=spec).save(path)

@@ -31,7 +31,6 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
-from ..data.pipeline import InputPipeline
 from ..engine.checkpoint import Checkpoint
 from ..engine.selection import find_checkpoint
 from ..errors import ConfigError
@@ -96,41 +95,30 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET,
         raise ConfigError("mans export needs the onnx package: pip install 'mans[onnx]'")
     state = Checkpoint.load(checkpoint)
     model = state.build_model("cpu")
-    shape = InputPipeline(state.data, source=checkpoint).input_shape  # (C, S, W)
     with atomic_path(out) as tmp:  # a failed export leaves no half-made model
-        wrapper = export_model(model, tmp, opset=opset, input_shape=shape)
+        wrapper = export_model(model, tmp, opset=opset)
         _add_metadata(tmp, state, checkpoint)
     cfg = model.config
     info = {"onnx": str(out), "checkpoint": str(checkpoint), "variant": cfg.variant,
             "size": cfg.size,
             "num_classes": cfg.num_classes, "opset": opset, "bytes": out.stat().st_size}
     if check:
-        info.update(parity(wrapper, out, batch=3, input_shape=shape))
+        info.update(parity(wrapper, out, batch=3))
     return info
 
 
-def _input_shape(model: nn.Module, input_shape: tuple[int, int, int] | None
-                 ) -> tuple[int, int, int]:
-    """One model input's ``(C, S, W)``: as given, else the image ``(C, S, S)`` of the config."""
-    if input_shape is not None:
-        return tuple(int(v) for v in input_shape)
-    return model.config.in_channels, model.config.size, model.config.size
-
-
-def export_model(model: nn.Module, out: str | Path, *, opset: int = OPSET,
-                 input_shape: tuple[int, int, int] | None = None) -> nn.Module:
+def export_model(model: nn.Module, out: str | Path, *, opset: int = OPSET) -> nn.Module:
     """Write the ONNX graph of a :class:`~mans.models.MANs` ``model`` (moved to the CPU, eval
-    mode, plain memory format, TARM on its scan) to ``out``, without the ``mans`` metadata.
-    ``input_shape``: one input's ``(C, S, W)`` (:attr:`InputPipeline.input_shape`; default the
-    ``(C, S, S)`` image). Returns the wrapped module that was traced (``x -> (logits,
-    attention)``)."""
+    mode, plain memory format, TARM on its scan) to ``out``, without the ``mans`` metadata; its
+    input is the one the model declares (``config.input_shape``). Returns the wrapped module that
+    was traced (``x -> (logits, attention)``)."""
     out = Path(out)
     model = model.cpu().to(memory_format=torch.contiguous_format).eval()
     tarm = getattr(getattr(model, "net", model), "tarm", None)  # net: under MirrorAverage
     if tarm is not None:
         tarm.recurrence = "scan"  # the plain loop exports to plain ONNX ops
     wrapper = _WithAttention(model).eval()
-    example = torch.zeros(2, *_input_shape(model, input_shape))  # (2, C, S, W): batch 2, dynamic
+    example = torch.zeros(2, *model.config.input_shape)  # (2, C, S, S or J): batch 2, dynamic
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
         # the trace turns Python shape arithmetic ('same' padding, S) into constants: intended,
@@ -166,16 +154,15 @@ def _add_metadata(path: Path, state: Checkpoint, checkpoint: Path) -> None:
     onnx.save(proto, str(path))
 
 
-def parity(wrapper: nn.Module, path: str | Path, *, batch: int = 3, seed: int = 0,
-           input_shape: tuple[int, int, int] | None = None) -> dict:
-    """Largest absolute differences between PyTorch and onnxruntime on one random batch
-    (``input_shape`` as :func:`export_model` takes it)."""
+def parity(wrapper: nn.Module, path: str | Path, *, batch: int = 3, seed: int = 0) -> dict:
+    """Largest absolute differences between PyTorch and onnxruntime on one random batch."""
     try:
         import onnxruntime as ort
     except ImportError:
         return {"check": "skipped: onnxruntime not installed"}
-    x = torch.randn(batch, *_input_shape(wrapper.model, input_shape),
-                    generator=torch.Generator().manual_seed(seed))
+    model = wrapper.model
+    x = torch.randn(batch, *model.config.input_shape,
+                    generator=torch.Generator().manual_seed(seed))  # (B, C, S, S or J)
     with torch.no_grad():
         ref_logits, ref_att = wrapper(x)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

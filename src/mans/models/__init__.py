@@ -5,6 +5,8 @@ default hyper-parameters (the authors' two published variants), which keyword ov
 
     mans_resnet        S = 50,  H = 64,  ResNet STCM [2, 2] x (64, 128), GRU dropout 0.5
     mans_densenet161   S = 224, H = 128, DenseNet-161 STCM, GRU dropout 0 (as in the authors' code)
+    mans_cooccurrence  S = 50,  H = 64,  co-occurrence STCM (HCN-style, joints as channels) on the
+                       (S, J) sequence; needs ``joints`` (and ``bodies``), which training fills in
 
 A checkpoint rebuilds its network with :func:`model_from_config` from ``model.config.to_dict()``.
 """
@@ -12,6 +14,7 @@ A checkpoint rebuilds its network with :func:`model_from_config` from ``model.co
 from __future__ import annotations
 
 from ..errors import ConfigError
+from .cooccurrence import CooccurrenceSTCM
 from .densenet import DenseNet
 from .flops import count_flops, count_parameters, model_summary
 from .mans import MANs, MANsConfig
@@ -21,6 +24,7 @@ from .tarm import TARM
 _DEFAULTS: dict[str, dict] = {
     "mans_resnet": {"variant": "resnet", "size": 50, "hidden": 64, "gru_dropout": 0.5},
     "mans_densenet161": {"variant": "densenet161", "size": 224, "hidden": 128, "gru_dropout": 0.0},
+    "mans_cooccurrence": {"variant": "cooccurrence", "size": 50, "hidden": 64, "gru_dropout": 0.5},
 }
 
 
@@ -51,13 +55,18 @@ def mans_densenet161(**overrides) -> MANs:
     return build_model("mans_densenet161", **overrides)
 
 
+def mans_cooccurrence(**overrides) -> MANs:
+    """TARM + co-occurrence STCM on the ``(S, J)`` sequence; pass ``joints`` (and ``bodies``)."""
+    return build_model("mans_cooccurrence", **overrides)
+
+
 def model_from_config(config: dict | MANsConfig) -> MANs:
     """Rebuild a network from ``MANsConfig.to_dict()`` output (e.g. stored in a checkpoint)."""
     return MANs(config if isinstance(config, MANsConfig) else MANsConfig.from_dict(config))
 
 
 __all__ = [
-    "MANs", "MANsConfig", "TARM", "ResNetSTCM", "DenseNet", "build_model", "model_config",
-    "list_models", "mans_resnet", "mans_densenet161", "model_from_config", "count_flops",
+    "MANs", "MANsConfig", "TARM", "ResNetSTCM", "DenseNet", "CooccurrenceSTCM", "build_model",
+    "model_config", "list_models", "mans_resnet", "mans_densenet161", "mans_cooccurrence", "model_from_config", "count_flops",
     "count_parameters", "model_summary",
 ]

@@ -3,7 +3,9 @@
 ``x (B, 3, S, S)`` -- three coordinate planes of ``S`` frames by ``S`` joint columns -- is
 recalibrated by :class:`~mans.models.tarm.TARM` into an image of the same shape, which a CNN
 (:class:`~mans.models.resnet.ResNetSTCM` or :class:`~mans.models.densenet.DenseNet`) classifies
-into logits ``(B, K)``. Everything about the network is in :class:`MANsConfig`, which a checkpoint
+into logits ``(B, K)``. The co-occurrence variant takes a *sequence* ``x (B, 3, S, J)`` instead
+(``S`` frames by the ``J`` joint columns, no column padding; :attr:`MANsConfig.input`), which the
+TARM recalibrates likewise and :class:`~mans.models.cooccurrence.CooccurrenceSTCM` classifies. Everything about the network is in :class:`MANsConfig`, which a checkpoint
 stores as a plain dict (:meth:`MANsConfig.to_dict`) and rebuilds from
 (:meth:`MANsConfig.from_dict`).
 """
@@ -12,16 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .cooccurrence import CooccurrenceSTCM
 from .densenet import DenseNet
+from .joint_mixing import JointMixing
 from .resnet import ResNetSTCM
 from .tarm import TARM
 
-VARIANTS = ("resnet", "densenet161")
+VARIANTS = ("resnet", "densenet161", "cooccurrence")
+# The model input each variant takes (mans.data.spec.INPUTS): an (S, S) image or a (S, J) sequence.
+INPUT_OF = {"resnet": "image", "densenet161": "image", "cooccurrence": "sequence"}
 
 
 @dataclass
@@ -29,9 +36,11 @@ class MANsConfig:
     """Hyper-parameters of one MANs network.
 
     Attributes:
-        variant: STCM backbone, ``"resnet"`` (authors' ``MANs_9.py``) or ``"densenet161"``.
+        variant: STCM backbone, ``"resnet"`` (authors' ``MANs_9.py``), ``"densenet161"`` or
+            ``"cooccurrence"`` (:mod:`mans.models.cooccurrence`).
         num_classes: ``K``, number of action classes.
-        size: ``S``; the input is ``(B, in_channels, S, S)``: ``S`` frames by ``S`` columns.
+        size: ``S``; the input is ``(B, in_channels, S, S)``: ``S`` frames by ``S`` columns
+            (``(B, in_channels, S, joints)`` for the co-occurrence variant).
         hidden: ``H``, TARM embedding / GRU width.
         reduction: attention MLP squeeze factor (hidden width ``int(S / reduction)``).
         gru_dropout: dropout on the GRU input (training only).
@@ -45,6 +54,17 @@ class MANsConfig:
         pretrained: optional path of a local torchvision DenseNet-161 ImageNet checkpoint
             (``.pth`` or ``.safetensors``), loaded into the DenseNet STCM when the model is built.
         in_channels: coordinate channels of the input (3).
+        joints: ``J``, joint columns of a sample (bodies x layout joints); the co-occurrence
+            variant needs it (the trainer fills it from the store), the image variants ignore it.
+        bodies: ``M``, body slots among the ``J`` columns (co-occurrence variant: shared weights,
+            max over slots).
+        cooc_width: base width ``w`` of the co-occurrence STCM (a multiple of 16).
+        cooc_dropout: dropout before its classifier.
+        joint_mixing: co-occurrence variant: a skeleton-aware V x V joint mixing in each branch
+            (:mod:`mans.models.joint_mixing`), initialised from ``parents``.
+        mixing_groups: channel groups with their own learned refinement of the mixing.
+        parents: ``(V,)`` parent joint of each joint of one body (the layout's; training fills
+            it in when ``joint_mixing`` is on).
     """
 
     variant: str = "resnet"
@@ -62,12 +82,36 @@ class MANsConfig:
     densenet_drop_rate: float = 0.0
     pretrained: str | None = None
     in_channels: int = 3
+    joints: int | None = None
+    bodies: int = 1
+    cooc_width: int = 32
+    cooc_dropout: float = 0.2
+    joint_mixing: bool = False
+    mixing_groups: int = 4
+    parents: tuple[int, ...] | None = None
+
+    @property
+    def input(self) -> str:
+        """The tensor layout the network takes: ``"image"`` or ``"sequence"``."""
+        return INPUT_OF[self.variant]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """One sample's input shape: ``(C, S, S)`` for an image, ``(C, S, J)`` for a sequence."""
+        if self.input == "sequence":
+            if self.joints is None:
+                raise ConfigError(f"model.joints: the {self.variant!r} STCM needs the number of "
+                                  f"joint columns (filled from the store when training)")
+            return (self.in_channels, self.size, self.joints)
+        return (self.in_channels, self.size, self.size)
 
     def __post_init__(self) -> None:
         self.resnet_stages = tuple(self.resnet_stages) if isinstance(
             self.resnet_stages, (list, tuple)) else self.resnet_stages
         if self.pretrained is not None:
             self.pretrained = str(self.pretrained)
+        if isinstance(self.parents, list):
+            self.parents = tuple(self.parents)
         self.validate()
 
     def validate(self) -> None:
@@ -75,15 +119,22 @@ class MANsConfig:
         if self.variant not in VARIANTS:
             raise ConfigError(f"model.variant: expected one of {list(VARIANTS)}, "
                               f"got {self.variant!r}")
-        for key in ("num_classes", "size", "hidden", "reduction", "resnet_width", "in_channels"):
+        for key in ("num_classes", "size", "hidden", "reduction", "resnet_width", "in_channels",
+                    "bodies", "cooc_width", "mixing_groups"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"model.{key}: expected a positive integer, got {v!r}")
-        for key in ("gru_dropout", "gru_recurrent_dropout", "densenet_drop_rate"):
+        if self.joints is not None and (isinstance(self.joints, bool) or not isinstance(
+                self.joints, int) or self.joints < 1 or self.joints % self.bodies):
+            raise ConfigError(f"model.joints: expected a positive multiple of model.bodies "
+                              f"({self.bodies}), got {self.joints!r}")
+        if self.cooc_width % 16:
+            raise ConfigError(f"model.cooc_width: expected a multiple of 16, got {self.cooc_width}")
+        for key in ("gru_dropout", "gru_recurrent_dropout", "densenet_drop_rate", "cooc_dropout"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
                 raise ConfigError(f"model.{key}: expected a number in [0, 1), got {v!r}")
-        for key in ("use_tarm", "attention", "residual"):
+        for key in ("use_tarm", "attention", "residual", "joint_mixing"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"model.{key}: expected true or false, "
                                   f"got {getattr(self, key)!r}")
@@ -92,6 +143,14 @@ class MANsConfig:
                 isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in st):
             raise ConfigError(f"model.resnet_stages: expected a non-empty list of positive "
                               f"integers, got {st!r}")
+        if self.parents is not None and (not isinstance(self.parents, tuple) or any(
+                isinstance(p, bool) or not isinstance(p, int) or not -1 <= p < len(self.parents)
+                for p in self.parents)):
+            raise ConfigError(f"model.parents: expected a list of parent joint indices (-1: "
+                              f"root), got {self.parents!r}")
+        if self.joint_mixing and self.variant != "cooccurrence":
+            raise ConfigError(f"model.joint_mixing: only the 'cooccurrence' STCM mixes joints, "
+                              f"not {self.variant!r}")
         if self.pretrained is not None and self.variant != "densenet161":
             raise ConfigError("model.pretrained: ImageNet weights exist only for variant "
                               f"'densenet161', not {self.variant!r}")
@@ -100,6 +159,7 @@ class MANsConfig:
         """Plain JSON/YAML-safe dict (tuples become lists)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["resnet_stages"] = list(self.resnet_stages)
+        d["parents"] = None if self.parents is None else list(self.parents)
         return d
 
     @classmethod
@@ -127,13 +187,25 @@ class MANs(nn.Module):
             raise TypeError(f"MANs needs a MANsConfig, got {type(config).__name__}")
         self.config = config
         c = config
-        self.tarm = TARM(frames=c.size, dims=c.size, hidden=c.hidden, channels=c.in_channels,
+        dims = c.input_shape[2]  # S columns of an image, J of a sequence
+        self.tarm = TARM(frames=c.size, dims=dims, hidden=c.hidden, channels=c.in_channels,
                          reduction=c.reduction, dropout=c.gru_dropout,
                          recurrent_dropout=c.gru_recurrent_dropout, attention=c.attention,
                          residual=c.residual) if c.use_tarm else None
         if c.variant == "resnet":
             self.stcm = ResNetSTCM(c.num_classes, in_channels=c.in_channels,
                                    stages=c.resnet_stages, width=c.resnet_width)
+        elif c.variant == "cooccurrence":
+            mixing = None
+            if c.joint_mixing:
+                if c.parents is None or len(c.parents) * c.bodies != c.joints:
+                    raise ConfigError(f"model.parents: joint mixing needs the {c.joints // c.bodies}"
+                                      f" parents of one body (filled from the store's layout), "
+                                      f"got {c.parents!r}")
+                mixing = partial(JointMixing, c.parents, c.cooc_width // 2, c.mixing_groups)
+            self.stcm = CooccurrenceSTCM(c.num_classes, in_channels=c.in_channels,
+                                         joints=c.joints, bodies=c.bodies, width=c.cooc_width,
+                                         dropout=c.cooc_dropout, mixing=mixing)
         else:
             self.stcm = DenseNet(c.num_classes, in_channels=c.in_channels,
                                  drop_rate=c.densenet_drop_rate)
@@ -145,7 +217,7 @@ class MANs(nn.Module):
         self.stcm.to(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor, return_attention: bool = False):
-        """Classify ``x (B, C, S, S)``.
+        """Classify ``x (B, C, S, S)`` (a sequence ``(B, C, S, J)`` for the co-occurrence STCM).
 
         Returns:
             logits ``(B, K)``; with ``return_attention=True`` the pair ``(logits, attention)``
@@ -153,12 +225,13 @@ class MANs(nn.Module):
             ones when ``attention=False``; None when the model has no TARM).
         """
         c = self.config
-        if x.dim() != 4 or tuple(x.shape[1:]) != (c.in_channels, c.size, c.size):
-            raise ConfigError(f"model {c.variant!r} expects input (B, {c.in_channels}, {c.size}, "
-                              f"{c.size}), got {tuple(x.shape)}: does the data's image size match "
+        shape = c.input_shape
+        if x.dim() != 4 or tuple(x.shape[1:]) != shape:
+            raise ConfigError(f"model {c.variant!r} expects input (B, {', '.join(map(str, shape))})"
+                              f", got {tuple(x.shape)}: does the data's {c.input} size match "
                               f"model.size?")
         attention = None
         if self.tarm is not None:
-            x, attention = self.tarm(x)  # (B, C, S, S), (B, C, S)
+            x, attention = self.tarm(x)  # (B, C, S, S or J), (B, C, S)
         logits = self.stcm(x)  # (B, K)
         return (logits, attention) if return_attention else logits
