@@ -86,7 +86,7 @@ def profile_stages(samples: Path, dataset: str, reps: int) -> dict:
     (``time.process_time``, so other load on the machine does not inflate them)."""
     from mans.datasets import get_dataset
     from mans.data.spec import PrepConfig
-    from mans.data.views import prepare_sequence
+    from mans.data.pipeline import prepare_sequence
 
     spec = get_dataset(dataset)
     cfg = PrepConfig("authors", spec.max_bodies)

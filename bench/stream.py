@@ -21,8 +21,8 @@ Inputs (real motion, repeated to ``--frames`` frames):
   ``{"joints": (2, 25, 3)}`` lines, into the paper's ResNet variant (S = 50, view ``authors``,
   2 bodies = 50 joint columns);
 * ``coco17-2d``: the same motion projected to 2-D pixels
-  (:func:`mans.data.views2d.pinhole_project`), as COCO-style ``{"people": [...]}`` lines with scores, into the ResNet variant with the 2-D view
-  and the confidence channel (S = 50, 1 body).
+  (:func:`mans.data.views2d.pinhole_project`), as COCO-style ``{"people": [...]}`` lines with
+  scores, into the ResNet variant with the 2-D view and the confidence channel (S = 50, 1 body).
 
 The networks are untrained (seeded random weights, :func:`mans.inference.api.save_untrained`): latency does
 not depend on the weights. Stride 5, window = S = 50 frames. Results: ``--json`` (default

@@ -275,7 +275,7 @@ def test_cli_ensemble_and_fused_predict(bone_run, tiny_store, tmp_path, capsys, 
     # each checkpoint got its own stream: the bone model's image is the bone stream
     img = p2.pipeline(raw[0]).x
     seq = read(raw[0])
-    from mans.data.views import prepare_sequence
+    from mans.data.pipeline import prepare_sequence
 
     x = prepare_sequence(seq, p2.prep)
     np.testing.assert_array_equal(img, pipeline_for(p2.layout, 28, "bone").sample(x)[0])

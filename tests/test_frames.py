@@ -1,13 +1,13 @@
-"""mans.data.frames, the last steps of the input pipeline: which frame each model row holds and
-the tensor layout, against hand-computed cases and the authors' ``np.linspace`` call."""
+"""mans.data.frames and mans.data.layout, the last steps of the input pipeline: which frame each
+model row holds and the tensor layout, against hand-computed cases and the authors' ``np.linspace`` call."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mans.data.frames import (arrange, centre_offset, check_columns, frame_indices, frame_rows,
-                              take_rows)
+from mans.data.frames import frame_indices, frame_rows, take_rows
+from mans.data.layout import arrange, centre_offset, check_columns
 from mans.errors import ConfigError
 
 

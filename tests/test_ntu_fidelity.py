@@ -17,7 +17,7 @@ from mans.skeleton import NTU25
 from mans.synth import write_synthetic
 from mans.data.bodies import body_presence
 from mans.data.spec import PrepConfig
-from mans.data.views import prepare_sequence
+from mans.data.pipeline import prepare_sequence
 
 # A tiny network: 2 bodies x 25 joints = 50 columns -> S = 50; one ResNet stage of 8 filters.
 TINY = ["model.size=50", "model.hidden=8", "model.resnet_width=8", "model.resnet_stages=[1]",

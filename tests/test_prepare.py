@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import helpers_prepare as tiny
-from mans.data import views as T
+from mans.data.pipeline import prepare_sequence
+from mans.data.spec import PrepConfig
 from mans.datasets import Item
 from mans.errors import ConfigError
 from mans.data.prepare import prepare
@@ -49,7 +50,7 @@ def test_prepare_tiny_end_to_end(raw, tmp_path):
     assert offsets[0] == 0 and offsets[-1] == frames.shape[0] and frames.shape[1:] == (3, 50)
     for i, p in enumerate(good):
         seq = tiny._read(Item(p.stem, p, {"subject": 1, "label": int(p.stem[5:7])}))
-        x = T.prepare_sequence(seq, T.PrepConfig("authors", 2))  # (3, T, 50)
+        x = prepare_sequence(seq, PrepConfig("authors", 2))  # (3, T, 50)
         np.testing.assert_array_equal(frames[offsets[i]:offsets[i + 1]], x.transpose(1, 0, 2))
         assert labels[i] == int(p.stem[5:7]) and meta[i]["kept_frames"] == x.shape[1]
         assert meta[i]["frames"] == seq.num_frames and meta[i]["name"] == p.stem
@@ -167,7 +168,7 @@ def test_prepare_real_ntu_samples(ntu_raw, tmp_path):
     assert labels[i] == 57 and meta[i]["camera"] == 3 and meta[i]["subject"] == 8
     seq = read_skeleton(ntu_raw / "S001C003P008R002A058.skeleton")
     x = frames[offsets[i]:offsets[i + 1]].transpose(1, 0, 2)  # (3, 70, 50)
-    np.testing.assert_array_equal(x, T.prepare_sequence(seq, T.PrepConfig("authors", 2)))
+    np.testing.assert_array_equal(x, prepare_sequence(seq, PrepConfig("authors", 2)))
     assert np.all(np.any(x[:, :, 25:] != 0, axis=(0, 2)))  # the second person is stored
 
 

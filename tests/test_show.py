@@ -15,10 +15,9 @@ from mans import cli
 from mans.errors import ConfigError
 from mans.formats import read_sequence
 from mans.viz.show import DPI, attention_per_frame, show
-from mans.skeleton import NTU25, Layout
+from mans.skeleton import NTU25, Layout, Sequence
 from mans.data.bodies import body_presence
-from mans.data.spec import PrepConfig
-from mans.data.views import prepared_frames
+from helpers_pipeline import pipeline_for
 from mans.viz.skeleton import bone_segments
 
 TWO_PERSON = "S001C003P008R002A058.skeleton"  # handshaking: 2 bodies
@@ -110,8 +109,9 @@ def test_attention_per_frame_maps_rows_to_raw_frames():
     joints[2, 1:] = 1.0
     record = {"frame_index": [-1, 0, 1, 2, 3, -1],
               "attention": [[9, 0.1, 0.2, 0.3, 0.4, 9]] * 2 + [[9, 0.4, 0.5, 0.6, 0.7, 9]]}
+    pipeline = pipeline_for(NTU25, 6, view="none", bodies=2)
     frames, w = attention_per_frame(
-        record, prepared_frames(joints, PrepConfig(view="none", max_bodies=2)))
+        record, pipeline.prepared_frames(Sequence(joints=joints, layout=NTU25, name="x")))
     assert frames.tolist() == [0, 1, 3, 4]
     assert np.allclose(w, [0.2, 0.3, 0.4, 0.5])  # mean of x, y, z
 

@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader
 
 import helpers_prepare as tiny
 from helpers_pipeline import joint_image
-from mans.data import views as T
+from mans.data.pipeline import prepare_sequence
+from mans.data.spec import PrepConfig
 from mans.data.dataset import SkeletonDataset
 from mans.data.pipeline import InputPipeline
 from mans.datasets import Item
@@ -36,14 +37,14 @@ def test_open_and_contents(store_dir):
     assert s.class_names == tiny.CLASSES and s.num_classes == 3
     assert s.default_protocol == "xsub" and s.dataset == "tinytest"
     assert s.prep["view"] == "authors" and s.prep["layout"] == "ntu25"
-    assert T.PrepConfig.from_dict(s.prep) == T.PrepConfig("authors", 2)
+    assert PrepConfig.from_dict(s.prep) == PrepConfig("authors", 2)
     assert [m["key"] for m in s.meta] == sorted(m["key"] for m in s.meta)
     # sequence(i) is prepare_sequence of the raw file, as (C, T_i, J), without a copy
     raw = store_dir.parent / "raw"
     for i in (0, 3, 9):
         seq = tiny._read(Item(s.meta[i]["key"], raw / f"{s.meta[i]['key']}.npy",
                                    {"label": 0, "subject": 1}))
-        expect = T.prepare_sequence(seq, T.PrepConfig("authors", 2))
+        expect = prepare_sequence(seq, PrepConfig("authors", 2))
         got = s.sequence(i)
         assert got.shape == expect.shape == (3, s.lengths[i], 50)
         np.testing.assert_array_equal(got, expect)

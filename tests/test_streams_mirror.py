@@ -16,7 +16,7 @@ from helpers_pipeline import joint_image, pipeline_for
 from mans.data.frames import frame_indices
 from mans.data.streams import apply_stream, bones, column_mirror, column_parents, motion
 from mans.data.spec import PrepConfig
-from mans.data.views import prepare_sequence
+from mans.data.pipeline import prepare_sequence
 from mans.models.tta import MirrorAverage, mirror_images
 from mans.skeleton import Layout, builtin_layout
 

@@ -10,6 +10,8 @@ import pytest
 
 from helpers_pipeline import joint_image
 from mans.data import bodies, views as T
+from mans.data.pipeline import prepare_sequence
+from mans.data.spec import PrepConfig
 from mans.errors import ConfigError, FormatError
 from mans.skeleton import NTU25, Layout, Sequence
 
@@ -119,8 +121,8 @@ def test_view_invariance_per_body(seed):
     moved = seq.copy()
     for b in range(2):  # each body gets its own rigid motion
         moved[:, b] = seq[:, b] @ rotation(rng).T + rng.uniform(-3, 3, 3)
-    a = T.prepare_sequence(make_seq(seq), T.PrepConfig("authors", 2))
-    b = T.prepare_sequence(make_seq(moved), T.PrepConfig("authors", 2))
+    a = prepare_sequence(make_seq(seq), PrepConfig("authors", 2))
+    b = prepare_sequence(make_seq(moved), PrepConfig("authors", 2))
     np.testing.assert_allclose(a, b, atol=2e-5)
     # and the output is the canonical input itself (each body relative to its own hip centre)
     expect = seq - 0.5 * (seq[:1, :, 12:13] + seq[:1, :, 16:17])
@@ -175,7 +177,7 @@ def test_absent_bodies_stay_exact_zero():
     seq[2:5, 1] = 0  # body 1 leaves for three frames      # it must not touch absent slots
     seq[6] = 0  # nobody in frame 6
     for view in ("authors", "gcn", "none"):  # the 3-D views (2-D: tests/test_transforms2d.py)
-        out = T.prepare_sequence(make_seq(seq), T.PrepConfig(view, 2))  # (3, 8, 50)
+        out = prepare_sequence(make_seq(seq), PrepConfig(view, 2))  # (3, 8, 50)
         absent = out[:, 2:5, 25:]
         assert np.all(absent == 0) and not np.signbit(absent).any(), view
         assert np.all(out[:, 6] == 0) and not np.signbit(out[:, 6]).any(), view
@@ -200,21 +202,21 @@ def test_three_body_frames_dropped():
     seq = moving_sequence(7, 3, 9)
     seq[:, 2] = 0
     seq[[1, 4], 2] = canonical_body()  # a third person in frames 1 and 4
-    out = T.prepare_sequence(make_seq(seq), T.PrepConfig("authors", 2))
+    out = prepare_sequence(make_seq(seq), PrepConfig("authors", 2))
     assert out.shape == (3, 5, 50)
-    ref = T.prepare_sequence(make_seq(seq[[0, 2, 3, 5, 6], :2]), T.PrepConfig("authors", 2))
+    ref = prepare_sequence(make_seq(seq[[0, 2, 3, 5, 6], :2]), PrepConfig("authors", 2))
     np.testing.assert_array_equal(out, ref)
 
 
 def test_prepare_sequence_errors():
     with pytest.raises(FormatError, match="no frame holds a body"):
-        T.prepare_sequence(make_seq(np.zeros((4, 1, 25, 3))), T.PrepConfig())
+        prepare_sequence(make_seq(np.zeros((4, 1, 25, 3))), PrepConfig())
     crowded = np.ones((3, 3, 25, 3))
     with pytest.raises(FormatError, match="more than 2 bodies"):
-        T.prepare_sequence(make_seq(crowded), T.PrepConfig())
+        prepare_sequence(make_seq(crowded), PrepConfig())
     with pytest.raises(ConfigError, match="3-D"):
-        T.prepare_sequence(make_seq(np.ones((3, 1, 25, 2))), T.PrepConfig("gcn", 1))
-    assert T.prepare_sequence(make_seq(np.ones((3, 1, 25, 2))), T.PrepConfig("none", 1)).shape \
+        prepare_sequence(make_seq(np.ones((3, 1, 25, 2))), PrepConfig("gcn", 1))
+    assert prepare_sequence(make_seq(np.ones((3, 1, 25, 2))), PrepConfig("none", 1)).shape \
         == (2, 3, 25)
 
 
@@ -243,14 +245,14 @@ def test_check_view_lists_every_missing_need_at_once():
 
 
 def test_prep_config_roundtrip_and_validation():
-    c = T.PrepConfig("gcn", 1)
-    assert T.PrepConfig.from_dict({**c.to_dict(), "layout": "ntu25"}) == c
+    c = PrepConfig("gcn", 1)
+    assert PrepConfig.from_dict({**c.to_dict(), "layout": "ntu25"}) == c
     with pytest.raises(ConfigError, match="view"):
-        T.PrepConfig("pca", 2)
+        PrepConfig("pca", 2)
     with pytest.raises(ConfigError, match="max_bodies"):
-        T.PrepConfig("none", 0)
+        PrepConfig("none", 0)
     with pytest.raises(ConfigError, match="max_bodies"):
-        T.PrepConfig.from_dict({"view": "none"})
+        PrepConfig.from_dict({"view": "none"})
 
 
 # --- GCN-style ------------------------------------------------------------------------------------
@@ -351,7 +353,7 @@ def test_matches_authors_reference_on_real_ntu(ntu_samples, name):
             joints[t, b] = body
     ref = _authors_reference([[b.astype(np.float32).astype(np.float64) for b in f]
                               for f in frames])
-    out = joint_image(T.prepare_sequence(make_seq(joints), T.PrepConfig("authors", 2)), 50)
+    out = joint_image(prepare_sequence(make_seq(joints), PrepConfig("authors", 2)), 50)
     assert out.shape == ref.shape == (3, 50, 50)
     np.testing.assert_allclose(out, ref, atol=1e-5)
     assert np.abs(ref).max() > 0.1  # the comparison is not between two blank images

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mans.data import views as T
+from mans.data.pipeline import prepare_sequence
+from mans.data.spec import PrepConfig
 from mans.errors import ConfigError
 from mans.skeleton import Sequence, builtin_layout
 from mans.data.views2d import normalise_2d, select_slots_2d
@@ -83,21 +84,21 @@ def test_prepare_sequence_2d_keeps_every_frame_and_slot_identity():
     joints[2] = 0
     scores = (joints != 0).any(-1).astype(np.float32)
     seq = Sequence(joints=joints, layout="coco17", name="x", scores=scores)
-    x = T.prepare_sequence(seq, T.PrepConfig("2d", 2))
+    x = prepare_sequence(seq, PrepConfig("2d", 2))
     assert x.shape == (2, 4, 34)  # (C, T, M*V): frame 2 kept as a zero row
     assert not x[:, 2].any() and not x[:, :, :17].any()  # slot 1 stays slot 1 (no packing)
     assert x[:, 0, 17 + NOSE].tolist() == pytest.approx([0.0, 2.0])
-    x3 = T.prepare_sequence(seq, T.PrepConfig("2d", 1, confidence=True))
+    x3 = prepare_sequence(seq, PrepConfig("2d", 1, confidence=True))
     assert x3.shape == (3, 4, 17) and x3[2, 0, NOSE] == 1.0
 
 
 def test_2d_view_refuses_3d_data_and_confidence_needs_2d():
     seq = Sequence(joints=np.ones((3, 1, 25, 3), np.float32), layout="ntu25", name="x")
     with pytest.raises(ConfigError, match="2-D coordinates"):
-        T.prepare_sequence(seq, T.PrepConfig("2d", 1))
+        prepare_sequence(seq, PrepConfig("2d", 1))
     with pytest.raises(ConfigError, match="only for view '2d'"):
-        T.PrepConfig("authors", 1, confidence=True)
-    assert T.PrepConfig.from_dict({"view": "2d", "max_bodies": 1}).confidence is False
+        PrepConfig("authors", 1, confidence=True)
+    assert PrepConfig.from_dict({"view": "2d", "max_bodies": 1}).confidence is False
 
 
 def test_pinhole_visibility_bound_is_the_min_depth_constant():

@@ -3,11 +3,11 @@ array) to the tensor a model takes, for training, evaluation and every inference
 
 ::
 
-    raw file ─read─▶ Sequence ─bodies─▶ ─view─▶ (C, T', J)        prepare time: what a store holds
-    (formats)        (T, M, V, C)      (bodies, views, views2d)
-       ─centre─▶ ─[augment: training only]─▶ ─normalise─▶ ─frames─▶ ─stream─▶ ─layout─▶ input
-        (normalise)  (augment)                (normalise)  (frames)   (streams)  (frames)
-                                                           model input: (C, S, S) | (C, S, J)
+    raw file ─read─▶ Sequence ─bodies─▶ ─view─▶ (C, T', J)     prepare time: a store holds this
+    (formats)      (T, M, V, C)  (bodies) (views, views2d)
+      ─centre─▶ ─[augment]─▶ ─normalise─▶ ─frames─▶ ─stream─▶ ─layout─▶ model input    load time
+      (normalise) (augment,   (normalise)  (frames)  (streams)  (layout)  (C, S, S) | (C, S, J)
+                  training)
 
 Each arrow is one function of the module named under it; :class:`InputPipeline` calls them in
 this order, with the settings a model was trained with (its :class:`~mans.data.spec.DataSpec`,
@@ -17,17 +17,17 @@ predicted file cannot be prepared differently:
 1. :meth:`InputPipeline.read`: a file (its reader, :func:`mans.formats.read_sequence`), a
    Sequence, or an array ``(T, V, C)`` / ``(T, M, V, C)`` -> a Sequence, checked once to have the
    model's joint layout;
-2. :meth:`InputPipeline.prepare`: bodies and view normalisation,
-   :func:`mans.data.views.prepare_sequence` -> the stored ``(C, T', J)`` (``mans prepare`` runs the
-   same function once per sample, so a store holds exactly this);
+2. :meth:`InputPipeline.prepare`: bodies and view normalisation, :func:`prepare_sequence` ->
+   the stored ``(C, T', J)`` (``mans prepare`` runs the same function once per sample, so a store
+   holds exactly this);
 3. :meth:`InputPipeline.sample`: a stored ``(C, T', J)`` -> the model input: centring
    (``data.centre``, :mod:`mans.data.normalise`), augmentation (a training sample only,
    :mod:`mans.data.augment`), normalisation (``data.normalise``), the ``S`` frames the model's
    rows hold (``data.frames``, :mod:`mans.data.frames`), the input stream of those frames
    (:func:`mans.data.streams.apply_stream`: a motion difference spans one model row), and the
-   tensor layout the model declares (``DataSpec.input``): ``"image"`` ``(C, S, S)``, the ``J``
-   joint columns centred in ``S`` (the ResNet / DenseNet STCMs), or ``"sequence"`` ``(C, S, J)``
-   (the co-occurrence STCM).
+   tensor layout (:mod:`mans.data.layout`) the model declares (``DataSpec.input``): ``"image"``
+   ``(C, S, S)``, the ``J`` joint columns centred in ``S`` (the ResNet / DenseNet STCMs), or
+   ``"sequence"`` ``(C, S, J)`` (the co-occurrence STCM).
 
 ``pipeline(x)`` runs all three and returns a :class:`ModelInput` (the tensor, which prepared frame
 each row holds, the sequence read); :class:`~mans.data.dataset.SkeletonDataset` runs step 3 on the
@@ -42,15 +42,76 @@ from pathlib import Path
 import numpy as np
 
 from ..coordinates import as_frames
-from ..errors import ConfigError
+from ..errors import ConfigError, FormatError
 from ..formats import read_sequence
 from ..skeleton import Layout, Sequence, as_layout
 from .augment import Augment
-from .frames import arrange, centre_offset, frame_rows, resample_indices, take_rows
+from .bodies import body_presence, kept_frames, select_bodies
+from .frames import frame_rows, resample_indices, take_rows
+from .layout import arrange, centre_offset
 from .normalise import centre_spine, check_normalisation, minmax, torso_scale
-from .spec import DEFAULT_INPUT, DEFAULT_STREAM, DataSpec
+from .spec import DEFAULT_INPUT, DEFAULT_STREAM, DataSpec, PrepConfig
 from .streams import apply_stream, check_stream, column_mirror
-from .views import prepare_sequence, prepared_frames
+from .views import check_view, disambiguate_signs, to_channels_first, view_authors, view_gcn
+from .views2d import normalise_2d, select_slots_2d
+
+
+# --- prepare time: bodies -> view, what a store holds -----------------------------------------
+
+
+def prepare_sequence(seq: Sequence, cfg: PrepConfig) -> np.ndarray:
+    """Body selection (:mod:`mans.data.bodies`; 2-D: :func:`mans.data.views2d.select_slots_2d`),
+    view normalisation (:mod:`mans.data.views`, :mod:`mans.data.views2d`) and the channel-first
+    stored layout of one sequence: step 2 of the pipeline, and what ``mans prepare`` stores.
+
+    Args:
+        seq: as read; ``seq.joints`` ``(T, M, V, C)``.
+        cfg: view and body count.
+
+    Returns:
+        ``(C, T', cfg.max_bodies * V)`` float32, ``T'`` = frames with at most ``max_bodies``
+        bodies.
+
+    Raises:
+        FormatError: no frame has a body, or every frame has too many bodies (nothing to keep).
+        ConfigError: the view needs joint roles the layout lacks, or 3-D coordinates.
+    """
+    layout = seq.layout
+    joints = np.asarray(seq.joints)
+    if joints.ndim != 4 or joints.shape[2] != layout.num_joints:
+        raise FormatError(seq.source or seq.name, f"joints of shape {joints.shape}; expected "
+                          f"(T, M, {layout.num_joints}, C) for layout {layout.name!r}")
+    check_view(layout, cfg.view, joints.shape[3])
+    if cfg.view == "2d":
+        return _prepare_2d(seq, joints, layout, cfg)
+    bodies, kept = select_bodies(joints, cfg.max_bodies)  # (T', M', V, C)
+    present = body_presence(bodies)  # (T', M')
+    if not present.any():
+        why = ("no frame holds a body" if kept.all() else
+               f"every frame with a body has more than {cfg.max_bodies} bodies")
+        raise FormatError(seq.source or seq.name, f"nothing to prepare: {why}")
+    if cfg.view == "authors":
+        bodies = disambiguate_signs(view_authors(bodies, layout, present), layout, present)
+    elif cfg.view == "gcn":
+        bodies = view_gcn(bodies, layout, present)
+    return to_channels_first(bodies.astype(np.float32, copy=False))
+
+
+def _prepare_2d(seq: Sequence, joints: np.ndarray, layout: Layout, cfg: PrepConfig) -> np.ndarray:
+    """The 2-D path of :func:`prepare_sequence` (:mod:`mans.data.views2d`): every frame is kept
+    (frames without a detection are zero rows), slots are kept as matched by the reader."""
+    scores = None if seq.scores is None else np.asarray(seq.scores, dtype=np.float64)
+    if scores is not None and scores.shape != joints.shape[:3]:
+        raise FormatError(seq.source or seq.name, f"scores of shape {scores.shape}; expected "
+                          f"{joints.shape[:3]} (T, M, V)")
+    bodies, scores = select_slots_2d(joints, scores, cfg.max_bodies)
+    if not body_presence(bodies).any():
+        raise FormatError(seq.source or seq.name, "nothing to prepare: no frame holds a body")
+    out = normalise_2d(bodies, scores, layout, cfg.confidence)  # (T, M, V, 2 or 3)
+    return to_channels_first(out.astype(np.float32))
+
+
+# --- the pipeline ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -141,13 +202,17 @@ class InputPipeline:
 
     def prepare(self, seq: Sequence) -> np.ndarray:
         """``(C, T', J)`` float32: bodies and view normalisation of a read sequence, as
-        ``mans prepare`` stored the training samples (:func:`mans.data.views.prepare_sequence`)."""
+        ``mans prepare`` stored the training samples (:func:`prepare_sequence`)."""
         return prepare_sequence(seq, self.prep)
 
     def prepared_frames(self, seq: Sequence) -> np.ndarray:
-        """``(T',)`` int64: the frame of ``seq`` each prepared frame is
-        (:func:`mans.data.views.prepared_frames`), e.g. to place a model row on the recording."""
-        return prepared_frames(seq.joints, self.prep)
+        """``(T',)`` int64: the frame of ``seq`` each prepared frame is (the 2-D view keeps every
+        frame; the others drop frames with more than ``max_bodies`` bodies,
+        :func:`mans.data.bodies.kept_frames`), e.g. to place a model row on the recording."""
+        if self.prep.view == "2d":
+            return np.arange(seq.num_frames, dtype=np.int64)
+        kept = kept_frames(np.asarray(seq.joints), self.prep.max_bodies)
+        return np.flatnonzero(kept).astype(np.int64)
 
     # --- 3. a stored sample -> the model input ------------------------------------------------
 
@@ -187,7 +252,8 @@ class InputPipeline:
     def __call__(self, x, *, layout: Layout | str | None = None, scores=None,
                  fmt: str | None = None) -> ModelInput:
         """Any input (:meth:`read`) -> its :class:`ModelInput` (test time: no augmentation)."""
-        return self.model_input(self.read(x, layout=layout, scores=scores, fmt=fmt))
+        seq = self.read(x, layout=layout, scores=scores, fmt=fmt)
+        return self.model_input(seq)
 
     def model_input(self, seq: Sequence) -> ModelInput:
         """A sequence :meth:`read` returned (or a part of one) -> its :class:`ModelInput`."""

@@ -1,6 +1,6 @@
 """``mans prepare``: read a raw dataset once, normalise every sample, and write a prepared store.
 
-Reading and :func:`~mans.data.views.prepare_sequence` run in a process pool; the main process
+Reading and :func:`~mans.data.pipeline.prepare_sequence` run in a process pool; the main process
 receives the results in item order (so the store is identical whatever the number of workers) and
 streams each one straight into the output files, so memory stays bounded by a few samples in
 flight, not by the dataset. A sample that cannot be read or prepared is recorded in the manifest's
@@ -36,7 +36,8 @@ from .store import (FRAMES, LABELS, MANIFEST, OFFSETS, PROTOCOLS, SAMPLES, STORE
                     STORE_VERSION, FramesWriter, is_store)
 from ..skeleton import Layout
 from .spec import VIEWS, PrepConfig
-from .views import check_view, prepare_sequence
+from .pipeline import prepare_sequence
+from .views import check_view
 
 def _json_default(o):
     """JSON for NumPy scalars (a reader may hand back ``np.int64`` ids) and paths."""

@@ -1,6 +1,7 @@
-"""Preparing one raw :class:`~mans.skeleton.Sequence`: body selection, view normalisation and the
-stored ``(C, T', J)`` layout (:func:`prepare_sequence`, run once per sample by ``mans prepare`` and
-for every input at inference, through :mod:`mans.data.pipeline`).
+"""View normalisation, the prepare-time step after body selection: what
+:func:`mans.data.pipeline.prepare_sequence` (run once per sample by ``mans prepare`` and for every
+input at inference) does with the bodies of a read :class:`~mans.skeleton.Sequence` before it is
+stored as ``(C, T', J)``.
 
 Following the authors' ``process_data.py`` (github.com/memory-attention-networks/MANs):
 
@@ -33,11 +34,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError, FormatError
-from ..skeleton import Layout, Sequence
-from .bodies import body_presence, kept_frames, select_bodies
-from .spec import VIEWS, PrepConfig
-from .views2d import ROLES_2D, normalise_2d, select_slots_2d
+from ..errors import ConfigError
+from ..skeleton import Layout
+from .bodies import body_presence
+from .spec import VIEWS
+from .views2d import ROLES_2D
 
 # Joint roles each view normalisation (mans.data.spec.VIEWS) needs (checked up front by
 # :func:`check_view`).
@@ -261,62 +262,3 @@ def to_channels_first(joints: np.ndarray) -> np.ndarray:
     columns ``0..V-1``, body 1's in ``V..2V-1``, ...)."""
     t, m, v, c = joints.shape
     return np.ascontiguousarray(joints.reshape(t, m * v, c).transpose(2, 0, 1))
-
-
-def prepare_sequence(seq: Sequence, cfg: PrepConfig) -> np.ndarray:
-    """Body selection, view normalisation and channel-first layout of one sequence.
-
-    Args:
-        seq: as read; ``seq.joints`` ``(T, M, V, C)``.
-        cfg: view and body count.
-
-    Returns:
-        ``(C, T', cfg.max_bodies * V)`` float32, ``T'`` = frames with at most ``max_bodies``
-        bodies.
-
-    Raises:
-        FormatError: no frame has a body, or every frame has too many bodies (nothing to keep).
-        ConfigError: the view needs joint roles the layout lacks, or 3-D coordinates.
-    """
-    layout = seq.layout
-    joints = np.asarray(seq.joints)
-    if joints.ndim != 4 or joints.shape[2] != layout.num_joints:
-        raise FormatError(seq.source or seq.name, f"joints of shape {joints.shape}; expected "
-                          f"(T, M, {layout.num_joints}, C) for layout {layout.name!r}")
-    check_view(layout, cfg.view, joints.shape[3])
-    if cfg.view == "2d":
-        return _prepare_2d(seq, joints, layout, cfg)
-    bodies, kept = select_bodies(joints, cfg.max_bodies)  # (T', M', V, C)
-    present = body_presence(bodies)  # (T', M')
-    if not present.any():
-        why = ("no frame holds a body" if kept.all() else
-               f"every frame with a body has more than {cfg.max_bodies} bodies")
-        raise FormatError(seq.source or seq.name, f"nothing to prepare: {why}")
-    if cfg.view == "authors":
-        bodies = disambiguate_signs(view_authors(bodies, layout, present), layout, present)
-    elif cfg.view == "gcn":
-        bodies = view_gcn(bodies, layout, present)
-    return to_channels_first(bodies.astype(np.float32, copy=False))
-
-
-def _prepare_2d(seq: Sequence, joints: np.ndarray, layout: Layout, cfg: PrepConfig) -> np.ndarray:
-    """The 2-D path of :func:`prepare_sequence` (:mod:`mans.data.views2d`): every frame is kept
-    (frames without a detection are zero rows), slots are kept as matched by the reader."""
-    scores = None if seq.scores is None else np.asarray(seq.scores, dtype=np.float64)
-    if scores is not None and scores.shape != joints.shape[:3]:
-        raise FormatError(seq.source or seq.name, f"scores of shape {scores.shape}; expected "
-                          f"{joints.shape[:3]} (T, M, V)")
-    bodies, scores = select_slots_2d(joints, scores, cfg.max_bodies)
-    if not body_presence(bodies).any():
-        raise FormatError(seq.source or seq.name, "nothing to prepare: no frame holds a body")
-    out = normalise_2d(bodies, scores, layout, cfg.confidence)  # (T, M, V, 2 or 3)
-    return to_channels_first(out.astype(np.float32))
-
-
-def prepared_frames(joints: np.ndarray, cfg: PrepConfig) -> np.ndarray:
-    """``(T',)`` int64: the raw frame of each frame :func:`prepare_sequence` keeps of ``joints``
-    ``(T, M, V, C)`` (the 2-D view keeps every frame; the others drop frames with more than
-    ``max_bodies`` bodies)."""
-    if cfg.view == "2d":
-        return np.arange(len(joints), dtype=np.int64)
-    return np.flatnonzero(kept_frames(np.asarray(joints), cfg.max_bodies)).astype(np.int64)

@@ -22,7 +22,7 @@ from ..data.pipeline import InputPipeline
 from ..data.spec import DataSpec
 from ..data.store import PreparedStore
 from ..errors import ConfigError
-from ..models import MANsConfig, build_model, model_config
+from ..models import MANsConfig, build_model, fill_data_overrides
 from .checkpoint import with_test_mirror
 from .config import RunConfig, SchedulerConfig, TrainConfig
 from .data import check_protocol, eval_loader, labelled, protocol_train_val, train_loader
@@ -196,14 +196,12 @@ class RunSetup:
         channels = self.store.prep.get("channels")
         if channels is not None:
             overrides.setdefault("in_channels", int(channels))
-        if model_config(self.model_name, **overrides).input == "sequence":
-            # a sequence STCM sees the joint columns as they are: their number and body slots
-            bodies = int(self.store.prep["max_bodies"])
-            overrides.setdefault("joints", int(self.store.prep.get("joints")
-                                               or bodies * self.store.layout.num_joints))
-            overrides.setdefault("bodies", bodies)
-            if overrides.get("joint_mixing"):
-                overrides.setdefault("parents", tuple(self.store.layout.parents))
+        # a sequence STCM sees the joint columns as they are: their number and body slots
+        bodies = int(self.store.prep["max_bodies"])
+        fill_data_overrides(self.model_name, overrides, bodies=bodies,
+                            joints=self.store.prep.get("joints")
+                            or bodies * self.store.layout.num_joints,
+                            parents=self.store.layout.parents)
         self.model = build_model(self.model_name, **overrides).to(self.device)
         self.model_config: MANsConfig = self.model.config
         self.size = self.model_config.size

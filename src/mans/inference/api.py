@@ -126,19 +126,17 @@ def save_untrained(path: str | Path, *, layout: Layout | str, prep: dict, class_
     ``prep``)."""
     from ..data.spec import PrepConfig
     from ..engine.checkpoint import Checkpoint
-    from ..models import build_model, model_config
+    from ..models import build_model, fill_data_overrides
 
     cfg = PrepConfig.from_dict(prep)
     lay = as_layout(layout)
     channels = cfg.channels
     model_overrides.setdefault("in_channels", channels)
-    if model_config(model, num_classes=len(class_names), **model_overrides).input == "sequence":
-        model_overrides.setdefault("joints", cfg.max_bodies * lay.num_joints)
-        model_overrides.setdefault("bodies", cfg.max_bodies)
-        if model_overrides.get("joint_mixing"):
-            model_overrides.setdefault("parents", tuple(lay.parents))
+    model_overrides.setdefault("num_classes", len(class_names))
+    fill_data_overrides(model, model_overrides, joints=cfg.max_bodies * lay.num_joints,
+                        bodies=cfg.max_bodies, parents=lay.parents)
     torch.manual_seed(seed)
-    net = build_model(model, num_classes=len(class_names), **model_overrides)
+    net = build_model(model, **model_overrides)
     prep = {**cfg.to_dict(), "layout": lay.name, "layout_def": lay.to_dict(),
             "channels": channels, "joints": cfg.max_bodies * lay.num_joints}
     spec = DataSpec(prep=prep, class_names=tuple(class_names),

@@ -40,6 +40,20 @@ def model_config(name: str, **overrides) -> MANsConfig:
     return MANsConfig.from_dict({**_DEFAULTS[name], **overrides})
 
 
+def fill_data_overrides(name: str, overrides: dict, *, joints: int, bodies: int,
+                        parents) -> dict:
+    """``overrides`` (changed in place and returned) with what a sequence STCM needs to know of
+    the data: its ``joints`` columns ``J``, its ``bodies`` slots ``M`` and, with joint mixing, one
+    body's ``parents``; an image STCM's are left as they are. The one rule of training and
+    :func:`mans.inference.api.save_untrained`."""
+    if model_config(name, **overrides).input == "sequence":
+        overrides.setdefault("joints", int(joints))
+        overrides.setdefault("bodies", int(bodies))
+        if overrides.get("joint_mixing"):
+            overrides.setdefault("parents", tuple(parents))
+    return overrides
+
+
 def build_model(name: str, **overrides) -> MANs:
     """Build registry entry ``name`` (see :func:`list_models`) with config ``overrides``."""
     return MANs(model_config(name, **overrides))
@@ -67,6 +81,7 @@ def model_from_config(config: dict | MANsConfig) -> MANs:
 
 __all__ = [
     "MANs", "MANsConfig", "TARM", "ResNetSTCM", "DenseNet", "CooccurrenceSTCM", "build_model",
-    "model_config", "list_models", "mans_resnet", "mans_densenet161", "mans_cooccurrence", "model_from_config", "count_flops",
+    "model_config", "fill_data_overrides", "list_models", "mans_resnet", "mans_densenet161", "mans_cooccurrence",
+    "model_from_config", "count_flops",
     "count_parameters", "model_summary",
 ]
