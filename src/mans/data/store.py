@@ -16,9 +16,9 @@ Importing this module does not import torch (the prepare workers import it);
 
 The frames are memory-mapped, so opening a store costs only its small index files, each sample is
 read from disk (page cache) when it is used, and DataLoader worker processes share the pages.
-:class:`SkeletonDataset` turns a stored ``(C, T, J)`` sequence into the model's input (the ``(C, S, S)``
-image, or a ``(C, S, J)`` sequence) with :class:`mans.data.pipeline.InputPipeline` -- the pipeline
-``predict`` uses (:meth:`mans.data.spec.DataSpec.pipeline`).
+:class:`SkeletonDataset` turns a stored ``(C, T, J)`` sequence into the model's input (the
+``(C, S, S)`` image, or a ``(C, S, J)`` sequence) with :class:`mans.data.pipeline.InputPipeline`
+-- the pipeline ``predict`` uses (:meth:`mans.data.spec.DataSpec.pipeline`).
 """
 
 from __future__ import annotations

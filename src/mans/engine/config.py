@@ -39,10 +39,11 @@ SCHEDULES = ("plateau", "none", "cosine", "step")
 
 @dataclass
 class ModelConfig:
-    """Which network (``mans_resnet`` | ``mans_densenet161`` | ``mans_cooccurrence``), plus overrides of its
-    :class:`~mans.models.MANsConfig` fields (None: the model's default; ``num_classes`` None: the
-    store's number of classes). The fields are MANsConfig's, made optional (a test keeps the two
-    lists equal); their values are checked by MANsConfig itself (:meth:`RunConfig.validate`)."""
+    """Which network (``mans_resnet`` | ``mans_densenet161`` | ``mans_cooccurrence``), plus
+    overrides of its :class:`~mans.models.MANsConfig` fields (None: the model's default;
+    ``num_classes`` None: the store's number of classes). The fields are MANsConfig's, made
+    optional (a test keeps the two lists equal); their values are checked by MANsConfig itself
+    (:meth:`RunConfig.validate`)."""
 
     name: str = "mans_resnet"
     num_classes: Optional[int] = None

@@ -76,8 +76,8 @@ class OnnxPredictor(ModelInputs):
         self.has_attention = bool(config.get("use_tarm", True))
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``images (B, C, S, S)`` (``(B, C, S, J)``: a sequence model) float32 -> ``logits (B, K)``,
-        ``attention (B, C, S)``."""
+        """``images (B, C, S, S)`` (``(B, C, S, J)``: a sequence model) float32 -> ``logits
+        (B, K)``, ``attention (B, C, S)``."""
         logits, attention = self.session.run(
             ["logits", "attention"], {"image": np.ascontiguousarray(images, dtype=np.float32)})
         return logits, attention

@@ -4,8 +4,8 @@ Shared by ``mans predict`` on PyTorch (:mod:`mans.inference.predict`) and on onn
 (:mod:`mans.inference.onnx_predict`), so that both preprocess a file identically: reader ->
 :func:`~mans.data.transforms.prepare_sequence` (bodies, view) -> the checkpoint's input pipeline
 (:meth:`mans.data.spec.DataSpec.pipeline`: centring, normalisation, S frames, the input stream,
-the (C, S, S) image or the (C, S, J) sequence). Only NumPy is imported here; this module must never import torch
-(``mans predict --onnx`` runs without it, checked by tests/test_export.py).
+the (C, S, S) image or the (C, S, J) sequence). Only NumPy is imported here; this module must
+never import torch (``mans predict --onnx`` runs without it, checked by tests/test_export.py).
 """
 
 from __future__ import annotations

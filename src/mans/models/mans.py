@@ -5,9 +5,9 @@ recalibrated by :class:`~mans.models.tarm.TARM` into an image of the same shape,
 (:class:`~mans.models.resnet.ResNetSTCM` or :class:`~mans.models.densenet.DenseNet`) classifies
 into logits ``(B, K)``. The co-occurrence variant takes a *sequence* ``x (B, 3, S, J)`` instead
 (``S`` frames by the ``J`` joint columns, no column padding; :attr:`MANsConfig.input`), which the
-TARM recalibrates likewise and :class:`~mans.models.cooccurrence.CooccurrenceSTCM` classifies. Everything about the network is in :class:`MANsConfig`, which a checkpoint
-stores as a plain dict (:meth:`MANsConfig.to_dict`) and rebuilds from
-(:meth:`MANsConfig.from_dict`).
+TARM recalibrates likewise and :class:`~mans.models.cooccurrence.CooccurrenceSTCM` classifies.
+Everything about the network is in :class:`MANsConfig`, which a checkpoint stores as a plain dict
+(:meth:`MANsConfig.to_dict`) and rebuilds from (:meth:`MANsConfig.from_dict`).
 """
 
 from __future__ import annotations
@@ -199,9 +199,9 @@ class MANs(nn.Module):
             mixing = None
             if c.joint_mixing:
                 if c.parents is None or len(c.parents) * c.bodies != c.joints:
-                    raise ConfigError(f"model.parents: joint mixing needs the {c.joints // c.bodies}"
-                                      f" parents of one body (filled from the store's layout), "
-                                      f"got {c.parents!r}")
+                    raise ConfigError(f"model.parents: joint mixing needs the "
+                                      f"{c.joints // c.bodies} parents of one body (filled "
+                                      f"from the store's layout), got {c.parents!r}")
                 mixing = partial(JointMixing, c.parents, c.cooc_width // 2, c.mixing_groups)
             self.stcm = CooccurrenceSTCM(c.num_classes, in_channels=c.in_channels,
                                          joints=c.joints, bodies=c.bodies, width=c.cooc_width,
