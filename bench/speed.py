@@ -5,7 +5,8 @@ In one process, on the current machine:
 - **ceiling**: a 2048 x 2048 x 2048 float32 GEMM (``2 * 2048**3`` FLOPs) run as ``torch.mm``
   (MKL) and as the same product written as a 1x1 convolution (oneDNN), in NCHW and in
   channels-last layout; the largest median rate.
-- **per variant** (``mans_resnet`` S = 50, ``mans_densenet161`` S = 224, 60 classes): forward
+- **per variant** (``mans_resnet`` S = 50, ``mans_densenet161`` S = 224, ``mans_cooccurrence``
+  S = 50 frames by J = 50 joint columns (NTU: 2 bodies x 25), 60 classes): forward
   GFLOPs per sample (:func:`mans.models.count_flops`); inference samples/s (batch 64, eval mode,
   ``torch.inference_mode``); training samples/s (batch 32, the engine's ``train_step`` with the
   recipe's SGD: lr 0.01, momentum 0.9, Nesterov, weight decay 1e-4); peak resident memory of
@@ -39,6 +40,7 @@ high-water mark ``VmHWM`` of ``/proc/self/status``, reset before each phase by w
     python bench/speed.py --no-data --phases "" --compare-settings --variants resnet
     python bench/speed.py --no-data --phases "" --compare-env --variants resnet
     python bench/speed.py --no-data --phases onnx,gru --variants resnet,densenet161 --quick
+    python bench/speed.py --no-data --phases infer --variants resnet,cooccurrence
 """
 
 from __future__ import annotations
@@ -65,7 +67,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-VARIANTS = {"resnet": ("mans_resnet", 50), "densenet161": ("mans_densenet161", 224)}
+VARIANTS = {"resnet": ("mans_resnet", 50), "densenet161": ("mans_densenet161", 224),
+            "cooccurrence": ("mans_cooccurrence", 50)}
+# what a sequence model needs beyond the registry's defaults: NTU's joint columns
+MODEL_KW = {"mans_cooccurrence": {"joints": 50, "bodies": 2}}
 NUM_CLASSES = 60
 INFER_BATCH, TRAIN_BATCH = 64, 32
 GEMM_N = 2048
@@ -73,13 +78,14 @@ GEMM_KINDS = ("mm", "conv1x1", "conv1x1_nhwc")
 # The allocator settings peers found to stop page-fault storms (see docs/performance.md).
 GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
 # repeats (warm-up, timed) per variant: a DenseNet-161 training step takes ~10-30 s on 2 cores
-REPEATS = {"resnet": (2, 10), "densenet161": (1, 3)}
-QUICK_REPEATS = {"resnet": (1, 4), "densenet161": (1, 2)}
+REPEATS = {"resnet": (2, 10), "densenet161": (1, 3), "cooccurrence": (2, 10)}
+QUICK_REPEATS = {"resnet": (1, 4), "densenet161": (1, 2), "cooccurrence": (1, 4)}
 # model phases when --phases is not given: the TARM share is asked of the ResNet variant (whose
 # TARM is relatively largest); DenseNet-161 steps are slow, so it gets one profiled step
-DEFAULT_PHASES = {"resnet": "infer,train,tarm,profile", "densenet161": "infer,train,profile"}
-PROFILE_STEPS = {"resnet": 2, "densenet161": 1}
-PIPELINE_STEPS = {"resnet": 24, "densenet161": 3}
+DEFAULT_PHASES = {"resnet": "infer,train,tarm,profile", "densenet161": "infer,train,profile",
+                  "cooccurrence": "infer,train,tarm,profile"}
+PROFILE_STEPS = {"resnet": 2, "densenet161": 1, "cooccurrence": 2}
+PIPELINE_STEPS = {"resnet": 24, "densenet161": 3, "cooccurrence": 24}
 ENV_KEYS = ("GLIBC_TUNABLES", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS",
             "MKL_NUM_THREADS", "DNNL_MAX_CPU_ISA", "ONEDNN_DEFAULT_FPMATH_MODE")
 
@@ -281,11 +287,18 @@ def recipe_optimizer(model: nn.Module) -> torch.optim.Optimizer:
                            weight_decay=t.weight_decay)
 
 
+def sample_shape(model: nn.Module, size: int) -> tuple[int, int, int]:
+    """One sample's input at ``S = size``: ``(C, S, S)`` for an image model, ``(C, S, J)`` for a
+    sequence model (its ``joints``)."""
+    c = model.config
+    return (c.in_channels, size, c.joints if c.input == "sequence" else size)
+
+
 def forward_gflops(model: nn.Module, size: int) -> dict:
     """Forward GFLOPs per sample, total and per top-level submodule (``tarm``, ``stcm``)."""
     from mans.models import count_flops
 
-    c = count_flops(model, (model.config.in_channels, size, size))
+    c = count_flops(model, sample_shape(model, size))
     return {k: v / 1e9 for k, v in c.items()}
 
 
@@ -327,8 +340,9 @@ def run_phase(step: Callable[[], object], *, warmup: int, repeats: int, flops_pe
 
 
 def inference_step(model: nn.Module, batch: int, size: int, seed: int = 0) -> Callable[[], object]:
-    """One eval-mode, inference-mode forward pass of a random batch ``(batch, C, S, S)``."""
-    x = torch.randn(batch, model.config.in_channels, size, size,
+    """One eval-mode, inference-mode forward pass of a random batch ``(batch, C, S, S)`` (``(batch,
+    C, S, J)`` for a sequence model)."""
+    x = torch.randn(batch, *sample_shape(model, size),
                     generator=torch.Generator().manual_seed(seed))
 
     def step():
@@ -346,7 +360,7 @@ def training_step(model: nn.Module, batch: int, size: int, seed: int = 0,
     from mans.engine.train import train_step
 
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, model.config.in_channels, size, size, generator=g)
+    x = torch.randn(batch, *sample_shape(model, size), generator=g)
     y = torch.randint(0, model.config.num_classes, (batch,), generator=g)
     opt = optimizer or recipe_optimizer(model)
 
@@ -368,13 +382,13 @@ def tarm_share(model: nn.Module, batch: int, size: int, warmup: int, repeats: in
         return {"share": 0.0, "note": "model has no TARM"}
     tarm = model.tarm
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, model.config.in_channels, size, size, generator=g)
+    x = torch.randn(batch, *sample_shape(model, size), generator=g)
     grad = torch.randn(x.shape, generator=g)
     full = training_step(copy.deepcopy(model), batch, size, seed)
 
     def tarm_only():
         tarm.train()
-        y, _ = tarm(x)  # (B, C, S, S)
+        y, _ = tarm(x)  # (B, C, S, S or J)
         y.backward(grad)
         for p in tarm.parameters():
             p.grad = None
@@ -403,7 +417,7 @@ def onnx_vs_torch(model: nn.Module, batch: int, size: int, warmup: int, repeats:
 
     from mans.inference.export import INPUT, OUTPUTS, export_model
 
-    x = torch.randn(batch, model.config.in_channels, size, size,
+    x = torch.randn(batch, *sample_shape(model, size),
                     generator=torch.Generator().manual_seed(seed))
     model = copy.deepcopy(model).eval()
     with tempfile.TemporaryDirectory() as tmp:
@@ -445,7 +459,7 @@ def recurrence_speed(model: nn.Module, batch_infer: int, batch_train: int, size:
         return {"note": "model has no TARM"}
     tarm = copy.deepcopy(model.tarm)
     g = torch.Generator().manual_seed(seed)
-    xi = torch.randn(batch_infer, model.config.in_channels, size, size, generator=g)
+    xi = torch.randn(batch_infer, *sample_shape(model, size), generator=g)
     xt = xi[:batch_train]
     grad = torch.randn(xt.shape, generator=g)
 
@@ -523,7 +537,7 @@ def prepare_model(name: str, *, channels_last: bool = False, seed: int = 0) -> n
     from mans.models import build_model
 
     torch.manual_seed(seed)
-    model = build_model(name, num_classes=NUM_CLASSES)
+    model = build_model(name, num_classes=NUM_CLASSES, **MODEL_KW.get(name, {}))
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model.stcm.to(memory_format=fmt)
     return model
@@ -661,10 +675,10 @@ def compare_settings(key: str, settings: dict[str, dict], warmup: int, repeats: 
         overrides["size"] = size
     size = size or default_size
     torch.manual_seed(0)
-    base = build_model(name, num_classes=NUM_CLASSES, **overrides)
+    base = build_model(name, num_classes=NUM_CLASSES, **{**MODEL_KW.get(name, {}), **overrides})
     g = torch.Generator().manual_seed(1)
-    xi = torch.randn(batch_infer, base.config.in_channels, size, size, generator=g)
-    xt = torch.randn(batch_train, base.config.in_channels, size, size, generator=g)
+    xi = torch.randn(batch_infer, *sample_shape(base, size), generator=g)
+    xt = torch.randn(batch_train, *sample_shape(base, size), generator=g)
     yt = torch.randint(0, base.config.num_classes, (batch_train,), generator=g)
     ref64 = copy.deepcopy(base).double()
     ref_logits, ref_grads = numerics(ref64, xi[:8], xt, yt)
@@ -813,8 +827,8 @@ def pipeline_speed(store_dir: str | Path, model: nn.Module, steps: int,
         num_workers = DataConfig().num_workers
     store = PreparedStore.open(store_dir)
     idx = store.split(store.default_protocol, "train")
-    ds = SkeletonDataset(store, np.resize(idx, steps * batch),
-                         InputPipeline.for_store(store, model.config.size))
+    pipeline = InputPipeline.for_store(store, model.config.size, input=model.config.input)
+    ds = SkeletonDataset(store, np.resize(idx, steps * batch), pipeline, train=True)
     loader = train_loader(ds, batch_size=batch, seed=0, epoch=0, rank=0, world=1,
                           num_workers=num_workers, pin_memory=False)
     opt = recipe_optimizer(model)

@@ -182,3 +182,27 @@ def test_recurrence_speed_compares_equal_paths(speed):
         assert r[f"{phase}_nn_over_scan_speed"] == pytest.approx(
             r[f"{phase}_scan_s"] / r[f"{phase}_nn_s"])
     assert model.tarm.recurrence == "auto"  # the bench timed a copy
+
+
+def test_cooccurrence_variant_beside_resnet(speed, tmp_path):
+    """The co-occurrence variant runs every model phase on its (B, C, S, J) sequence input."""
+    out = tmp_path / "c.json"
+    assert speed.main(["--variants", "resnet,cooccurrence", "--phases", "infer", "--repeats", "1",
+                       "--quick", "--no-data", "--gemm-n", "64", "--json", str(out)]) == 0
+    v = json.loads(out.read_text())["variants"]
+    c = v["cooccurrence"]
+    ref = build_model("mans_cooccurrence", num_classes=60, joints=50, bodies=2)
+    assert c["model"] == "mans_cooccurrence" and c["infer"]["batch"] == 64
+    assert c["gflops_per_sample"] == pytest.approx(count_flops(ref, (3, 50, 50))["total"] / 1e9)
+    assert c["infer"]["samples_per_s"] == pytest.approx(64 / c["infer"]["median_s"])
+    assert c["gflops_per_sample"] < v["resnet"]["gflops_per_sample"] / 2
+    torch.manual_seed(0)
+    small = build_model("mans_cooccurrence", num_classes=60, size=12, hidden=8, cooc_width=16,
+                        joints=50, bodies=2)
+    assert speed.sample_shape(small, 12) == (3, 12, 50)
+    assert speed.onnx_vs_torch(small, batch=2, size=12, warmup=0, repeats=1)[
+        "max_abs_diff_logits"] <= 1e-4
+    assert speed.tarm_share(small, 2, 12, warmup=0, repeats=1)["share"] > 0
+    prep = speed.build_store(tmp_path, subjects=1, replications=1, workers=1)
+    r = speed.pipeline_speed(prep["store"], small, steps=2, batch=4, num_workers=0)
+    assert r["steps"] == 2 and r["size"] == 12

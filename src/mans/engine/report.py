@@ -291,14 +291,17 @@ def model_card(metrics: dict, ckpt: dict | None, config_text: str, env: dict) ->
               if d and d.test_mirror else "off")
     tarm = ("TARM (BiGRU memory + per-frame attention) + STCM" if m.get("use_tarm", True)
             else "STCM only (no TARM)")
+    cols = (f"J = {m.get('joints', '?')}" if d and d.input == "sequence" else "S")
+    pipe = (f"; centre {d.centre}, normalise {d.normalise}, frames {d.frames}"
+            if d and (d.centre, d.normalise, d.frames) != ("none", "none", "pad") else "")
     lines = [
         f"# Model card: {metrics.get('model', '?')} on {metrics.get('dataset', '?')}",
         "",
         "## Model",
         f"- Memory Attention Network (Xie et al., IJCAI 2018): {tarm}, {variant} CNN.",
         f"- Input: the `{d.stream if d else '?'}` stream, "
-        f"{m.get('in_channels', '?')} coordinate planes of S = {d.size if d else '?'} frames x S "
-        f"joint columns; output: logits over {len(classes) or '?'} classes and the per-frame "
+        f"{m.get('in_channels', '?')} coordinate planes of S = {d.size if d else '?'} frames x "
+        f"{cols} joint columns{pipe}; output: logits over {len(classes) or '?'} classes and the per-frame "
         f"TARM attention.",
         f"- Test-time mirroring: {mirror}.",
         f"- Checkpoint: `{ckpt['file'] if ckpt else '?'}` in this folder; mans "

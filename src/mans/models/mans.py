@@ -200,8 +200,8 @@ class MANs(nn.Module):
             if c.joint_mixing:
                 if c.parents is None or len(c.parents) * c.bodies != c.joints:
                     raise ConfigError(f"model.parents: joint mixing needs the "
-                                      f"{c.joints // c.bodies} parents of one body (filled from the store's layout), "
-                                      f"got {c.parents!r}")
+                                      f"{c.joints // c.bodies} parents of one body (filled "
+                                      f"from the store's layout), got {c.parents!r}")
                 mixing = partial(JointMixing, c.parents, c.cooc_width // 2, c.mixing_groups)
             self.stcm = CooccurrenceSTCM(c.num_classes, in_channels=c.in_channels,
                                          joints=c.joints, bodies=c.bodies, width=c.cooc_width,
