@@ -129,7 +129,8 @@ def outputs(store: str, stream: str, *, onnx_dir: Path | None = None) -> dict[st
 
 def joint_image(x: np.ndarray, size: int) -> np.ndarray:
     """The ``(C, S, S)`` image of a stored ``(C, T, J)`` sample with the joint stream, from the
-    pipeline's frames and layout steps (:mod:`mans.data.frames`, :mod:`mans.data.layout`), as a reference for tests."""
+    pipeline's frames and layout steps (:mod:`mans.data.frames`, :mod:`mans.data.layout`), as a
+    reference for tests."""
     from mans.data.frames import frame_rows, take_rows
     from mans.data.layout import arrange
 

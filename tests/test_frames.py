@@ -1,5 +1,6 @@
 """mans.data.frames and mans.data.layout, the last steps of the input pipeline: which frame each
-model row holds and the tensor layout, against hand-computed cases and the authors' ``np.linspace`` call."""
+model row holds and the tensor layout, against hand-computed cases and the authors'
+``np.linspace`` call."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Tests of mans.data.views (and bodies) against hand-computed cases and an independent, loop-by-loop
-re-implementation of the authors' process_data.py."""
+"""Tests of mans.data.views (and bodies) against hand-computed cases and an independent,
+loop-by-loop re-implementation of the authors' process_data.py."""
 
 from __future__ import annotations
 

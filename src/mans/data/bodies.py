@@ -1,5 +1,6 @@
 """Body selection, the first step of preparing a 3-D sequence
-(:func:`mans.data.pipeline.prepare_sequence`): which body slots of a frame hold a body, and the fixed number of slots a model takes.
+(:func:`mans.data.pipeline.prepare_sequence`): which body slots of a frame hold a body, and the
+fixed number of slots a model takes.
 
 Following the authors' ``process_data.py``, frames with more than ``max_bodies`` bodies are
 **dropped** (the authors leave them as zero rows, and drop the whole sample when its *last* frame

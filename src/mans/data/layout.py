@@ -30,8 +30,9 @@ def check_columns(j: int, width: int) -> None:
 
 def arrange(values: np.ndarray, rows: np.ndarray, width: int) -> np.ndarray:
     """The model's tensor: ``values (C, n, J)`` (the frames of the ``n`` non-padding ``rows``,
-    :func:`mans.data.frames.take_rows`) at their rows of ``(C, S, width)`` float32, ``S = len(rows)``, the ``J``
-    columns centred in ``width`` (:func:`centre_offset`); everything else zero.
+    :func:`mans.data.frames.take_rows`) at their rows of ``(C, S, width)`` float32,
+    ``S = len(rows)``, the ``J`` columns centred in ``width`` (:func:`centre_offset`); everything
+    else zero.
 
     ``width = S``: the ``(C, S, S)`` image; ``width = J``: the ``(C, S, J)`` sequence."""
     c, n, j = values.shape

@@ -301,8 +301,8 @@ def model_card(metrics: dict, ckpt: dict | None, config_text: str, env: dict) ->
         f"- Memory Attention Network (Xie et al., IJCAI 2018): {tarm}, {variant} CNN.",
         f"- Input: the `{d.stream if d else '?'}` stream, "
         f"{m.get('in_channels', '?')} coordinate planes of S = {d.size if d else '?'} frames x "
-        f"{cols} joint columns{pipe}; output: logits over {len(classes) or '?'} classes and the per-frame "
-        f"TARM attention.",
+        f"{cols} joint columns{pipe}; output: logits over {len(classes) or '?'} classes and the "
+        f"per-frame TARM attention.",
         f"- Test-time mirroring: {mirror}.",
         f"- Checkpoint: `{ckpt['file'] if ckpt else '?'}` in this folder; mans "
         f"{env.get('mans')}, commit {env.get('mans_git_commit') or 'unknown'}.",

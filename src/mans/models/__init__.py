@@ -81,6 +81,7 @@ def model_from_config(config: dict | MANsConfig) -> MANs:
 
 __all__ = [
     "MANs", "MANsConfig", "TARM", "ResNetSTCM", "DenseNet", "CooccurrenceSTCM", "build_model",
-    "model_config", "fill_data_overrides", "list_models", "mans_resnet", "mans_densenet161", "mans_cooccurrence",
+    "model_config", "fill_data_overrides", "list_models", "mans_resnet", "mans_densenet161",
+    "mans_cooccurrence",
     "model_from_config", "count_flops", "count_parameters", "model_summary",
 ]
