@@ -16,7 +16,7 @@ from .densenet import DenseNet
 from .flops import count_flops, count_parameters, model_summary
 from .mans import MANs, MANsConfig
 from .resnet import ResNetSTCM
-from .tarm import TARM
+from .tarm import TARM, attention_penalty
 
 _DEFAULTS: dict[str, dict] = {
     "mans_resnet": {"variant": "resnet", "size": 50, "hidden": 64, "gru_dropout": 0.5},
@@ -59,5 +59,5 @@ def model_from_config(config: dict | MANsConfig) -> MANs:
 __all__ = [
     "MANs", "MANsConfig", "TARM", "ResNetSTCM", "DenseNet", "build_model", "model_config",
     "list_models", "mans_resnet", "mans_densenet161", "model_from_config", "count_flops",
-    "count_parameters", "model_summary",
+    "count_parameters", "model_summary", "attention_penalty",
 ]

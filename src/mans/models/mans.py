@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from .densenet import DenseNet
 from .resnet import ResNetSTCM
-from .tarm import TARM
+from .tarm import ATTENTION_FORMS, ATTENTION_SCOPES, ATTENTION_SOURCES, TARM
 
 VARIANTS = ("resnet", "densenet161")
 
@@ -45,6 +45,13 @@ class MANsConfig:
         pretrained: optional path of a local torchvision DenseNet-161 ImageNet checkpoint
             (``.pth`` or ``.safetensors``), loaded into the DenseNet STCM when the model is built.
         in_channels: coordinate channels of the input (3).
+        attention_form: TARM attention ``"sigmoid"`` (paper) or ``"softmax"`` over the frames
+            (weights that compete, scaled by S so their mean is 1); :mod:`mans.models.tarm`.
+        attention_temperature: ``tau`` > 0 dividing the attention logits (1: the paper).
+        attention_scope: ``"channel"`` (paper: one weight per channel and frame) or
+            ``"frame"`` (one weight per frame shared by the channels).
+        attention_source: ``"time_mlp"`` (paper: an MLP across the frames) or ``"memory"``
+            (a score of each frame's BiGRU memory).
     """
 
     variant: str = "resnet"
@@ -62,6 +69,10 @@ class MANsConfig:
     densenet_drop_rate: float = 0.0
     pretrained: str | None = None
     in_channels: int = 3
+    attention_form: str = "sigmoid"
+    attention_temperature: float = 1.0
+    attention_scope: str = "channel"
+    attention_source: str = "time_mlp"
 
     def __post_init__(self) -> None:
         self.resnet_stages = tuple(self.resnet_stages) if isinstance(
@@ -87,6 +98,15 @@ class MANsConfig:
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"model.{key}: expected true or false, "
                                   f"got {getattr(self, key)!r}")
+        for key, options in (("attention_form", ATTENTION_FORMS),
+                             ("attention_scope", ATTENTION_SCOPES),
+                             ("attention_source", ATTENTION_SOURCES)):
+            if getattr(self, key) not in options:
+                raise ConfigError(f"model.{key}: expected one of {list(options)}, "
+                                  f"got {getattr(self, key)!r}")
+        t = self.attention_temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
+            raise ConfigError(f"model.attention_temperature: expected a number > 0, got {t!r}")
         st = self.resnet_stages
         if not isinstance(st, tuple) or not st or any(
                 isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in st):
@@ -130,7 +150,10 @@ class MANs(nn.Module):
         self.tarm = TARM(frames=c.size, dims=c.size, hidden=c.hidden, channels=c.in_channels,
                          reduction=c.reduction, dropout=c.gru_dropout,
                          recurrent_dropout=c.gru_recurrent_dropout, attention=c.attention,
-                         residual=c.residual) if c.use_tarm else None
+                         residual=c.residual, attention_form=c.attention_form,
+                         attention_temperature=c.attention_temperature,
+                         attention_scope=c.attention_scope,
+                         attention_source=c.attention_source) if c.use_tarm else None
         if c.variant == "resnet":
             self.stcm = ResNetSTCM(c.num_classes, in_channels=c.in_channels,
                                    stages=c.resnet_stages, width=c.resnet_width)
@@ -149,8 +172,9 @@ class MANs(nn.Module):
 
         Returns:
             logits ``(B, K)``; with ``return_attention=True`` the pair ``(logits, attention)``
-            where attention is ``(B, C, S)``, one weight in (0, 1) per channel and frame (all
-            ones when ``attention=False``; None when the model has no TARM).
+            where attention is ``(B, C, S)``, one weight per channel and frame, in (0, 1) for
+            the paper's sigmoid (``attention_form``; all ones when ``attention=False``; None
+            when the model has no TARM).
         """
         c = self.config
         if x.dim() != 4 or tuple(x.shape[1:]) != (c.in_channels, c.size, c.size):
