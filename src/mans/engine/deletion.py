@@ -23,6 +23,7 @@ The network runs without test-time mirroring, in eval mode, on the CPU or the gi
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +146,7 @@ def plot_deletion(panels: dict[str, dict], path: str | Path, title: str = "") ->
     import matplotlib.pyplot as plt
 
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.0), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.3), squeeze=False, sharey=True)
     styles = {"most": ("tab:red", "most attended first"), "random": ("0.4", "random"),
               "least": ("tab:blue", "least attended first")}
     for ax, (name, c) in zip(axes[0], panels.items()):
@@ -153,7 +154,7 @@ def plot_deletion(panels: dict[str, dict], path: str | Path, title: str = "") ->
             colour, label = styles.get(order, (None, order))
             ax.plot(np.asarray(c["fractions"]) * 100, np.asarray(acc) * 100, marker=".",
                     color=colour, label=label)
-        ax.set_title(name, fontsize=8)
+        ax.set_title(textwrap.fill(name, 44), fontsize=8)
         ax.set_xlabel("frames removed (%)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
