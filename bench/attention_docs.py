@@ -40,7 +40,8 @@ def no_loss(acc: list[float], paper: list[float]) -> bool:
 def render_planted(doc: dict) -> list[str]:
     paper = doc["variants"][0]
     lines = [
-        f"Planted-signal benchmark (`python {doc['command'].split('python ', 1)[-1]}`, commit "
+        f"Planted-signal benchmark (`python {doc['command'].split('python ', 1)[-1].strip()}`, "
+        f"commit "
         f"`{doc['commit']}`): {doc['data']['train']} training and {doc['data']['test']} test "
         f"sequences of {len(doc['data']['classes'])} classes, the class motion in a window of "
         f"{100 * doc['data']['window_share']['min']:.0f}-"
@@ -77,11 +78,13 @@ def _at(curve: dict, order: str, fraction: float) -> float:
 
 def render_real(doc: dict) -> list[str]:
     names = {k: v["name"] for k, v in doc["variants"].items()}
+    curves = ("all of them" if doc["deletion_seeds"] == doc["seeds"]
+              else f"the first {doc['deletion_seeds']}")
     lines = [
-        f"Real data (`python {doc['command'].split('python ', 1)[-1]}`, commit "
+        f"Real data (`python {doc['command'].split('python ', 1)[-1].strip()}`, commit "
         f"`{doc['commit']}`): each recipe with the paper's attention and with "
         f"**{names['best']}** (`{' '.join(doc['variants']['best']['overrides'])}`); mean ± std "
-        f"over {doc['seeds']} seeds (deletion curves: the first {doc['deletion_seeds']}). "
+        f"over {doc['seeds']} seeds (deletion curves: {curves}). "
         f"*max/min*: the median over the test sequences of each one's max/min attention ratio "
         f"(the model card's label: near-uniform below 1.5). Deletion: accuracy with 30 % and "
         f"60 % of the frames the model sees removed, most attended / random / least attended "
@@ -115,7 +118,8 @@ def render_real(doc: dict) -> list[str]:
         for key, s in e["summary"].items():
             c = s["deletion"]["test"]
             for o in ("most", "random", "least"):
-                lines.append(f"| {e['dataset']} | {names[key]} | {o} attended | "
+                what = "random" if o == "random" else f"{o} attended"
+                lines.append(f"| {e['dataset']} | {names[key]} | {what} | "
                              + " | ".join(f"{100 * v:.1f}" for v in c["accuracy"][o]) + " |")
     return lines
 

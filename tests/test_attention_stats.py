@@ -74,3 +74,22 @@ def test_prediction_record_and_text_carry_the_label():
     assert r["attention_label"] == "attention (near-uniform for this model: max/min 1.04)"
     assert "attention (near-uniform for this model: max/min 1.04) per frame" in \
         format_prediction(r)
+
+
+def test_model_card_states_the_attention():
+    from mans.engine.report import _attention_lines
+
+    att = {"samples": 99, "max_min_median": 1.04, "max_min_p10": 1.02, "max_min_p90": 1.07,
+           "label": "attention (near-uniform for this model: max/min 1.04)"}
+    line, = _attention_lines({"attention": att}, {"use_tarm": True, "attention": True})
+    assert line.startswith("- Attention: sigmoid over channels and frames, from the time MLP.")
+    assert "attention (near-uniform for this model: max/min 1.04)" in line
+    assert "does not single out frames" in line
+    sharp = {**att, "max_min_median": 8.0, "label": "attention (max/min 8.0)"}
+    line, = _attention_lines({"attention": sharp}, {"attention_form": "softmax",
+                                                    "attention_scope": "frame",
+                                                    "attention_source": "memory"})
+    assert line.startswith("- Attention: softmax over frames, from the BiGRU memory.")
+    assert "does not single out" not in line
+    assert "not measured" in _attention_lines({}, {})[0]
+    assert _attention_lines({"attention": att}, {"attention": False}) == []

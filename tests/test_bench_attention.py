@@ -83,6 +83,7 @@ def test_real_table_reads_the_deletion_curves():
     assert "| utkinect xsub | paper | 90.0 ± 1.0 (3) | 100.0 ± 0.0 | 1.04 ± 0.01 | " \
            "50.0 / 80.0 / 85.0 | 20.0 / 60.0 / 70.0 |" in text
     assert "| utkinect | soft | most attended | 90.0 | 50.0 | 20.0 |" in text
+    assert "| utkinect | soft | random | 90.0 | 80.0 | 60.0 |" in text
     assert "utkinect paper: 90.0, 91.0, 89.0" in text
 
 
