@@ -93,3 +93,14 @@ def test_model_card_states_the_attention():
     assert "does not single out" not in line
     assert "not measured" in _attention_lines({}, {})[0]
     assert _attention_lines({"attention": att}, {"attention": False}) == []
+
+
+def test_attention_summary_of_per_sample_ratios():
+    from mans.engine.attention import attention_summary
+
+    r = np.array([1.02, 1.04, 1.10, np.inf, np.nan])  # a weight of 0; a sample with no frame
+    a = attention_summary({"max_min": r})
+    assert a["samples"] == 4 and a["max_min_median"] in (1.04, 1.1)
+    assert a["max_min_p90"] is None  # the infinite ratio, not an interpolation through it
+    assert a["label"].startswith("attention (near-uniform for this model: max/min 1.")
+    assert attention_summary({"max_min": np.array([])})["label"] is None

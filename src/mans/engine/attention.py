@@ -78,14 +78,15 @@ class AttentionSums:
 def attention_summary(stats: dict) -> dict:
     """``{"samples", "max_min_median", "max_min_p10", "max_min_p90", "label"}`` of the
     per-sample max/min ratios of an :meth:`AttentionSums.result` (the label of the median,
-    :func:`mans.attention_stats.ratio_label`); ratios are rounded to 4 decimals, an infinite
-    one (a weight of 0) kept as None in JSON terms by the caller."""
+    :func:`mans.attention_stats.ratio_label`); percentiles are sample values (numpy's
+    ``nearest``), rounded to 4 decimals, and an infinite one (a weight of 0) is None."""
     r = np.asarray(stats["max_min"], dtype=np.float64)
     r = r[~np.isnan(r)]
     if r.size == 0:
         return {"samples": 0, "max_min_median": None, "max_min_p10": None,
                 "max_min_p90": None, "label": None}
-    q10, med, q90 = (float(v) for v in np.percentile(r, [10, 50, 90]))
+    # "nearest" picks sample values: no interpolation across an infinite ratio (a weight of 0)
+    q10, med, q90 = (float(v) for v in np.percentile(r, [10, 50, 90], method="nearest"))
 
     def num(v: float):
         return round(v, 4) if np.isfinite(v) else None
