@@ -4,6 +4,10 @@ The paper's claim is that the TARM learns which frames matter; the per-class mea
 per-frame weights over many samples is the place to look for it. Rows of the ``(C, S, S)`` image
 that are zero padding (sequences shorter than S are centre-padded) are left out of the means,
 so each row's mean is over the samples that have a frame there (``count``).
+
+Beside the means, each sample's own curve (mean of the channels over its frame rows) is
+summarised by its max/min ratio (:mod:`mans.attention_stats`): :func:`attention_summary` gives
+their median and the label ``mans predict``, ``mans show`` and the model card print.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from ..attention_stats import max_min_ratio, ratio_label
 
 
 class AttentionSums:
@@ -37,6 +43,7 @@ class AttentionSums:
         self.rows = rows
         self.seen = 0
         self.sums = self.counts = self.samples = None
+        self.ratios: list[float] = []  # per sample: max/min of its curve over its frame rows
         self.without_tarm = False
 
     def add(self, attention: torch.Tensor | None, y: torch.Tensor) -> None:
@@ -58,14 +65,38 @@ class AttentionSums:
         np.add.at(self.sums, y, att * valid[:, None, :])
         np.add.at(self.counts, y, valid.astype(np.int64))
         np.add.at(self.samples, y, 1)
+        curves = att.mean(axis=1)  # (B, S): mean of the channels
+        self.ratios += [max_min_ratio(c, v) for c, v in zip(curves, valid)]
 
     def result(self) -> dict | None:
         """``{"sum": (K, C, S) float64 attention summed over the samples with a frame in that
-        row, "count": (K, S) int64 such samples, "samples": (K,) int64}``; None when the model
-        has no TARM (or nothing was added)."""
+        row, "count": (K, S) int64 such samples, "samples": (K,) int64, "max_min": (N,) float64
+        each sample's max/min ratio}``; None when the model has no TARM (or nothing was
+        added)."""
         if self.without_tarm or self.sums is None:
             return None
-        return {"sum": self.sums, "count": self.counts, "samples": self.samples}
+        return {"sum": self.sums, "count": self.counts, "samples": self.samples,
+                "max_min": np.asarray(self.ratios, dtype=np.float64)}
+
+
+def attention_summary(stats: dict) -> dict:
+    """``{"samples", "max_min_median", "max_min_p10", "max_min_p90", "label"}`` of the
+    per-sample max/min ratios of an :meth:`AttentionSums.result` (the label of the median,
+    :func:`mans.attention_stats.ratio_label`); percentiles are sample values (numpy's
+    ``nearest``), rounded to 4 decimals, and an infinite one (a weight of 0) is None."""
+    r = np.asarray(stats["max_min"], dtype=np.float64)
+    r = r[~np.isnan(r)]
+    if r.size == 0:
+        return {"samples": 0, "max_min_median": None, "max_min_p10": None,
+                "max_min_p90": None, "label": None}
+    # "nearest" picks sample values: no interpolation across an infinite ratio (a weight of 0)
+    q10, med, q90 = (float(v) for v in np.percentile(r, [10, 50, 90], method="nearest"))
+
+    def num(v: float):
+        return round(v, 4) if np.isfinite(v) else None
+
+    return {"samples": int(r.size), "max_min_median": num(med), "max_min_p10": num(q10),
+            "max_min_p90": num(q90), "label": ratio_label(med)}
 
 
 def mean_curves(stats: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +112,9 @@ def write_attention_outputs(stats: dict, class_names: list[str], out: str | Path
     """Write ``attention.json`` (numbers) and ``attention.png`` (one curve per class) to ``out``.
 
     ``attention.json``: ``{"rows": S, "classes": {name: {"samples", "count" (S,), "mean" (S,)
-    channel-mean curve, "mean_xyz" (C, S), "range": [min, max] of the curve}}}`` for the classes
-    with samples; NaN (no frame in that row) is written as null.
+    channel-mean curve, "mean_xyz" (C, S), "range": [min, max] of the curve}}, "per_sample":
+    attention_summary(stats)}`` for the classes with samples; NaN (no frame in that row) is
+    written as null.
     """
     import matplotlib
 
@@ -105,6 +137,8 @@ def write_attention_outputs(stats: dict, class_names: list[str], out: str | Path
             "mean": clean(c), "mean_xyz": [clean(ch) for ch in per_channel[k]],
             "range": [float(np.nanmin(c)), float(np.nanmax(c))]}
     doc = {"rows": int(curves.shape[1]), "title": title, "classes": classes}
+    if "max_min" in stats:
+        doc["per_sample"] = attention_summary(stats)
     (out / "attention.json").write_text(json.dumps(doc, indent=1) + "\n")
 
     n = len(present)

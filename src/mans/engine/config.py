@@ -63,6 +63,11 @@ class ModelConfig:
     joint_mixing: Optional[bool] = None  # co-occurrence: skeleton-aware V x V joint mixing
     mixing_groups: Optional[int] = None  # its channel groups (each refines the mixing)
     parents: Optional[tuple[int, ...]] = None  # one body's parents: the store layout's when None
+    # TARM attention variants (docs/model.md); None: the paper's sigmoid, per channel, time MLP
+    attention_form: Optional[str] = None  # sigmoid | softmax (over the frames, scaled by S)
+    attention_temperature: Optional[float] = None  # divides the attention logits
+    attention_scope: Optional[str] = None  # channel | frame (one weight per frame)
+    attention_source: Optional[str] = None  # time_mlp | memory (a score of each frame's memory)
 
     def overrides(self) -> dict:
         """The fields that are set, other than ``name``: keyword arguments of ``build_model``."""
@@ -147,6 +152,9 @@ class TrainConfig:
     ema: Optional[float] = None  # decay of an exponential moving average of the weights, which
     # is then what is evaluated and saved for inference; None: off
     stop_after_epoch: Optional[int] = None  # stop early (resumable) after this epoch
+    # Attention regularisers (mans.models.attention_penalty), added to the loss; 0: off.
+    attention_entropy: float = 0.0  # weight of the normalised entropy of the per-frame weights
+    attention_l1: float = 0.0  # weight of the mean |attention|
 
 
 @dataclass
@@ -222,6 +230,8 @@ class RunConfig:
             ("train.grad_clip", t.grad_clip is None or t.grad_clip > 0, "> 0 or null"),
             ("train.stop_after_epoch", t.stop_after_epoch is None or t.stop_after_epoch >= 1,
              ">= 1 or null"),
+            ("train.attention_entropy", t.attention_entropy >= 0, ">= 0 (0: off)"),
+            ("train.attention_l1", t.attention_l1 >= 0, ">= 0 (0: off)"),
         ]
         for key, ok, expected in checks:
             if not ok:
@@ -242,6 +252,12 @@ class RunConfig:
             raise BadValue(("train.scheduler.milestones", "train.scheduler.name"),
                            "train.scheduler.name=step needs train.scheduler.milestones, e.g. "
                            "[35, 55]")
+        if (t.attention_entropy or t.attention_l1) and (m.use_tarm is False
+                                                         or m.attention is False):
+            key = "train.attention_entropy" if t.attention_entropy else "train.attention_l1"
+            raise BadValue((key, "model.use_tarm", "model.attention"),
+                           f"{key} regularises the TARM attention, which this model does not "
+                           f"have (model.use_tarm or model.attention is false)")
         if t.nesterov and t.optimizer == "sgd" and t.momentum == 0:
             raise BadValue(("train.nesterov", "train.momentum", "train.optimizer"),
                            "train.nesterov needs train.momentum > 0 (or set train.nesterov=false)")

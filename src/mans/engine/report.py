@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..attention_stats import NEAR_UNIFORM
 from ..errors import ConfigError, FormatError
 
 PACKAGES = ("torch", "numpy", "matplotlib", "PyYAML", "safetensors", "tensorboard", "tqdm",
@@ -219,6 +220,9 @@ def write_report(run: str | Path) -> dict:
     # read (and check) every input before writing anything: a damaged file leaves the folder
     # as it was
     metrics = read_json(run / "metrics.json")
+    if "attention" not in metrics and (run / "attention.json").is_file():
+        # an older run: `mans eval RUN --attention` wrote the per-sample summary beside it
+        metrics["attention"] = read_json(run / "attention.json").get("per_sample")
     history = read_history(run)
     config_text = (run / "config.yaml").read_text() if (run / "config.yaml").is_file() else ""
     env_path = run / "environment.json"
@@ -278,6 +282,28 @@ def _card_data(ckpt: dict) -> dict:
     return {"model": ckpt["model"], "data": data}
 
 
+def _attention_lines(metrics: dict, model: dict) -> list[str]:
+    """The model card's line on the attention: its form (``attention_*`` model keys) and what
+    the test split's curves say (``metrics["attention"]``, written at the end of training)."""
+    if not model.get("use_tarm", True) or not model.get("attention", True):
+        return []
+    scope = "frames" if model.get("attention_scope") == "frame" else "channels and frames"
+    source = "BiGRU memory" if model.get("attention_source") == "memory" else "time MLP"
+    form = f"{model.get('attention_form', 'sigmoid')} over {scope}, from the {source}"
+    a = metrics.get("attention")
+    if not a or a.get("label") is None:
+        return [f"- Attention: {form}; its curves were not measured for this run (`mans eval "
+                f"RUN --attention` measures them)."]
+    near = a["max_min_median"] is not None and a["max_min_median"] < NEAR_UNIFORM
+    return [f"- Attention: {form}. On the {a['samples']} test sequences: {a['label']}, the "
+            f"median max/min ratio of each sequence's per-frame weights (10-90 %: "
+            f"{a['max_min_p10']}-{a['max_min_p90']})"
+            + ("; the curve does not single out frames, so it does not say which frames the "
+               "decision rests on (docs/results.md, 'Does the attention attend?')." if near
+               else "; docs/results.md, 'Does the attention attend?', measures whether such "
+                    "weights fall on the frames that carry the action.")]
+
+
 def model_card(metrics: dict, ckpt: dict | None, config_text: str, env: dict) -> str:
     """A short Markdown model card (data, protocol, preprocessing, metrics, use and limits)."""
     m = ckpt["model"]["config"] if ckpt else {}
@@ -304,6 +330,7 @@ def model_card(metrics: dict, ckpt: dict | None, config_text: str, env: dict) ->
         f"{cols} joint columns{pipe}; output: logits over {len(classes) or '?'} classes and the "
         f"per-frame TARM attention.",
         f"- Test-time mirroring: {mirror}.",
+        *_attention_lines(metrics, m),
         f"- Checkpoint: `{ckpt['file'] if ckpt else '?'}` in this folder; mans "
         f"{env.get('mans')}, commit {env.get('mans_git_commit') or 'unknown'}.",
         "",

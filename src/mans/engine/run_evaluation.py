@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.dataset import SkeletonDataset
 from ..errors import MansError
+from .attention import AttentionSums, attention_summary
 from .checkpoint import Checkpoint
+from .data import eval_loader
 from .distributed import barrier
 from .evaluate import evaluate_model, final_metrics, write_eval_outputs
 from .selection import best_name, label_test_selected, selection_name
@@ -24,6 +27,24 @@ class RunEvaluation:
                               num_classes=self.model_config.num_classes,
                               amp_dtype=self.amp_dtype, dist=self.dist, progress=self.progress,
                               desc=desc)
+
+    def _attention(self) -> dict | None:
+        """:func:`~mans.engine.attention.attention_summary` of the test split's per-sample
+        attention curves (one extra, un-mirrored pass of the evaluated network on this process
+        alone, kept apart from the metrics' pass so that those stay as they were); None
+        without a TARM attention."""
+        c = self.model_config
+        if not (c.use_tarm and c.attention):
+            return None
+        net = self.ema.module if self.ema else self.model
+        ds = SkeletonDataset(self.store, self.test_idx, self.pipeline)
+        sums = AttentionSums(c.num_classes, self.store.lengths[self.test_idx], self.pipeline.rows)
+        evaluate_model(net, eval_loader(ds, batch_size=self.batch, rank=0, world=1,
+                                        num_workers=0, pin_memory=False),
+                       self.device, num_classes=c.num_classes, amp_dtype=self.amp_dtype,
+                       attention=sums)
+        stats = sums.result()
+        return None if stats is None else attention_summary(stats)
 
     def _final(self, writer) -> dict:
         """Evaluate the selected checkpoint once on the test split; write the outputs."""
@@ -50,6 +71,9 @@ class RunEvaluation:
         if self.sel == "test":
             metrics = label_test_selected(metrics)
         if self.dist.is_main:
+            attention = self._attention()
+            if attention is not None:
+                metrics["attention"] = attention
             metrics = write_eval_outputs(metrics, result["cm"], self.store.class_names, self.out,
                                          title=f"{self.model_name}, {self.store.dataset} "
                                                f"{self.protocol} test split",

@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from ..devices import DEFAULT_DEVICE
 from ..errors import ConfigError, MansError
+from ..models import attention_penalty
 from ..outputs import check_out_folder, output_lock
 from .config import RunConfig, resolve_config, save_config
 from .data import epoch_seed
@@ -78,9 +79,12 @@ def mix_batch(x: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor
 def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                optimizer: torch.optim.Optimizer, *, amp_dtype: torch.dtype | None = None,
                grad_clip: float | None = None, dist: DistInfo | None = None,
-               label_smoothing: float = 0.0, mixup: float = 0.0) -> tuple[float, int]:
+               label_smoothing: float = 0.0, mixup: float = 0.0,
+               attention_entropy: float = 0.0, attention_l1: float = 0.0) -> tuple[float, int]:
     """One optimisation step on this process's batch ``x (B, C, S, S)``, ``y (B,)``, with
-    optional label smoothing and mixup (``mixup`` = Beta parameter; 0: off).
+    optional label smoothing and mixup (``mixup`` = Beta parameter; 0: off), and the TARM
+    attention regularisers (:func:`mans.models.attention_penalty` with these weights, added to
+    the loss; 0: off, and the forward pass is then the plain ``model(x)``).
 
     Under DDP the gradients are averaged over processes by ``model`` (a
     DistributedDataParallel), and the returned loss is the mean over processes. Raises
@@ -92,12 +96,21 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     perm, lam = None, 1.0
     if mixup > 0:
         x, perm, lam = mix_batch(x, mixup)
+    regularised = bool(attention_entropy or attention_l1)
     with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32,
                         enabled=amp_dtype is not None):
-        logits = model(x)  # (B, K)
+        if regularised:
+            logits, att = model(x, return_attention=True)  # (B, K), (B, C, S)
+        else:
+            logits = model(x)  # (B, K)
     loss = compute_loss(logits, y, label_smoothing)
     if perm is not None:
         loss = lam * loss + (1 - lam) * compute_loss(logits, y[perm], label_smoothing)
+    if regularised:
+        if att is None:
+            raise ConfigError("train.attention_entropy / train.attention_l1 need a model with a "
+                              "TARM (model.use_tarm: true)")
+        loss = loss + attention_penalty(att, attention_entropy, attention_l1)
     # The check is collective under DDP: every process stops together, none hangs in a reduce.
     check = loss.detach().reshape(1).clone()
     if dist is not None and dist.enabled:
@@ -204,7 +217,9 @@ class _Trainer(RunSetup, RunEvaluation, RunState, RunOutputs):
                                            amp_dtype=self.amp_dtype,
                                            grad_clip=self.cfg.train.grad_clip, dist=self.dist,
                                            label_smoothing=self.cfg.train.label_smoothing,
-                                           mixup=self.cfg.train.mixup)
+                                           mixup=self.cfg.train.mixup,
+                                           attention_entropy=self.cfg.train.attention_entropy,
+                                           attention_l1=self.cfg.train.attention_l1)
                 if self.ema is not None:
                     self.ema.update_parameters(self.model)
             except TrainingDiverged as e:

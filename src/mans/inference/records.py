@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ..attention_stats import attention_label, max_min_ratio
 from ..data.pipeline import InputPipeline, ModelInput
 from ..data.spec import DataSpec, PrepConfig
 from ..errors import MansError
@@ -142,13 +143,20 @@ def prediction_record(path: str | Path | None, inp: ModelInput, logits: np.ndarr
     ``frame_index`` gives the original (kept) frame each row was sampled from.
     """
     prob = softmax(logits) if prob is None else np.asarray(prob, dtype=np.float64)
+    rows = np.asarray(inp.rows)
+    curve = None if attention is None else np.asarray(attention, np.float64).mean(axis=0)  # (S,)
+    ratio = None if curve is None else max_min_ratio(curve, rows >= 0)
     return {
         "file": None if path is None else str(path),
         "name": inp.sequence.name,
         "top": top_classes(prob, class_names, topk),
         "attention": None if attention is None else
         np.asarray(attention, dtype=np.float32).round(4).tolist(),  # (C, S)
-        "frame_index": inp.rows.tolist(),
+        "frame_index": rows.tolist(),
+        # max/min of the frames' mean-of-channels weights and what it says (attention_stats)
+        "attention_max_min": None if ratio is None or not np.isfinite(ratio) else
+        round(float(ratio), 4),
+        "attention_label": None if curve is None else attention_label(curve, rows >= 0),
         "true_label": inp.sequence.label,
     }
 
@@ -175,7 +183,8 @@ def sparkline(values: np.ndarray, keep: np.ndarray) -> tuple[str, float, float]:
 
 def format_prediction(r: dict) -> str:
     """Human-readable lines: the top classes, then the mean attention per frame as a sparkline
-    scaled to the sequence's own range (the range is printed beside it)."""
+    scaled to the sequence's own range (the range is printed beside it), labelled with its
+    max/min ratio (:func:`mans.attention_stats.attention_label`: "near-uniform" below 1.5)."""
     lines = [f"{r['file']}"]
     for i, t in enumerate(r["top"], 1):
         lines.append(f"  {i}. {t['class']:<40s} {t['prob']:.3f}")
@@ -183,7 +192,9 @@ def format_prediction(r: dict) -> str:
         lines.append("  attention: none (the model has no TARM)")
         return "\n".join(lines)
     att = np.asarray(r["attention"]).mean(axis=0)  # (S,)
-    spark, lo, hi = sparkline(att, np.asarray(r["frame_index"]) >= 0)
-    lines.append(f"  attention per frame (mean of x, y, z; scaled {lo:.4f}..{hi:.4f}; "
+    keep = np.asarray(r["frame_index"]) >= 0
+    spark, lo, hi = sparkline(att, keep)
+    label = r.get("attention_label") or attention_label(att, keep)
+    lines.append(f"  {label} per frame (mean of x, y, z; scaled {lo:.4f}..{hi:.4f}; "
                  f"· = padding): {spark}")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from .densenet import DenseNet
 from .flops import count_flops, count_parameters, model_summary
 from .mans import MANs, MANsConfig
 from .resnet import ResNetSTCM
-from .tarm import TARM
+from .tarm import TARM, attention_penalty
 
 _DEFAULTS: dict[str, dict] = {
     "mans_resnet": {"variant": "resnet", "size": 50, "hidden": 64, "gru_dropout": 0.5},
@@ -82,6 +82,6 @@ def model_from_config(config: dict | MANsConfig) -> MANs:
 __all__ = [
     "MANs", "MANsConfig", "TARM", "ResNetSTCM", "DenseNet", "CooccurrenceSTCM", "build_model",
     "model_config", "fill_data_overrides", "list_models", "mans_resnet", "mans_densenet161",
-    "mans_cooccurrence",
+    "mans_cooccurrence", "attention_penalty",
     "model_from_config", "count_flops", "count_parameters", "model_summary",
 ]

@@ -24,7 +24,7 @@ from .cooccurrence import CooccurrenceSTCM
 from .densenet import DenseNet
 from .joint_mixing import JointMixing
 from .resnet import ResNetSTCM
-from .tarm import TARM
+from .tarm import ATTENTION_FORMS, ATTENTION_SCOPES, ATTENTION_SOURCES, TARM
 
 VARIANTS = ("resnet", "densenet161", "cooccurrence")
 # The model input each variant takes (mans.data.spec.INPUTS): an (S, S) image or a (S, J) sequence.
@@ -65,6 +65,13 @@ class MANsConfig:
         mixing_groups: channel groups with their own learned refinement of the mixing.
         parents: ``(V,)`` parent joint of each joint of one body (the layout's; training fills
             it in when ``joint_mixing`` is on).
+        attention_form: TARM attention ``"sigmoid"`` (paper) or ``"softmax"`` over the frames
+            (weights that compete, scaled by S so their mean is 1); :mod:`mans.models.tarm`.
+        attention_temperature: ``tau`` > 0 dividing the attention logits (1: the paper).
+        attention_scope: ``"channel"`` (paper: one weight per channel and frame) or
+            ``"frame"`` (one weight per frame shared by the channels).
+        attention_source: ``"time_mlp"`` (paper: an MLP across the frames) or ``"memory"``
+            (a score of each frame's BiGRU memory).
     """
 
     variant: str = "resnet"
@@ -104,6 +111,10 @@ class MANsConfig:
                                   f"joint columns (filled from the store when training)")
             return (self.in_channels, self.size, self.joints)
         return (self.in_channels, self.size, self.size)
+    attention_form: str = "sigmoid"
+    attention_temperature: float = 1.0
+    attention_scope: str = "channel"
+    attention_source: str = "time_mlp"
 
     def __post_init__(self) -> None:
         self.resnet_stages = tuple(self.resnet_stages) if isinstance(
@@ -138,6 +149,15 @@ class MANsConfig:
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"model.{key}: expected true or false, "
                                   f"got {getattr(self, key)!r}")
+        for key, options in (("attention_form", ATTENTION_FORMS),
+                             ("attention_scope", ATTENTION_SCOPES),
+                             ("attention_source", ATTENTION_SOURCES)):
+            if getattr(self, key) not in options:
+                raise ConfigError(f"model.{key}: expected one of {list(options)}, "
+                                  f"got {getattr(self, key)!r}")
+        t = self.attention_temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
+            raise ConfigError(f"model.attention_temperature: expected a number > 0, got {t!r}")
         st = self.resnet_stages
         if not isinstance(st, tuple) or not st or any(
                 isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in st):
@@ -191,7 +211,10 @@ class MANs(nn.Module):
         self.tarm = TARM(frames=c.size, dims=dims, hidden=c.hidden, channels=c.in_channels,
                          reduction=c.reduction, dropout=c.gru_dropout,
                          recurrent_dropout=c.gru_recurrent_dropout, attention=c.attention,
-                         residual=c.residual) if c.use_tarm else None
+                         residual=c.residual, attention_form=c.attention_form,
+                         attention_temperature=c.attention_temperature,
+                         attention_scope=c.attention_scope,
+                         attention_source=c.attention_source) if c.use_tarm else None
         if c.variant == "resnet":
             self.stcm = ResNetSTCM(c.num_classes, in_channels=c.in_channels,
                                    stages=c.resnet_stages, width=c.resnet_width)
@@ -221,8 +244,9 @@ class MANs(nn.Module):
 
         Returns:
             logits ``(B, K)``; with ``return_attention=True`` the pair ``(logits, attention)``
-            where attention is ``(B, C, S)``, one weight in (0, 1) per channel and frame (all
-            ones when ``attention=False``; None when the model has no TARM).
+            where attention is ``(B, C, S)``, one weight per channel and frame, in (0, 1) for
+            the paper's sigmoid (``attention_form``; all ones when ``attention=False``; None
+            when the model has no TARM).
         """
         c = self.config
         shape = c.input_shape

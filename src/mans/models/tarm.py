@@ -16,6 +16,26 @@ the embedding ``e``, not from the GRU output ``h``. Parameter layouts (``x @ W``
 ``in_weight (C, D, H)``, ``gru_w_ih (C, 2, H, 3H)``, ``gru_w_hh (C, 2, H, 3H)`` (direction 0 =
 forward, 1 = backward; gates r, z, n), ``se_w1 (C, T, R)``, ``se_w2 (C, R, T)``,
 ``out_weight (C, H, D)``, and the matching biases.
+
+Attention variants (model keys ``attention_*``; the defaults are the paper's form above). The
+logits ``z (C, B, T)`` come from one of two sources, then one of two forms turns them into weights::
+
+    source time_mlp   z = W2 relu(W1 m + b1) + b2          the paper: an MLP across the T frames of
+                                                           m = mean_H(e); its hidden width
+                                                           int(T / r) (2 for T = 32) lets it draw
+                                                           only a few fixed profiles over time
+    source memory     z_t = h_t . w_att + b_att            a score per frame from the frame's own
+                                                           BiGRU memory (what the frame holds)
+    scope frame       z <- mean_C(z)                       one weight per frame for all channels
+    form sigmoid      a = sigmoid(z / tau)                 (0, 1), every frame on its own (paper)
+    form softmax      a = T softmax_t(z / tau)             the frames compete: a >= 0, sum_t a = T
+
+The softmax is multiplied by T so that its mean weight is 1, as the attention-free ablation's
+``a = 1``: the recalibration term ``(h * a) W_out`` then keeps the scale it has without attention
+(the paper's sigmoid starts at mean 0.5), and a uniform softmax is exactly the ablation.
+Temperature ``tau`` (default 1): large -> uniform (sigmoid: 0.5, softmax: 1), small -> hard
+(softmax: all T on the largest logit). :func:`attention_penalty` is the matching regulariser
+(entropy of the per-frame distribution, L1), added to the loss by the training step.
 """
 
 from __future__ import annotations
@@ -30,12 +50,65 @@ from ..errors import ConfigError
 from .gru import bigru_nn, gru_scan
 
 RECURRENCES = ("auto", "scan", "nn")
+ATTENTION_FORMS = ("sigmoid", "softmax")
+ATTENTION_SCOPES = ("channel", "frame")
+ATTENTION_SOURCES = ("time_mlp", "memory")
 
 
 def attention_width(frames: int, reduction: int) -> int:
     """Hidden width of the attention MLP: ``int(T / r)`` as in the authors' code (3 for T = 50,
     14 for T = 224), at least 1 so that short sequences still get a valid layer."""
     return max(1, int(frames / reduction))
+
+
+def attention_weights(z: Tensor, form: str = "sigmoid", temperature: float = 1.0,
+                      scope: str = "channel") -> Tensor:
+    """Per-frame weights ``a (C, B, T)`` from attention logits ``z (C, B, T)`` (module docstring).
+
+    ``form`` ``"sigmoid"``: ``sigmoid(z / temperature)`` in (0, 1); ``"softmax"``:
+    ``T * softmax(z / temperature)`` over the frames (sums to ``T`` per channel and sample, mean
+    1). ``scope`` ``"frame"`` averages the logits over the channels first, so every channel gets
+    the same weight per frame. The defaults are the paper's form, computed exactly as before the
+    variants existed.
+    """
+    C, B, T = z.shape
+    if scope == "frame":
+        z = z.mean(dim=0, keepdim=True)  # (1, B, T)
+    if temperature != 1.0:
+        z = z / temperature
+    if form == "sigmoid":
+        a = torch.sigmoid(z)
+    else:
+        a = torch.softmax(z, dim=-1) * T  # (., B, T): mean 1 over the frames
+    return a.expand(C, B, T) if scope == "frame" else a
+
+
+def attention_penalty(attention: Tensor, entropy: float = 0.0, l1: float = 0.0) -> Tensor:
+    """The attention regulariser added to the training loss (``train.attention_entropy``,
+    ``train.attention_l1``), a float32 scalar.
+
+    For the attention ``a (B, C, T)`` of a batch (``MANs(x, return_attention=True)``):
+
+        p_bct   = a_bct / sum_t a_bct                       per-frame distribution
+        H_bc    = -sum_t p_bct log p_bct / log T            normalised entropy in [0, 1]
+        penalty = entropy * mean_bc H_bc + l1 * mean_bct |a_bct|
+
+    ``H = 1`` for uniform weights and 0 for all weight on one frame: a positive ``entropy``
+    weight pushes the weights of each sample onto few frames. The L1 term pushes the sigmoid's
+    weights towards 0 (for the T-scaled softmax ``mean |a|`` is always 1, a constant). Padding
+    rows count as frames (the TARM does not know which rows are padding). ``T = 1``: no entropy.
+    """
+    a = attention.float()
+    out = a.new_zeros(())
+    if entropy:
+        T = a.shape[-1]
+        if T > 1:
+            p = a / a.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+            h = -(p * torch.log(p.clamp_min(1e-12))).sum(dim=-1) / math.log(T)  # (B, C)
+            out = out + entropy * h.mean()
+    if l1:
+        out = out + l1 * a.abs().mean()
+    return out
 
 
 class TARM(nn.Module):
@@ -53,6 +126,13 @@ class TARM(nn.Module):
             sample, unit and direction shared over time (Keras' ``recurrent_dropout``).
         attention: False fixes ``a = 1`` (ablation "TARM without attention"); the attention MLP
             is then not created.
+        attention_form: ``"sigmoid"`` (paper) or ``"softmax"`` (frames compete; scaled by T).
+        attention_temperature: ``tau`` > 0 dividing the logits (1: the paper).
+        attention_scope: ``"channel"`` (paper: a weight per channel and frame) or ``"frame"``
+            (one weight per frame shared by the channels).
+        attention_source: ``"time_mlp"`` (paper: ``se_*`` MLP across the frames of the mean
+            embedding) or ``"memory"`` (a linear score of each frame's BiGRU memory,
+            parameters ``att_w (C, H)``, ``att_b (C,)``).
         residual: False drops the ``x_c +`` skip (ablation).
         recurrence: how the 6 GRUs run. ``"scan"``: all 6 in one batched Python loop over the
             frames (:func:`~mans.models.gru.gru_scan`, hand-written backward); ``"nn"``: one
@@ -77,6 +157,10 @@ class TARM(nn.Module):
         attention: bool = True,
         residual: bool = True,
         recurrence: str = "auto",
+        attention_form: str = "sigmoid",
+        attention_temperature: float = 1.0,
+        attention_scope: str = "channel",
+        attention_source: str = "time_mlp",
     ) -> None:
         super().__init__()
         for name, v in (("frames", frames), ("dims", dims), ("hidden", hidden),
@@ -92,6 +176,17 @@ class TARM(nn.Module):
         if recurrence not in RECURRENCES:
             raise ConfigError(f"TARM: recurrence must be one of {RECURRENCES}, got {recurrence!r}")
         self.recurrence = recurrence
+        for name, v, options in (("attention_form", attention_form, ATTENTION_FORMS),
+                                 ("attention_scope", attention_scope, ATTENTION_SCOPES),
+                                 ("attention_source", attention_source, ATTENTION_SOURCES)):
+            if v not in options:
+                raise ConfigError(f"TARM: {name} must be one of {options}, got {v!r}")
+        if isinstance(attention_temperature, bool) or not attention_temperature > 0:
+            raise ConfigError(f"TARM: attention_temperature must be > 0, got "
+                              f"{attention_temperature!r}")
+        self.attention_form, self.attention_scope = attention_form, attention_scope
+        self.attention_source = attention_source
+        self.attention_temperature = float(attention_temperature)
         C, T, D, H = channels, frames, dims, hidden
 
         self.in_weight = nn.Parameter(torch.empty(C, D, H))
@@ -100,12 +195,17 @@ class TARM(nn.Module):
         self.gru_w_hh = nn.Parameter(torch.empty(C, 2, H, 3 * H))
         self.gru_b_ih = nn.Parameter(torch.empty(C, 2, 3 * H))
         self.gru_b_hh = nn.Parameter(torch.empty(C, 2, 3 * H))
-        if self.use_attention:
+        self._time_mlp = self.use_attention and attention_source == "time_mlp"
+        self._memory_score = self.use_attention and attention_source == "memory"
+        if self._time_mlp:
             R = attention_width(T, reduction)
             self.se_w1 = nn.Parameter(torch.empty(C, T, R))
             self.se_b1 = nn.Parameter(torch.empty(C, R))
             self.se_w2 = nn.Parameter(torch.empty(C, R, T))
             self.se_b2 = nn.Parameter(torch.empty(C, T))
+        if self._memory_score:
+            self.att_w = nn.Parameter(torch.empty(C, H))
+            self.att_b = nn.Parameter(torch.empty(C))
         self.out_weight = nn.Parameter(torch.empty(C, H, D))
         self.out_bias = nn.Parameter(torch.empty(C, D))
         self.reset_parameters()
@@ -115,29 +215,43 @@ class TARM(nn.Module):
         """Keras defaults of the authors' layers: Dense kernels Glorot-uniform, GRU kernels
         orthogonal (each (H, 3H) matrix as a whole), all biases zero."""
         for w in (self.in_weight, self.out_weight) + (
-            (self.se_w1, self.se_w2) if self.use_attention else ()
+            (self.se_w1, self.se_w2) if self._time_mlp else ()
         ):
             fan_in, fan_out = w.shape[-2], w.shape[-1]
             bound = math.sqrt(6.0 / (fan_in + fan_out))
             w.uniform_(-bound, bound)
+        if self._memory_score:  # a Dense(1) per channel: fan_in H, fan_out 1
+            bound = math.sqrt(6.0 / (self.hidden + 1))
+            self.att_w.uniform_(-bound, bound)
+            self.att_b.zero_()
         for w in (self.gru_w_ih, self.gru_w_hh):
             for m in w.view(-1, *w.shape[-2:]):  # one (H, 3H) matrix per channel and direction
                 nn.init.orthogonal_(m)
         for b in (self.in_bias, self.out_bias, self.gru_b_ih, self.gru_b_hh) + (
-            (self.se_b1, self.se_b2) if self.use_attention else ()
+            (self.se_b1, self.se_b2) if self._time_mlp else ()
         ):
             b.zero_()
 
     def extra_repr(self) -> str:
         return (f"channels={self.channels}, frames={self.frames}, dims={self.dims}, "
                 f"hidden={self.hidden}, attention={self.use_attention}, residual={self.residual}, "
-                f"dropout={self.dropout}, recurrent_dropout={self.recurrent_dropout}")
+                f"dropout={self.dropout}, recurrent_dropout={self.recurrent_dropout}"
+                + (f", attention_form={self.attention_form}, "
+                   f"attention_temperature={self.attention_temperature}, "
+                   f"attention_scope={self.attention_scope}, "
+                   f"attention_source={self.attention_source}" if self.use_attention else ""))
 
-    def _attention(self, e: Tensor) -> Tensor:
-        """Per-frame weights ``a (C, B, T)`` in (0, 1) from the embedding ``e (C, B, T, H)``."""
-        m = e.mean(dim=-1)  # (C, B, T): squeeze over features
-        s = F.relu(torch.baddbmm(self.se_b1.unsqueeze(1), m, self.se_w1))  # (C, B, R)
-        return torch.sigmoid(torch.baddbmm(self.se_b2.unsqueeze(1), s, self.se_w2))  # (C, B, T)
+    def _attention(self, e: Tensor, h: Tensor) -> Tensor:
+        """Per-frame weights ``a (C, B, T)`` from the embedding ``e (C, B, T, H)`` (source
+        ``time_mlp``) or the memory ``h (C, B, T, H)`` (source ``memory``)."""
+        if self._time_mlp:
+            m = e.mean(dim=-1)  # (C, B, T): squeeze over features
+            s = F.relu(torch.baddbmm(self.se_b1.unsqueeze(1), m, self.se_w1))  # (C, B, R)
+            z = torch.baddbmm(self.se_b2.unsqueeze(1), s, self.se_w2)  # (C, B, T)
+        else:
+            z = torch.einsum("cbth,ch->cbt", h, self.att_w) + self.att_b[:, None, None]
+        return attention_weights(z, self.attention_form, self.attention_temperature,
+                                 self.attention_scope)  # (C, B, T)
 
     def _use_nn(self, e: Tensor) -> bool:
         """Whether :meth:`_memory` runs on ``torch.nn.GRU`` (see ``recurrence``)."""
@@ -209,7 +323,8 @@ class TARM(nn.Module):
         """Recalibrate ``x (B, C, T, D)``.
 
         Returns:
-            ``y (B, C, T, D)`` and the per-frame attention ``a (B, C, T)`` (all ones when
+            ``y (B, C, T, D)`` and the per-frame attention ``a (B, C, T)`` (in (0, 1) for the
+            sigmoid form, summing to ``T`` over the frames for the softmax; all ones when
             ``attention=False``).
         """
         B, C, T, D = x.shape
@@ -220,7 +335,7 @@ class TARM(nn.Module):
         e = torch.einsum("cbtd,cdh->cbth", xc, self.in_weight) + self.in_bias[:, None, None, :]
         h = self._memory(e)  # (C, B, T, H)
         if self.use_attention:
-            a = self._attention(e)  # (C, B, T)
+            a = self._attention(e, h)  # (C, B, T)
             h = h * a.unsqueeze(-1)
         else:
             a = x.new_ones(C, B, T)

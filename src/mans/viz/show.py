@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..attention_stats import attention_label
 from ..errors import ConfigError
 from ..outputs import atomic_path, check_out_folder
 from ..formats import read_sequence
@@ -128,7 +129,8 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
     fps = float(fps or seq.fps or 30.0)
     out.parent.mkdir(parents=True, exist_ok=True)
     info = {"out": str(out), "kind": out.suffix[1:], "sequence_frames": T,
-            "layout_bones": len(layout.bones), "top": record["top"] if record else None}
+            "layout_bones": len(layout.bones), "top": record["top"] if record else None,
+            "attention_label": record.get("attention_label") if record else None}
 
     if out.suffix == ".png":
         keys = np.unique(np.linspace(0, T - 1, min(key_frames, T)).round().astype(int))
@@ -187,7 +189,9 @@ def show(path: str | Path, out: str | Path, *, ckpt: str | Path | None = None,
 
 def _plot_curve(ax, curve: tuple[np.ndarray, np.ndarray], T: int) -> None:
     """The attention per frame, on its own (min-max) range: a trained TARM's sigmoid weights
-    often span only a few hundredths, which a 0-1 axis would show as a flat line."""
+    often span only a few hundredths, which a 0-1 axis would show as a flat line; so the axis
+    is labelled with the curve's max/min ratio (:func:`mans.attention_stats.attention_label`),
+    which says "near-uniform" when the weights differ by less than half."""
     frames, weights = curve
     ax.plot(frames, weights, color="tab:blue", lw=1.2, marker=".", ms=3)
     ax.set_xlim(-0.5, T - 0.5)
@@ -196,4 +200,5 @@ def _plot_curve(ax, curve: tuple[np.ndarray, np.ndarray], T: int) -> None:
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlabel("frame")
     ax.set_ylabel("attention")
+    ax.set_title(attention_label(weights), fontsize=8)
     ax.tick_params(labelsize=8)
