@@ -1,0 +1,340 @@
+"""Attribution of the accuracy gap (issue 17): which of STCM, input pipeline and schedule carries it.
+
+Every run is one ``mans train`` (a fresh process, ``--threads 1``) of a *cell*, i.e. a choice of
+
+- ``stcm``: ``resnet`` (today's image CNN, ``custom-small-resnet``) | ``cooc`` (the co-occurrence
+  STCM, ``custom-small-cooccurrence``), the TARM in front of both;
+- ``pipe``: ``today`` (the small-data recipe's view and augmentation as the config has them) |
+  ``ctrgcn`` (CTR-GCN's small-data feeder: spine centring, rotations up to 60 degrees about the
+  vertical and one horizontal axis, isotropic scale 0.5-1.5, min-max to [-1, 1], frames
+  resampled with replacement, evenly spaced at test; the recipe's crop and speed change off);
+- ``sched``: ``e100`` (the recipe's 100 epochs and schedule) | ``long`` (``--long`` epochs,
+  default 250, cosine decay after a 5-epoch warm-up),
+
+on a dataset and protocol, for a seed. Selection is always the last epoch (the recipes keep no
+validation split); the test split is never looked at to choose anything.
+
+Two modes:
+
+- test (default): the protocol's own train/test split (UT-Kinect xsub, HDM05 actors, JHMDB-14
+  split 1 = ``given``): the attribution table of docs/results.md;
+- ``--inner``: folds over the *training* part only (UT-Kinect: each of its 5 training subjects
+  held out in turn; HDM05: each of its 3 training actors; JHMDB-14: 3 stratified folds, the
+  clips have no subject ids). The folds are written as protocols ``inner-K`` of a store that
+  shares the original's arrays (symlinks) under ``--stores``; used to choose the recipe.
+
+Each finished run leaves ``record.json`` (cell, dataset, fold, seed, top-1, train wall time) in
+its folder; a run with a record is skipped, so the command resumes. ``--render`` writes the
+summary (mean, sample standard deviation, per-seed values) as JSON and Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+DATASETS = {  # name -> (store, protocol of the test mode)
+    "utkinect": ("utkinect", "xsub"),
+    "hdm05": ("hdm05", "actors"),
+    "jhmdb14": ("jhmdb14", "given"),
+}
+STCMS = {"resnet": "custom-small-resnet", "cooc": "custom-small-cooccurrence",
+         "coocmix": "custom-small-cooccurrence"}  # coocmix: + model.joint_mixing
+# "today" is written out (custom-small-resnet's keys as they were when the attribution ran), so
+# the cell keeps its meaning when the custom-small-* configs become the chosen recipe.
+TODAY = ["data.centre=none", "data.normalise=none", "data.frames=pad",
+         "data.augment.rotation_deg=[10.0,10.0,30.0]", "data.augment.scale=[0.9,1.1]",
+         "data.augment.crop=[0.8,1.0]", "data.augment.resample=[0.8,1.25]"]
+PIPES = {
+    "today": TODAY,
+    "ctrgcn": ["data.centre=spine", "data.normalise=minmax", "data.frames=resample",
+               "data.augment.rotation_deg=[60.0,0.0,60.0]", "data.augment.scale=[0.5,1.5]",
+               "data.augment.crop=[1.0,1.0]", "data.augment.resample=[1.0,1.0]"],
+}
+PIPES_2D = {  # 2-D data: rotation in the image plane only (z is the axis out of the image)
+    "today": TODAY,
+    "ctrgcn": ["data.centre=spine", "data.normalise=minmax", "data.frames=resample",
+               "data.augment.rotation_deg=[0.0,0.0,30.0]", "data.augment.scale=[0.5,1.5]",
+               "data.augment.crop=[1.0,1.0]", "data.augment.resample=[1.0,1.0]"],
+}
+SCHEDS = ("e100", "long")
+
+
+def sched_sets(sched: str, long_epochs: int) -> list[str]:
+    """The schedule's keys, written out (as ``TODAY``) so that a cell keeps its meaning whatever
+    schedule the configs carry: ``e100`` = the small-data recipe's 100 epochs at a
+    reduce-on-plateau rate as it was, ``long`` = cosine after a 5-epoch warm-up."""
+    if sched == "e100":
+        return ["train.epochs=100", "train.scheduler.name=plateau",
+                "train.scheduler.warmup_epochs=0"]
+    return [f"train.epochs={long_epochs}", "train.scheduler.name=cosine",
+            "train.scheduler.warmup_epochs=5"]
+
+
+def inner_store(stores: Path, name: str, folds: int = 3) -> tuple[Path, list[str]]:
+    """A store beside ``stores/name`` that shares its arrays and defines ``inner-K`` protocols
+    over the test-mode protocol's training split (see the module docstring)."""
+    src = stores / name
+    dst = stores / f"{name}-inner"
+    protocol = DATASETS[name][1]
+    protos = json.loads((src / "protocols.json").read_text())
+    train = np.asarray(protos[protocol]["train"], dtype=np.int64)
+    meta = [json.loads(line) for line in (src / "samples.jsonl").read_text().splitlines()]
+    subjects = [meta[i].get("subject") for i in train]
+    if None not in subjects:
+        groups = sorted(set(subjects))
+        fold_of = {s: k for k, s in enumerate(groups)}
+        fold = np.array([fold_of[s] for s in subjects])
+    else:  # stratified: within each class, samples dealt round-robin after a fixed shuffle
+        rng = np.random.default_rng(20261207)
+        labels = np.array([meta[i]["label"] for i in train])
+        fold = np.zeros(train.size, dtype=np.int64)
+        for c in np.unique(labels):
+            members = rng.permutation(np.flatnonzero(labels == c))
+            fold[members] = np.arange(members.size) % folds
+    names = []
+    inner = {}
+    for k in range(int(fold.max()) + 1):
+        inner[f"inner-{k}"] = {"train": train[fold != k].tolist(), "test": train[fold == k].tolist()}
+        names.append(f"inner-{k}")
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in ("frames.npy", "labels.npy", "offsets.npy", "samples.jsonl"):
+        if not (dst / f).exists():
+            os.symlink((src / f).resolve(), dst / f)
+    (dst / "protocols.json").write_text(json.dumps(inner))
+    manifest = json.loads((src / "manifest.json").read_text())
+    manifest["protocols"] = {p: {s: len(v) for s, v in d.items()} for p, d in inner.items()}
+    manifest["default_protocol"] = names[0]
+    (dst / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return dst, names
+
+
+def plan(args) -> list[dict]:
+    stores = Path(args.stores)
+    jobs = []
+    for ds in args.datasets:
+        two_d = ds == "jhmdb14"
+        if args.inner:
+            store, protocols = inner_store(stores, ds)
+        else:
+            store, protocols = stores / DATASETS[ds][0], [DATASETS[ds][1]]
+        for seed, cell, protocol in itertools.product(range(args.seeds), args.cells, protocols):
+            stcm, pipe, sched = cell.split("/")
+            sets = [f"data.protocol={protocol}", f"train.seed={seed}"]
+            sets += (PIPES_2D if two_d else PIPES)[pipe] + sched_sets(sched, args.long)
+            if stcm == "coocmix":
+                sets.append("model.joint_mixing=true")
+            out = Path(args.out) / ("inner" if args.inner else "test") / ds / protocol / \
+                cell.replace("/", "-") / f"seed{seed}"
+            jobs.append(dict(dataset=ds, protocol=protocol, cell=cell, seed=seed,
+                             config=STCMS[stcm], store=str(store), sets=sets, out=str(out)))
+    # seed-major: every cell gets seed 0 before any gets seed 1
+    jobs.sort(key=lambda j: (j["seed"], args.cells.index(j["cell"]), j["dataset"], j["protocol"]))
+    return jobs
+
+
+def run(job: dict) -> dict | None:
+    out = Path(job["out"])
+    rec = out / "record.json"
+    if rec.exists():
+        return json.loads(rec.read_text())
+    if out.exists():  # an unfinished run: start it again from nothing
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "mans", "train", job["config"], "--data", job["store"],
+           "--out", str(out), "--threads", "1", "-q"]
+    for s in job["sets"]:
+        cmd += ["--set", s]
+    t0 = time.time()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.time() - t0
+    if p.returncode != 0:
+        print(f"FAILED {out}: {p.stderr.strip().splitlines()[-1:]}", flush=True)
+        return None
+    m = json.loads((out / "metrics.json").read_text())
+    r = dict(job, top1=m["top1"], n_test=m["n_test"], n_train=m["n_train"], train_wall_s=wall,
+             epochs=m["epochs"])
+    rec.write_text(json.dumps(r, indent=1))
+    for f in ("last.pt", "tb"):  # keep the records small; the checkpoints are not needed
+        subprocess.run(["rm", "-rf", str(out / f)])
+    print(f"{job['dataset']} {job['protocol']} {job['cell']} seed{job['seed']}: "
+          f"{100 * m['top1']:.1f} ({wall:.0f} s)", flush=True)
+    return r
+
+
+def _commit(rec: dict) -> str | None:
+    """The code's commit a run trained with (its ``environment.json``), shortened."""
+    env = Path(rec["out"]) / "environment.json"
+    if not env.is_file():
+        return None
+    c = json.loads(env.read_text()).get("mans_git_commit")
+    return c[:7] if c else None
+
+
+def render(out: Path) -> dict:
+    recs = [json.loads(p.read_text()) for p in sorted(out.rglob("record.json"))]
+    table = {}
+    for r in recs:
+        mode = "inner" if "/inner/" in r["out"] else "test"
+        key = (mode, r["dataset"], r["cell"])
+        table.setdefault(key, {}).setdefault(r["seed"], []).append(r)
+    summary = []
+    for (mode, ds, cell), seeds in sorted(table.items()):
+        # one value per seed: the mean over that seed's folds (test mode: one fold)
+        per_seed = {s: float(np.mean([r["top1"] for r in rs])) for s, rs in sorted(seeds.items())}
+        folds = sorted({r["protocol"] for rs in seeds.values() for r in rs})
+        complete = all(len(rs) == len(folds) for rs in seeds.values())
+        vals = list(per_seed.values())
+        summary.append(dict(
+            mode=mode, dataset=ds, cell=cell, seeds=len(vals), folds=len(folds),
+            complete_folds=complete, mean=100 * float(np.mean(vals)),
+            sd=100 * statistics.stdev(vals) if len(vals) > 1 else None,
+            per_seed=[round(100 * v, 1) for v in vals],
+            train_wall_s=float(np.mean([r["train_wall_s"] for rs in seeds.values() for r in rs])),
+            commits=sorted({c for rs in seeds.values() for r in rs if (c := _commit(r))})))
+    return {"runs": len(recs), "rows": summary, "tune": tune_entries(recs)}
+
+
+def tune_entries(recs: list[dict]) -> list[dict]:
+    """The inner-fold runs as bench/tune.json entries: one per dataset, cell and seed, with its
+    folds' top-1 (the format of the earlier rounds' entries)."""
+    groups = {}
+    for r in recs:
+        if "/inner/" in r["out"]:
+            groups.setdefault((r["dataset"], r["cell"], r["seed"]), []).append(r)
+    entries = []
+    for (ds, cell, seed), rs in sorted(groups.items()):
+        rs = sorted(rs, key=lambda r: r["protocol"])
+        entries.append({
+            "dataset": ds, "name": f"attr:{cell}:seed{seed}", "config": rs[0]["config"],
+            "overrides": [x for x in rs[0]["sets"] if not x.startswith("data.protocol=")],
+            "folds": [r["protocol"] for r in rs], "fold_top1": [r["top1"] for r in rs],
+            "mean_top1": float(np.mean([r["top1"] for r in rs])),
+            "commit": ",".join(sorted({c for r in rs if (c := _commit(r))})) or None,
+            "wall_s": round(float(sum(r["train_wall_s"] for r in rs)), 1)})
+    return entries
+
+
+def write_tune(path: Path, entries: list[dict]) -> None:
+    """Replace the ``attr:`` entries of bench/tune.json with ``entries``, keeping the others."""
+    old = json.loads(path.read_text()) if path.is_file() else []
+    kept = [e for e in old if not str(e.get("name", "")).startswith("attr:")]
+    path.write_text(json.dumps(kept + entries, indent=1) + "\n")
+
+
+def effects(rows: list[dict], mode: str = "test") -> list[str]:
+    """Sentences on each factor's effect: the change of the mean when one factor changes and the
+    other two stay, for every such pair of cells measured on a dataset (mode: test or inner)."""
+    by = {(r["dataset"], tuple(r["cell"].split("/"))): r for r in rows if r["mode"] == mode}
+    levels = (("STCM", 0, "resnet", "cooc"), ("pipeline", 1, "today", "ctrgcn"),
+              ("schedule", 2, "e100", "long"))
+    out = []
+    for name, pos, lo, hi in levels:
+        parts = []
+        for (ds, cell), r in sorted(by.items()):
+            if cell[pos] != lo:
+                continue
+            other = list(cell)
+            other[pos] = hi
+            o = by.get((ds, tuple(other)))
+            if o is None:
+                continue
+            rest = "/".join(c for i, c in enumerate(cell) if i != pos)
+            parts.append(f"{ds} {rest}: {o['mean'] - r['mean']:+.1f} ({r['mean']:.1f} -> "
+                         f"{o['mean']:.1f}, ≥ {min(r['seeds'], o['seeds'])} seeds)")
+        if parts:
+            out.append(f"- {name} {LABEL[lo]} -> {LABEL[hi]}: " + "; ".join(parts) + ".")
+    return out
+
+
+BEGIN, END = "<!-- attribution:begin -->", "<!-- attribution:end -->"
+LABEL = {"resnet": "ResNet (image)", "cooc": "co-occurrence",
+         "coocmix": "co-occurrence + joint mixing", "today": "today's",
+         "ctrgcn": "CTR-GCN-style", "e100": "100 ep.", "long": "long"}
+
+
+def markdown(s: dict) -> str:
+    """The attribution tables (test split; inner folds) from a :func:`render` summary."""
+    lines = [BEGIN, "", "## Attribution: STCM x input pipeline x schedule (issue 17)", "",
+             f"Generated by `{s['command']}` from {s['runs']} runs -- do not edit by hand. "
+             "Top-1 in %, mean ± sample standard deviation over seeds (*inner*: a seed's value is "
+             "its mean over the folds of the training subjects), selection **last**, the test "
+             "split never used to choose. Cells as in `bench/attribution.py`'s docstring.", ""]
+    for mode, title in (("test", "Test split"), ("inner", "Inner folds (training part only)")):
+        rows = [r for r in s["rows"] if r["mode"] == mode]
+        if not rows:
+            continue
+        lines += [f"### {title}", "", "| dataset | STCM | pipeline | schedule | seeds | folds | "
+                  "top-1 | per seed | train s / run |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            stcm, pipe, sched = r["cell"].split("/")
+            sd = f" ± {r['sd']:.1f}" if r["sd"] is not None else ""
+            per = ", ".join(f"{v:.1f}" for v in r["per_seed"])
+            lines.append(f"| {r['dataset']} | {LABEL[stcm]} | {LABEL[pipe]} | {LABEL[sched]} | "
+                         f"{r['seeds']} | {r['folds']} | {r['mean']:.1f}{sd} | {per} | "
+                         f"{r['train_wall_s']:.0f} |")
+        lines.append("")
+        eff = effects(s["rows"], mode)
+        if eff:
+            lines += [f"Each factor's effect ({title.lower()}; the other two factors held):", ""]
+            lines += eff + [""]
+    return "\n".join(lines + [END]) + "\n"
+
+
+def write_section(page: Path, section: str) -> None:
+    old = page.read_text() if page.is_file() else ""
+    if BEGIN in old:
+        head, rest = old.split(BEGIN, 1)
+        old = head.rstrip("\n") + "\n" + rest.split(END, 1)[1].lstrip("\n")
+    page.write_text(old.rstrip("\n") + "\n\n" + section)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="attribution-runs")
+    ap.add_argument("--stores", default="stores")
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--cells", nargs="+", default=[
+        "/".join(c) for c in itertools.product(("resnet", "cooc"), PIPES, SCHEDS)])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--long", type=int, default=250, help="epochs of the long schedule")
+    ap.add_argument("--inner", action="store_true")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--render", metavar="JSON", help="only summarise the records into JSON")
+    ap.add_argument("--docs", type=Path, help="with --render: write the section of this page "
+                    "(docs/results.md) between the attribution markers")
+    ap.add_argument("--tune", type=Path, help="with --render: put the inner-fold runs into this "
+                    "file (bench/tune.json) as its attr: entries")
+    args = ap.parse_args()
+    if args.render:
+        s = render(Path(args.out))
+        s["command"] = " ".join(["python", "bench/attribution.py"] + sys.argv[1:])
+        Path(args.render).write_text(json.dumps(s, indent=1) + "\n")
+        if args.docs:
+            write_section(args.docs, markdown(s))
+        if args.tune:
+            write_tune(args.tune, s["tune"])
+        for r in s["rows"]:
+            sd = f" ± {r['sd']:.1f}" if r["sd"] is not None else ""
+            print(f"{r['mode']:5} {r['dataset']:8} {r['cell']:20} {r['mean']:5.1f}{sd} "
+                  f"(seeds {r['per_seed']}, folds {r['folds']}, {r['train_wall_s']:.0f} s)")
+        return
+    jobs = plan(args)
+    print(f"{len(jobs)} runs", flush=True)
+    with ThreadPoolExecutor(args.workers) as ex:
+        list(ex.map(run, jobs))
+
+
+if __name__ == "__main__":
+    main()

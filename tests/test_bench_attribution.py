@@ -1,0 +1,90 @@
+"""bench/attribution.py's bookkeeping on hand-made records: the inner folds over the training
+subjects only, the per-seed means and spreads, the factor effects, the tune.json entries and the
+docs section; the trainings themselves are the benchmark's."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+
+def _store(path: Path, subjects: list[int | None], train: list[int]) -> Path:
+    path.mkdir(parents=True)
+    for f in ("frames.npy", "labels.npy", "offsets.npy"):
+        (path / f).write_bytes(b"")
+    meta = [{"subject": s, "label": i % 2} for i, s in enumerate(subjects)]
+    (path / "samples.jsonl").write_text("\n".join(json.dumps(m) for m in meta))
+    test = [i for i in range(len(subjects)) if i not in train]
+    (path / "protocols.json").write_text(json.dumps({"xsub": {"train": train, "test": test}}))
+    (path / "manifest.json").write_text(json.dumps({"protocols": {}, "default_protocol": "xsub"}))
+    return path
+
+
+def test_inner_folds_hold_out_each_training_subject(tmp_path):
+    import attribution
+
+    _store(tmp_path / "utkinect", [1, 1, 2, 2, 3, 3, 4, 4], train=[0, 1, 2, 3, 6, 7])
+    dst, names = attribution.inner_store(tmp_path, "utkinect")
+    protos = json.loads((dst / "protocols.json").read_text())
+    assert names == ["inner-0", "inner-1", "inner-2"]  # subjects 1, 2, 4 (3 is a test subject)
+    assert protos["inner-0"] == {"train": [2, 3, 6, 7], "test": [0, 1]}
+    assert protos["inner-2"] == {"train": [0, 1, 2, 3], "test": [6, 7]}
+    for p in protos.values():  # never a sample of the test split
+        assert not set(p["train"] + p["test"]) & {4, 5}
+    assert (dst / "frames.npy").is_symlink()
+
+
+def _rec(root: Path, mode: str, ds: str, cell: str, seed: int, fold: str, top1: float) -> None:
+    out = root / mode / ds / fold / cell.replace("/", "-") / f"seed{seed}"
+    out.mkdir(parents=True)
+    (out / "environment.json").write_text(json.dumps({"mans_git_commit": "abcdef123456"}))
+    (out / "record.json").write_text(json.dumps({
+        "dataset": ds, "protocol": fold, "cell": cell, "seed": seed, "top1": top1,
+        "config": "custom-small-resnet", "sets": [f"data.protocol={fold}", f"train.seed={seed}"],
+        "out": str(out), "train_wall_s": 10.0}))
+
+
+def test_render_means_effects_and_tune_entries(tmp_path):
+    import attribution
+
+    for seed, (a, b) in enumerate([(0.90, 0.95), (0.92, 0.97)]):
+        _rec(tmp_path, "test", "utkinect", "resnet/today/e100", seed, "xsub", a)
+        _rec(tmp_path, "test", "utkinect", "cooc/today/e100", seed, "xsub", b)
+    for fold, v in (("inner-0", 0.8), ("inner-1", 0.9)):
+        _rec(tmp_path, "inner", "utkinect", "cooc/ctrgcn/long", 0, fold, v)
+    s = attribution.render(tmp_path)
+    rows = {(r["mode"], r["cell"]): r for r in s["rows"]}
+    r = rows[("test", "resnet/today/e100")]
+    assert r["mean"] == pytest.approx(91.0) and r["per_seed"] == [90.0, 92.0]
+    assert r["sd"] == pytest.approx(100 * statistics.stdev([0.90, 0.92]))
+    assert r["commits"] == ["abcdef1"]
+    inner = rows[("inner", "cooc/ctrgcn/long")]  # one seed: the mean of its two folds
+    assert inner["mean"] == pytest.approx(85.0) and inner["folds"] == 2 and inner["sd"] is None
+    eff = attribution.effects(s["rows"], "test")
+    assert len(eff) == 1 and eff[0].startswith("- STCM ResNet (image) -> co-occurrence: ")
+    assert "utkinect today/e100: +5.0 (91.0 -> 96.0" in eff[0]
+    t, = s["tune"]
+    assert t["name"] == "attr:cooc/ctrgcn/long:seed0" and t["folds"] == ["inner-0", "inner-1"]
+    assert t["mean_top1"] == pytest.approx(np.mean([0.8, 0.9])) and t["commit"] == "abcdef1"
+    assert t["overrides"] == ["train.seed=0"]
+
+    tune = tmp_path / "tune.json"
+    tune.write_text(json.dumps([{"name": "r0-base"}, {"name": "attr:old"}]))
+    attribution.write_tune(tune, s["tune"])
+    assert [e["name"] for e in json.loads(tune.read_text())] == ["r0-base", t["name"]]
+
+    page = tmp_path / "results.md"
+    page.write_text("# Results\n\nkept\n")
+    s["command"] = "python bench/attribution.py --render x"
+    for _ in range(2):  # written twice: one section, the rest of the page kept
+        attribution.write_section(page, attribution.markdown(s))
+    text = page.read_text()
+    assert text.count(attribution.BEGIN) == 1 and text.startswith("# Results\n\nkept\n")
+    assert "| utkinect | co-occurrence | today's | 100 ep. | 2 | 1 | 96.0 ± 1.4 |" in text
