@@ -83,8 +83,11 @@ def test_render_means_effects_and_tune_entries(tmp_path):
     page = tmp_path / "results.md"
     page.write_text("# Results\n\nkept\n")
     s["command"] = "python bench/attribution.py --render x"
+    s["throughput"] = {"threads": 1, "torch": "2.13.0", "load_before": 0.1, "load_after": 0.2,
+                       "batch1": {"utkinect/cooc": 88.6}, "batch64": {"utkinect/cooc": 630.2}}
     for _ in range(2):  # written twice: one section, the rest of the page kept
         attribution.write_section(page, attribution.markdown(s))
     text = page.read_text()
     assert text.count(attribution.BEGIN) == 1 and text.startswith("# Results\n\nkept\n")
-    assert "| utkinect | co-occurrence | today's | 100 ep. | 2 | 1 | 96.0 ± 1.4 |" in text
+    assert "| utkinect | co-occurrence | 89 | 630 |" in text
+    assert "| utkinect | co-occurrence | today's | 100 ep. | 2 | 1 | 96.0 ± 1.4 | 95.0, 97.0 | - |" in text
