@@ -17,8 +17,9 @@ validation split); the test split is never looked at to choose anything.
 Two modes:
 
 - test (default): the protocol's own train/test split (UT-Kinect xsub, HDM05 actors, JHMDB-14
-  split 1 = ``given``; ``--datasets jhmdb14-split2 jhmdb14-split3``: its other official splits):
-  the attribution table of docs/results.md;
+  split 1 = ``given``; ``--datasets jhmdb14-split2 jhmdb14-split3``: its other official splits;
+  ``utkinect-loso``: UT-Kinect's 10 leave-one-subject-out folds): the attribution table of
+  docs/results.md;
 - ``--inner``: folds over the *training* part only (UT-Kinect: each of its 5 training subjects
   held out in turn; HDM05: each of its 3 training actors; JHMDB-14: 3 stratified folds, the
   clips have no subject ids). The folds are written as protocols ``inner-K`` of a store that
@@ -50,6 +51,8 @@ DATASETS = {  # name -> (store, protocol of the test mode)
     "jhmdb14": ("jhmdb14", "given"),
     "jhmdb14-split2": ("jhmdb14", "split2"),  # JHMDB's other two official splits (test mode)
     "jhmdb14-split3": ("jhmdb14", "split3"),
+    # leave one subject out: a seed's value is its mean over the 10 folds
+    "utkinect-loso": ("utkinect", tuple(f"loso-{k:02d}" for k in range(1, 11))),
 }
 STCMS = {"resnet": "custom-small-resnet", "cooc": "custom-small-cooccurrence",
          "coocmix": "custom-small-cooccurrence"}  # coocmix: + model.joint_mixing
@@ -130,7 +133,8 @@ def plan(args) -> list[dict]:
         if args.inner:
             store, protocols = inner_store(stores, ds)
         else:
-            store, protocols = stores / DATASETS[ds][0], [DATASETS[ds][1]]
+            store, protocol = stores / DATASETS[ds][0], DATASETS[ds][1]
+            protocols = [protocol] if isinstance(protocol, str) else list(protocol)
         for seed, cell, protocol in itertools.product(range(args.seeds), args.cells, protocols):
             stcm, pipe, sched = cell.split("/")
             sets = [f"data.protocol={protocol}", f"train.seed={seed}"]
