@@ -91,3 +91,21 @@ def test_render_means_effects_and_tune_entries(tmp_path):
     assert text.count(attribution.BEGIN) == 1 and text.startswith("# Results\n\nkept\n")
     assert "| utkinect | co-occurrence | 89 | 630 |" in text
     assert "| utkinect | co-occurrence | today's | 100 ep. | 2 | 1 | 96.0 ± 1.4 | 95.0, 97.0 | - |" in text
+
+
+@pytest.mark.parametrize("config, pipes", [("custom-small-cooccurrence", "PIPES"),
+                                           ("custom-small-cooccurrence-2d", "PIPES_2D")])
+def test_the_recipe_configs_are_the_chosen_cell(config, pipes):
+    """custom-small-cooccurrence(-2d) is the attribution's co-occurrence / CTR-GCN-style / long
+    cell (the one the inner folds chose), key for key; the cells write every key they change, so
+    they keep their meaning against the changed config."""
+    import attribution
+
+    from mans.engine.config import load_config
+
+    cell = getattr(attribution, pipes)["ctrgcn"] + attribution.sched_sets("long", 250)
+    assert load_config(config) == load_config(config, cell)
+    base = load_config("custom-small-resnet")
+    today = load_config(config, attribution.TODAY + attribution.sched_sets("e100", 250))
+    assert today.data.augment == base.data.augment and today.train.scheduler == \
+        base.train.scheduler and today.train.epochs == base.train.epochs
