@@ -11,7 +11,10 @@ Every run is one ``mans train`` (a fresh process, ``--threads 1``) of a *cell*, 
 - ``sched``: ``e100`` (the recipe's 100 epochs and schedule) | ``long`` (``--long`` epochs,
   default 250, cosine decay after a 5-epoch warm-up),
 
-on a dataset and protocol, for a seed. Selection is always the last epoch (the recipes keep no
+on a dataset and protocol, for a seed. A fourth part names an input stream other than the joints
+(``cooc/ctrgcn/long/bone``, ``.../motion``, ``.../bone_motion``: ``data.stream``), or ``ens``:
+``mans ensemble`` (equal weights) of the seed's four stream runs of the cell, which are trained
+first and keep their checkpoints. Selection is always the last epoch (the recipes keep no
 validation split); the test split is never looked at to choose anything.
 
 Two modes:
@@ -27,7 +30,9 @@ Two modes:
 
 Each finished run leaves ``record.json`` (cell, dataset, fold, seed, top-1, train wall time) in
 its folder; a run with a record is skipped, so the command resumes. ``--render`` writes the
-summary (mean, sample standard deviation, per-seed values) as JSON and Markdown.
+summary (mean, sample standard deviation, per-seed values) as JSON and Markdown; with ``--base``
+(an earlier ``--render`` JSON) the rows that no record under ``--out`` measures are kept as that
+JSON has them, so runs made at different times (and in different folders) add up.
 """
 
 from __future__ import annotations
@@ -136,18 +141,71 @@ def plan(args) -> list[dict]:
             store, protocol = stores / DATASETS[ds][0], DATASETS[ds][1]
             protocols = [protocol] if isinstance(protocol, str) else list(protocol)
         for seed, cell, protocol in itertools.product(range(args.seeds), args.cells, protocols):
-            stcm, pipe, sched = cell.split("/")
-            sets = [f"data.protocol={protocol}", f"train.seed={seed}"]
-            sets += (PIPES_2D if two_d else PIPES)[pipe] + sched_sets(sched, args.long)
-            if stcm == "coocmix":
-                sets.append("model.joint_mixing=true")
-            out = Path(args.out) / ("inner" if args.inner else "test") / ds / protocol / \
-                cell.replace("/", "-") / f"seed{seed}"
-            jobs.append(dict(dataset=ds, protocol=protocol, cell=cell, seed=seed,
-                             config=STCMS[stcm], store=str(store), sets=sets, out=str(out)))
-    # seed-major: every cell gets seed 0 before any gets seed 1
-    jobs.sort(key=lambda j: (j["seed"], args.cells.index(j["cell"]), j["dataset"], j["protocol"]))
+            root = Path(args.out) / ("inner" if args.inner else "test") / ds / protocol
+            stcm, pipe, sched, *stream = cell.split("/")
+            if stream == ["ens"]:  # the four stream runs first, their checkpoints kept
+                members = [(f"{stcm}/{pipe}/{sched}" + ("" if s == "joint" else f"/{s}"), s)
+                           for s in STREAMS]
+            else:
+                members = [(cell, stream[0] if stream else "joint")]
+            for member, s in members:
+                sets = [f"data.protocol={protocol}", f"train.seed={seed}"]
+                sets += (PIPES_2D if two_d else PIPES)[pipe] + sched_sets(sched, args.long)
+                if stcm == "coocmix":
+                    sets.append("model.joint_mixing=true")
+                if s != "joint":
+                    sets.append(f"data.stream={s}")
+                jobs.append(dict(dataset=ds, protocol=protocol, cell=member, seed=seed,
+                                 config=STCMS[stcm], store=str(store), sets=sets,
+                                 out=str(root / member.replace("/", "-") / f"seed{seed}"),
+                                 keep=stream == ["ens"], order=args.cells.index(cell)))
+            if stream == ["ens"]:
+                jobs.append(dict(dataset=ds, protocol=protocol, cell=cell, seed=seed,
+                                 store=str(store), out=str(root / cell.replace("/", "-") /
+                                                           f"seed{seed}"),
+                                 members=[j["out"] for j in jobs[-len(members):]],
+                                 order=args.cells.index(cell)))
+    # seed-major: every cell gets seed 0 before any gets seed 1; a cell shared by an ensemble and
+    # the cells asked for is trained once
+    unique = {}
+    for j in jobs:
+        if j["out"] in unique:
+            unique[j["out"]]["keep"] = unique[j["out"]].get("keep") or j.get("keep")
+        else:
+            unique[j["out"]] = j
+    jobs = list(unique.values())
+    jobs.sort(key=lambda j: (j["seed"], j["order"], j["dataset"], j["protocol"]))
     return jobs
+
+
+STREAMS = ("joint", "bone", "motion", "bone_motion")  # an ``ens`` cell's members, in this order
+
+
+def ensemble(job: dict) -> dict | None:
+    """``mans ensemble`` (equal weights, one thread) of a seed's stream runs on the test split of
+    their protocol; the record's wall time is the members' training time added up."""
+    out = Path(job["out"])
+    rec = out / "record.json"
+    if rec.exists():
+        return json.loads(rec.read_text())
+    members = [json.loads((Path(m) / "record.json").read_text()) for m in job["members"]]
+    cmd = [sys.executable, "-m", "mans", "ensemble", *job["members"], "--data", job["store"],
+           "--out", str(out), "--threads", "1", "-q"]
+    if out.exists():
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+    if p.returncode != 0:
+        print(f"FAILED {out}: {p.stderr.strip().splitlines()[-1:]}", flush=True)
+        return None
+    m = json.loads((out / "metrics.json").read_text())
+    r = dict(job, top1=m["top1"], n_test=m["n_test"], run_top1=m["run_top1"],
+             streams=m["streams"], train_wall_s=sum(x["train_wall_s"] for x in members))
+    rec.write_text(json.dumps(r, indent=1))
+    print(f"{job['dataset']} {job['protocol']} {job['cell']} seed{job['seed']}: "
+          f"{100 * m['top1']:.1f} (members {[round(100 * v, 1) for v in m['run_top1']]})",
+          flush=True)
+    return r
 
 
 def run(job: dict) -> dict | None:
@@ -173,7 +231,8 @@ def run(job: dict) -> dict | None:
     r = dict(job, top1=m["top1"], n_test=m["n_test"], n_train=m["n_train"], train_wall_s=wall,
              epochs=m["epochs"])
     rec.write_text(json.dumps(r, indent=1))
-    for f in ("last.pt", "tb"):  # keep the records small; the checkpoints are not needed
+    # keep the records small; the checkpoints only where an ensemble fuses them
+    for f in ("tb",) if job.get("keep") else ("last.pt", "tb"):
         subprocess.run(["rm", "-rf", str(out / f)])
     print(f"{job['dataset']} {job['protocol']} {job['cell']} seed{job['seed']}: "
           f"{100 * m['top1']:.1f} ({wall:.0f} s)", flush=True)
@@ -216,6 +275,9 @@ def gflops(rec: dict) -> float | None:
     """GFLOP of one sample's forward pass of a run's network (:func:`run_network`)."""
     from mans.models import count_flops
 
+    if "members" in rec:  # an ensemble: its members' forward passes
+        parts = [gflops(json.loads((Path(m) / "record.json").read_text())) for m in rec["members"]]
+        return None if None in parts else sum(parts)
     net = run_network(rec)
     return None if net is None else count_flops(net, net.config.input_shape)["total"] / 1e9
 
@@ -251,7 +313,10 @@ def throughput(out: Path, batches: tuple[int, ...] = (1, 64), repeats: int = 15)
     return result
 
 
-def render(out: Path) -> dict:
+def render(out: Path, base: dict | None = None) -> dict:
+    """The summary of the records under ``out``: one row per mode, dataset and cell. ``base``
+    (an earlier summary): its rows that no record here measures are kept as they are, its
+    ``tune`` entries likewise; ``runs`` counts the trainings behind all rows."""
     recs = [json.loads(p.read_text()) for p in sorted(out.rglob("record.json"))]
     table = {}
     for r in recs:
@@ -273,7 +338,15 @@ def render(out: Path) -> dict:
             train_wall_s=float(np.mean([r["train_wall_s"] for rs in seeds.values() for r in rs])),
             commits=sorted({c for rs in seeds.values() for r in rs if (c := _commit(r))}),
             gflops=gflops(next(iter(seeds.values()))[0])))
-    return {"runs": len(recs), "rows": summary, "tune": tune_entries(recs)}
+    tune = tune_entries(recs)
+    if base:
+        new = {(r["mode"], r["dataset"], r["cell"]) for r in summary}
+        summary += [r for r in base["rows"] if (r["mode"], r["dataset"], r["cell"]) not in new]
+        summary.sort(key=lambda r: (r["mode"] != "test", r["dataset"], r["cell"]))
+        names = {(t["dataset"], t["name"]) for t in tune}
+        tune += [t for t in base.get("tune", []) if (t["dataset"], t["name"]) not in names]
+    runs = sum(r["seeds"] * r["folds"] for r in summary if not r["cell"].endswith("/ens"))
+    return {"runs": runs, "rows": summary, "tune": tune}
 
 
 def tune_entries(recs: list[dict]) -> list[dict]:
@@ -334,6 +407,18 @@ LABEL = {"resnet": "ResNet (image)", "cooc": "co-occurrence",
          "ctrgcn": "CTR-GCN-style", "e100": "100 ep.", "long": "long"}
 
 
+def cell_labels(cell: str) -> tuple[str, str, str]:
+    """A cell's STCM, pipeline and schedule as the tables name them; a stream other than the
+    joints or an ensemble is named with the STCM."""
+    stcm, pipe, sched, *stream = cell.split("/")
+    name = LABEL[stcm]
+    if stream == ["ens"]:
+        name += ", ensemble of " + " + ".join(s.replace("_", "-") for s in STREAMS)
+    elif stream:
+        name += f", {stream[0].replace('_', '-')} stream"
+    return name, LABEL[pipe], LABEL[sched]
+
+
 def markdown(s: dict) -> str:
     """The attribution tables (test split; inner folds) from a :func:`render` summary."""
     lines = [BEGIN, "", "## Attribution: STCM x input pipeline x schedule (issue 17)", "",
@@ -351,10 +436,10 @@ def markdown(s: dict) -> str:
                   "top-1 | per seed | GFLOP / sample | train s / run |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
-            stcm, pipe, sched = r["cell"].split("/")
+            stcm, pipe, sched = cell_labels(r["cell"])
             sd = f" ± {r['sd']:.1f}" if r["sd"] is not None else ""
             per = ", ".join(f"{v:.1f}" for v in r["per_seed"])
-            lines.append(f"| {r['dataset']} | {LABEL[stcm]} | {LABEL[pipe]} | {LABEL[sched]} | "
+            lines.append(f"| {r['dataset']} | {stcm} | {pipe} | {sched} | "
                          f"{r['seeds']} | {r['folds']} | {r['mean']:.1f}{sd} | {per} | "
                          f"{'-' if r['gflops'] is None else format(r['gflops'], '.3f')} | "
                          f"{r['train_wall_s']:.0f} |")
@@ -399,11 +484,14 @@ def write_section(page: Path, section: str, begin: str = BEGIN, end: str = END) 
 
 
 RECIPE, PRIOR = "cooc/ctrgcn/long", "resnet/today/e100"  # custom-small-cooccurrence; before it
-SUMMARY = [("utkinect", "UT-Kinect", "xsub", "≥ 96.0"), ("utkinect-loso", "UT-Kinect", "LOSO",
-           "≥ 96.0"), ("hdm05", "HDM05 subset", "actors", "≥ 99.3"),
-           ("jhmdb14", "JHMDB-14 (2-D)", "split 1", "≥ 83 (3-split mean)"),
-           ("jhmdb14-split2", "JHMDB-14 (2-D)", "split 2", ""),
-           ("jhmdb14-split3", "JHMDB-14 (2-D)", "split 3", "")]
+SUMMARY = [  # README's rows: dataset, cell, name, protocol, issue 17's target
+    ("utkinect", RECIPE, "UT-Kinect", "xsub", "≥ 96.0"),
+    ("utkinect", RECIPE + "/ens", "UT-Kinect", "xsub, 4-stream ensemble", "≥ 97.5"),
+    ("utkinect-loso", RECIPE, "UT-Kinect", "LOSO", "≥ 96.0"),
+    ("hdm05", RECIPE, "HDM05 subset", "actors", "≥ 99.3"),
+    ("jhmdb14", RECIPE, "JHMDB-14 (2-D)", "split 1", "≥ 83 (3-split mean)"),
+    ("jhmdb14-split2", RECIPE, "JHMDB-14 (2-D)", "split 2", ""),
+    ("jhmdb14-split3", RECIPE, "JHMDB-14 (2-D)", "split 3", "")]
 README_BEGIN = "<!-- recipe-results:begin -->"
 README_END = "<!-- recipe-results:end -->"
 
@@ -423,12 +511,14 @@ def summary_table(s: dict) -> str:
     lines = [README_BEGIN, "| dataset | protocol | `custom-small-cooccurrence(-2d)` (seeds) | "
              "GFLOP / sample | before: `custom-small-resnet` (seeds) | target |",
              "|---|---|---|---|---|---|"]
-    for ds, name, proto, target in SUMMARY:
-        new, old = rows.get((ds, RECIPE)), rows.get((ds, PRIOR))
+    for ds, recipe, name, proto, target in SUMMARY:
+        new = rows.get((ds, recipe))
+        old = rows.get((ds, PRIOR)) if recipe == RECIPE else None
         if new is None and old is None:
             continue
+        before = cell(old) if recipe == RECIPE else "-"  # the ensemble row: no such "before"
         gf = f"{new['gflops']:.3f}" if new and new.get("gflops") is not None else "-"
-        lines.append(f"| {name} | {proto} | {cell(new)} | {gf} | {cell(old)} | {target} |")
+        lines.append(f"| {name} | {proto} | {cell(new)} | {gf} | {before} | {target} |")
     splits = [rows.get((ds, RECIPE)) for ds in ("jhmdb14", "jhmdb14-split2", "jhmdb14-split3")]
     if all(splits):
         mean = float(np.mean([r["mean"] for r in splits]))
@@ -461,6 +551,8 @@ def main() -> None:
     ap.add_argument("--speed-from", type=Path, help="with --render: the --speed JSON to include")
     ap.add_argument("--readme", type=Path, help="with --render: write the recipe's summary "
                     "table into this page (README.md) between its markers")
+    ap.add_argument("--base", type=Path, help="with --render: an earlier --render JSON whose "
+                    "rows no record under --out measures are kept (bench/attribution.json)")
     ap.add_argument("--tune", type=Path, help="with --render: put the inner-fold runs into this "
                     "file (bench/tune.json) as its attr: entries")
     args = ap.parse_args()
@@ -469,7 +561,8 @@ def main() -> None:
         print(args.speed.read_text())
         return
     if args.render:
-        s = render(Path(args.out))
+        base = json.loads(args.base.read_text()) if args.base else None
+        s = render(Path(args.out), base)
         if args.speed_from:
             s["throughput"] = json.loads(args.speed_from.read_text())
         s["command"] = " ".join(["python", "bench/attribution.py"] + sys.argv[1:])
@@ -486,9 +579,13 @@ def main() -> None:
                   f"(seeds {r['per_seed']}, folds {r['folds']}, {r['train_wall_s']:.0f} s)")
         return
     jobs = plan(args)
-    print(f"{len(jobs)} runs", flush=True)
+    trainings = [j for j in jobs if "members" not in j]
+    print(f"{len(trainings)} runs, {len(jobs) - len(trainings)} ensembles", flush=True)
     with ThreadPoolExecutor(args.workers) as ex:
-        list(ex.map(run, jobs))
+        list(ex.map(run, trainings))
+    for j in jobs:  # after every training: an ensemble needs its members' checkpoints
+        if "members" in j:
+            ensemble(j)
 
 
 if __name__ == "__main__":

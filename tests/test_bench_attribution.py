@@ -109,3 +109,56 @@ def test_the_recipe_configs_are_the_chosen_cell(config, pipes):
     today = load_config(config, attribution.TODAY + attribution.sched_sets("e100", 250))
     assert today.data.augment == base.data.augment and today.train.scheduler == \
         base.train.scheduler and today.train.epochs == base.train.epochs
+
+
+def test_an_ensemble_cell_trains_its_four_streams_once_and_fuses_them(tmp_path):
+    import argparse
+
+    import attribution
+
+    _store(tmp_path / "utkinect", [1, 1, 2, 2], train=[0, 1])
+    args = argparse.Namespace(stores=str(tmp_path), datasets=["utkinect"], inner=False, seeds=2,
+                              cells=["cooc/ctrgcn/long", "cooc/ctrgcn/long/ens"], long=250,
+                              out=str(tmp_path / "runs"))
+    jobs = attribution.plan(args)
+    trainings = [j for j in jobs if "members" not in j]
+    fusions = [j for j in jobs if "members" in j]
+    assert len(trainings) == 8 and len(fusions) == 2  # the joint cell asked twice: trained once
+    seed0 = [j for j in trainings if j["seed"] == 0]
+    assert [j["cell"] for j in seed0] == ["cooc/ctrgcn/long", "cooc/ctrgcn/long/bone",
+                                          "cooc/ctrgcn/long/motion", "cooc/ctrgcn/long/bone_motion"]
+    assert all(j["keep"] for j in trainings)  # checkpoints kept for the fusion
+    streams = [[x for x in j["sets"] if x.startswith("data.stream=")] for j in seed0]
+    assert streams == [[], ["data.stream=bone"], ["data.stream=motion"],
+                       ["data.stream=bone_motion"]]
+    f0, = [j for j in fusions if j["seed"] == 0]
+    assert f0["members"] == [j["out"] for j in seed0]
+    assert jobs.index(f0) > max(jobs.index(j) for j in seed0)
+    assert attribution.cell_labels("cooc/ctrgcn/long/ens")[0] == \
+        "co-occurrence, ensemble of joint + bone + motion + bone-motion"
+    assert attribution.cell_labels("cooc/ctrgcn/long/bone_motion") == (
+        "co-occurrence, bone-motion stream", "CTR-GCN-style", "long")
+
+
+def test_render_on_a_base_keeps_the_rows_it_does_not_measure(tmp_path):
+    import attribution
+
+    for seed in range(2):
+        _rec(tmp_path / "old", "test", "utkinect", "resnet/today/e100", seed, "xsub", 0.9)
+        _rec(tmp_path / "old", "test", "utkinect", "cooc/ctrgcn/long", seed, "xsub", 0.9)
+    base = attribution.render(tmp_path / "old")
+    assert base["runs"] == 4
+    _rec(tmp_path / "new", "test", "utkinect", "cooc/ctrgcn/long", 0, "xsub", 0.96)
+    for k in range(1, 11):  # one seed of the 10 LOSO folds
+        _rec(tmp_path / "new", "test", "utkinect-loso", "cooc/ctrgcn/long", 0, f"loso-{k:02d}",
+             0.9 + 0.01 * (k % 2))
+    s = attribution.render(tmp_path / "new", base)
+    rows = {(r["dataset"], r["cell"]): r for r in s["rows"]}
+    assert rows[("utkinect", "resnet/today/e100")]["per_seed"] == [90.0, 90.0]  # kept
+    assert rows[("utkinect", "cooc/ctrgcn/long")]["per_seed"] == [96.0]  # measured anew
+    assert rows[("utkinect-loso", "cooc/ctrgcn/long")]["mean"] == pytest.approx(90.5)
+    assert s["runs"] == 2 + 1 + 10
+    s["command"] = "python bench/attribution.py --render x"
+    table = attribution.summary_table(s)
+    assert "| UT-Kinect | LOSO | 90.5 (1) | - | not run | ≥ 96.0 |" in table
+    assert "ensemble" not in table  # not run: no row
