@@ -188,6 +188,10 @@ def ensemble(job: dict) -> dict | None:
     rec = out / "record.json"
     if rec.exists():
         return json.loads(rec.read_text())
+    missing = [m for m in job["members"] if not (Path(m) / "record.json").is_file()]
+    if missing:
+        print(f"SKIPPED {out}: no finished run in {', '.join(missing)}", flush=True)
+        return None
     members = [json.loads((Path(m) / "record.json").read_text()) for m in job["members"]]
     cmd = [sys.executable, "-m", "mans", "ensemble", *job["members"], "--data", job["store"],
            "--out", str(out), "--threads", "1", "-q"]
@@ -199,7 +203,7 @@ def ensemble(job: dict) -> dict | None:
         print(f"FAILED {out}: {p.stderr.strip().splitlines()[-1:]}", flush=True)
         return None
     m = json.loads((out / "metrics.json").read_text())
-    r = dict(job, top1=m["top1"], n_test=m["n_test"], run_top1=m["run_top1"],
+    r = dict(job, top1=m["top1"], n_test=m["n"], run_top1=m["run_top1"],
              streams=m["streams"], train_wall_s=sum(x["train_wall_s"] for x in members))
     rec.write_text(json.dumps(r, indent=1))
     print(f"{job['dataset']} {job['protocol']} {job['cell']} seed{job['seed']}: "
