@@ -431,7 +431,8 @@ def markdown(s: dict) -> str:
              "its mean over the folds of the training subjects), selection **last**, the test "
              "split never used to choose. Cells as in `bench/attribution.py`'s docstring. *GFLOP / "
              "sample*: one sample's forward pass (`mans.models.count_flops`); *train s / run*: "
-             "wall time of one training on one thread, two runs sharing the 2-core machine.", ""]
+             "wall time of one training on one thread, two runs sharing the 2-core machine (an "
+             "ensemble: its four trainings added up; its GFLOP: its four networks').", ""]
     for mode, title in (("test", "Test split"), ("inner", "Inner folds (training part only)")):
         rows = [r for r in s["rows"] if r["mode"] == mode]
         if not rows:
