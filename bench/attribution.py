@@ -41,6 +41,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -193,16 +194,9 @@ def ensemble(job: dict) -> dict | None:
         print(f"SKIPPED {out}: no finished run in {', '.join(missing)}", flush=True)
         return None
     members = [json.loads((Path(m) / "record.json").read_text()) for m in job["members"]]
-    cmd = [sys.executable, "-m", "mans", "ensemble", *job["members"], "--data", job["store"],
-           "--out", str(out), "--threads", "1", "-q"]
-    if out.exists():
-        subprocess.run(["rm", "-rf", str(out)], check=True)
-    p = subprocess.run(cmd, capture_output=True, text=True,
-                       env=dict(os.environ, OMP_NUM_THREADS="1"))
-    if p.returncode != 0:
-        print(f"FAILED {out}: {p.stderr.strip().splitlines()[-1:]}", flush=True)
+    m = mans(["ensemble", *job["members"], "--data", job["store"]], out)
+    if m is None:
         return None
-    m = json.loads((out / "metrics.json").read_text())
     r = dict(job, top1=m["top1"], n_test=m["n"], run_top1=m["run_top1"],
              streams=m["streams"], train_wall_s=sum(x["train_wall_s"] for x in members))
     rec.write_text(json.dumps(r, indent=1))
@@ -212,34 +206,45 @@ def ensemble(job: dict) -> dict | None:
     return r
 
 
+def mans(args: list[str], out: Path) -> dict | None:
+    """``python -m mans ARGS --out OUT --threads 1 -q`` into a fresh ``out`` (an unfinished
+    earlier attempt is removed first): its ``metrics.json`` and wall seconds, or None after a line
+    saying why it failed."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    p = subprocess.run([sys.executable, "-m", "mans", *args, "--out", str(out), "--threads", "1",
+                        "-q"], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+    if p.returncode != 0:
+        print(f"FAILED {out}: {p.stderr.strip().splitlines()[-1:]}", flush=True)
+        return None
+    m = json.loads((out / "metrics.json").read_text())
+    m["wall_s"] = time.time() - t0
+    return m
+
+
 def run(job: dict) -> dict | None:
     out = Path(job["out"])
     rec = out / "record.json"
     if rec.exists():
         return json.loads(rec.read_text())
-    if out.exists():  # an unfinished run: start it again from nothing
-        subprocess.run(["rm", "-rf", str(out)], check=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "mans", "train", job["config"], "--data", job["store"],
-           "--out", str(out), "--threads", "1", "-q"]
+    args = ["train", job["config"], "--data", job["store"]]
     for s in job["sets"]:
-        cmd += ["--set", s]
-    t0 = time.time()
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.time() - t0
-    if p.returncode != 0:
-        print(f"FAILED {out}: {p.stderr.strip().splitlines()[-1:]}", flush=True)
+        args += ["--set", s]
+    m = mans(args, out)
+    if m is None:
         return None
-    m = json.loads((out / "metrics.json").read_text())
-    r = dict(job, top1=m["top1"], n_test=m["n_test"], n_train=m["n_train"], train_wall_s=wall,
-             epochs=m["epochs"])
+    r = dict(job, top1=m["top1"], n_test=m["n_test"], n_train=m["n_train"],
+             train_wall_s=m["wall_s"], epochs=m["epochs"])
     rec.write_text(json.dumps(r, indent=1))
     # keep the records small; the checkpoints only where an ensemble fuses them
-    for f in ("tb",) if job.get("keep") else ("last.pt", "tb"):
-        subprocess.run(["rm", "-rf", str(out / f)])
+    shutil.rmtree(out / "tb", ignore_errors=True)
+    if not job.get("keep"):
+        (out / "last.pt").unlink(missing_ok=True)
     print(f"{job['dataset']} {job['protocol']} {job['cell']} seed{job['seed']}: "
-          f"{100 * m['top1']:.1f} ({wall:.0f} s)", flush=True)
+          f"{100 * m['top1']:.1f} ({m['wall_s']:.0f} s)", flush=True)
     return r
 
 
@@ -411,6 +416,17 @@ LABEL = {"resnet": "ResNet (image)", "cooc": "co-occurrence",
          "ctrgcn": "CTR-GCN-style", "e100": "100 ep.", "long": "long"}
 
 
+def cell_error(cell: str) -> str | None:
+    """What is wrong with a ``--cells`` entry (module docstring), or None."""
+    parts = cell.split("/")
+    if len(parts) not in (3, 4):
+        return "expected STCM/PIPELINE/SCHEDULE[/STREAM or ens], e.g. cooc/ctrgcn/long/bone"
+    for part, known in zip(parts, (STCMS, PIPES, SCHEDS, (*STREAMS[1:], "ens"))):
+        if part not in known:
+            return f"{part!r} is not one of {', '.join(known)}"
+    return None
+
+
 def cell_labels(cell: str) -> tuple[str, str, str]:
     """A cell's STCM, pipeline and schedule as the tables name them; a stream other than the
     joints or an ensemble is named with the STCM."""
@@ -561,12 +577,21 @@ def main() -> None:
     ap.add_argument("--tune", type=Path, help="with --render: put the inner-fold runs into this "
                     "file (bench/tune.json) as its attr: entries")
     args = ap.parse_args()
+    for cell in args.cells:
+        if (why := cell_error(cell)) is not None:
+            ap.error(f"--cells {cell}: {why}")
     if args.speed:
         args.speed.write_text(json.dumps(throughput(Path(args.out)), indent=1) + "\n")
         print(args.speed.read_text())
         return
     if args.render:
-        base = json.loads(args.base.read_text()) if args.base else None
+        base = None
+        if args.base:
+            try:
+                base = json.loads(args.base.read_text())
+                base["rows"]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                ap.error(f"--base {args.base}: not a --render JSON ({type(e).__name__}: {e})")
         s = render(Path(args.out), base)
         if args.speed_from:
             s["throughput"] = json.loads(args.speed_from.read_text())

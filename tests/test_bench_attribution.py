@@ -162,3 +162,49 @@ def test_render_on_a_base_keeps_the_rows_it_does_not_measure(tmp_path):
     table = attribution.summary_table(s)
     assert "| UT-Kinect | LOSO | 90.5 (1) | - | not run | ≥ 96.0 |" in table
     assert "ensemble" not in table  # not run: no row
+
+
+def test_an_ensemble_waits_for_its_members_and_records_the_fusion(tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    import attribution
+
+    members = [tmp_path / s for s in attribution.STREAMS]
+    job = dict(dataset="utkinect", protocol="xsub", cell="cooc/ctrgcn/long/ens", seed=0,
+               store=str(tmp_path / "store"), out=str(tmp_path / "ens"),
+               members=[str(m) for m in members])
+    assert attribution.ensemble(job) is None  # no member finished: nothing run, one line
+    assert capsys.readouterr().out.startswith(f"SKIPPED {tmp_path / 'ens'}: no finished run in ")
+    assert not (tmp_path / "ens").exists()
+
+    for k, m in enumerate(members):
+        m.mkdir()
+        (m / "record.json").write_text(json.dumps({"train_wall_s": 10.0 + k}))
+    calls = []
+
+    def fake(cmd, **kw):  # mans ensemble: writes its metrics.json into --out
+        calls.append(cmd)
+        out = Path(cmd[cmd.index("--out") + 1])
+        out.mkdir()
+        (out / "metrics.json").write_text(json.dumps(
+            {"top1": 0.95, "n": 99, "run_top1": [0.9] * 4, "streams": list(attribution.STREAMS)}))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(attribution.subprocess, "run", fake)
+    r = attribution.ensemble(job)
+    cmd, = calls
+    assert cmd[2:4] == ["mans", "ensemble"] and cmd[4:8] == job["members"]
+    assert cmd[cmd.index("--data") + 1] == job["store"] and "--threads" in cmd
+    assert r["top1"] == 0.95 and r["n_test"] == 99 and r["train_wall_s"] == 10 + 11 + 12 + 13
+    assert json.loads((tmp_path / "ens" / "record.json").read_text()) == r
+    assert attribution.ensemble(job) == r and len(calls) == 1  # recorded: not run again
+
+
+@pytest.mark.parametrize("cell, ok", [("cooc/ctrgcn/long", True), ("cooc/ctrgcn/long/ens", True),
+                                      ("resnet/today/e100/bone_motion", True),
+                                      ("cooc/ctrgcn", False), ("cooc/ctrgcn/long/joint", False),
+                                      ("cooc/x/long", False), ("gcn/ctrgcn/long", False)])
+def test_cells_are_checked_before_anything_runs(cell, ok):
+    import attribution
+
+    assert (attribution.cell_error(cell) is None) == ok
